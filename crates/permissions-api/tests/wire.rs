@@ -1,0 +1,322 @@
+//! Every generated operation against an in-process server on 127.0.0.1 that records
+//! what arrives: the exact method, path, query, headers and body on the wire.
+
+use std::sync::{Arc, Mutex};
+
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    http::{HeaderMap, Method, Request, StatusCode},
+    response::{IntoResponse, Response},
+};
+use permissions_api::{Client, Error, bearer_auth};
+use permissions_types::{CreatePermissionsRequest, ListOrder, PermissionObject};
+
+const KEY: &str = "sk-admin-wire-test-0123456789";
+const CHECKPOINT: &str = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd";
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: Method,
+    path: String,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// A server that records every request and answers each with `reply`.
+struct Recorder {
+    url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Recorder {
+    async fn start(status: StatusCode, reply: &'static str) -> Self {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let app = Router::new().fallback(move |request: Request<Body>| {
+            let log = log.clone();
+            async move {
+                let (parts, body) = request.into_parts();
+                let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+                log.lock().unwrap().push(Seen {
+                    method: parts.method,
+                    path: parts.uri.path().to_owned(),
+                    query: parts.uri.query().map(str::to_owned),
+                    headers: parts.headers,
+                    body,
+                });
+                let mut response: Response = (status, reply).into_response();
+                response.headers_mut().insert(
+                    "content-type",
+                    axum::http::HeaderValue::from_static("application/json"),
+                );
+                response.headers_mut().insert(
+                    "x-request-id",
+                    axum::http::HeaderValue::from_static("req_123"),
+                );
+                response
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self {
+            url,
+            seen,
+            shutdown: Some(tx),
+            task,
+        }
+    }
+
+    fn client(&self) -> Client {
+        let http = reqwest::Client::builder()
+            .default_headers(bearer_auth(KEY).unwrap())
+            .build()
+            .unwrap();
+        Client::new_with_client(&self.url, http)
+    }
+
+    fn only_request(&self) -> Seen {
+        let seen = self.seen.lock().unwrap();
+        assert_eq!(seen.len(), 1, "expected exactly one request, got {seen:?}");
+        seen[0].clone()
+    }
+
+    async fn stop(mut self) {
+        let _ = self.shutdown.take().unwrap().send(());
+        self.task.await.unwrap();
+    }
+}
+
+const PAGE: &str = r#"{"object": "list", "data": [
+    {"object": "checkpoint.permission", "id": "cp_zc4Q7MP6XxulcVzj4MZdwsAB",
+     "created_at": 1721764867, "project_id": "proj_abGMw1llN8IrBb6SvvY5A1iH",
+     "a_field_from_the_future": true}],
+  "first_id": "cp_zc4Q7MP6XxulcVzj4MZdwsAB", "last_id": "cp_zc4Q7MP6XxulcVzj4MZdwsAB",
+  "has_more": true}"#;
+
+/// Headers every request carries: the key as a bearer token, JSON accepted, and
+/// no `api-version` (progenitor adds it; the pre-request hook removes it).
+fn assert_common_headers(seen: &Seen) {
+    assert_eq!(seen.headers["authorization"], format!("Bearer {KEY}"));
+    assert_eq!(seen.headers["accept"], "application/json");
+    assert!(
+        !seen.headers.contains_key("api-version"),
+        "api-version leaked: {:?}",
+        seen.headers
+    );
+}
+
+#[tokio::test]
+async fn list_sends_every_parameter_in_the_query() {
+    let server = Recorder::start(StatusCode::OK, PAGE).await;
+    let page = server
+        .client()
+        .list_fine_tuning_checkpoint_permissions()
+        .fine_tuned_model_checkpoint(CHECKPOINT)
+        .after("cp_prev")
+        .limit(100)
+        .order(ListOrder::Ascending)
+        .project_id("proj_abGMw1llN8IrBb6SvvY5A1iH")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["x-request-id"], "req_123");
+    let page = page.into_inner();
+    assert!(page.has_more);
+    assert_eq!(page.data[0].object, PermissionObject::CheckpointPermission);
+
+    let seen = server.only_request();
+    assert_eq!(seen.method, Method::GET);
+    assert_eq!(
+        seen.path,
+        "/v1/fine_tuning/checkpoints/ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd/permissions"
+    );
+    assert_eq!(
+        seen.query.as_deref(),
+        Some("after=cp_prev&limit=100&order=ascending&project_id=proj_abGMw1llN8IrBb6SvvY5A1iH")
+    );
+    assert_common_headers(&seen);
+    assert!(seen.body.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn list_omits_parameters_that_are_not_set() {
+    let server = Recorder::start(StatusCode::OK, PAGE).await;
+    server
+        .client()
+        .list_fine_tuning_checkpoint_permissions()
+        .fine_tuned_model_checkpoint(CHECKPOINT)
+        .send()
+        .await
+        .unwrap();
+    let seen = server.only_request();
+    assert_eq!(seen.query, None);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn create_posts_the_project_ids_as_json() {
+    let server = Recorder::start(StatusCode::OK, PAGE).await;
+    let body = CreatePermissionsRequest {
+        project_ids: vec!["proj_a".into(), "proj_b".into()],
+    };
+    let page = server
+        .client()
+        .create_fine_tuning_checkpoint_permission()
+        .fine_tuned_model_checkpoint(CHECKPOINT)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.data.len(), 1);
+
+    let seen = server.only_request();
+    assert_eq!(seen.method, Method::POST);
+    assert_eq!(
+        seen.path,
+        "/v1/fine_tuning/checkpoints/ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd/permissions"
+    );
+    assert_eq!(seen.query, None);
+    assert_eq!(seen.headers["content-type"], "application/json");
+    assert_common_headers(&seen);
+    let sent: serde_json::Value = serde_json::from_slice(&seen.body).unwrap();
+    assert_eq!(
+        sent,
+        serde_json::json!({"project_ids": ["proj_a", "proj_b"]})
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn delete_names_the_permission_in_the_path() {
+    let server = Recorder::start(
+        StatusCode::OK,
+        r#"{"object": "checkpoint.permission", "id": "cp_zc4Q7MP6XxulcVzj4MZdwsAB", "deleted": true}"#,
+    )
+    .await;
+    let deleted = server
+        .client()
+        .delete_fine_tuning_checkpoint_permission()
+        .fine_tuned_model_checkpoint(CHECKPOINT)
+        .permission_id("cp_zc4Q7MP6XxulcVzj4MZdwsAB")
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(deleted.deleted);
+    assert_eq!(deleted.id, "cp_zc4Q7MP6XxulcVzj4MZdwsAB");
+
+    let seen = server.only_request();
+    assert_eq!(seen.method, Method::DELETE);
+    assert_eq!(
+        seen.path,
+        "/v1/fine_tuning/checkpoints/ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd/permissions/cp_zc4Q7MP6XxulcVzj4MZdwsAB"
+    );
+    assert_eq!(seen.query, None);
+    assert_common_headers(&seen);
+    assert!(seen.body.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn path_parameters_are_percent_encoded_except_colons() {
+    let server = Recorder::start(
+        StatusCode::OK,
+        r#"{"object": "checkpoint.permission", "id": "x", "deleted": true}"#,
+    )
+    .await;
+    server
+        .client()
+        .delete_fine_tuning_checkpoint_permission()
+        .fine_tuned_model_checkpoint("ft:my model/v2?x#1%")
+        .permission_id("cp_ü{1}")
+        .send()
+        .await
+        .unwrap();
+    let seen = server.only_request();
+    assert_eq!(
+        seen.path,
+        "/v1/fine_tuning/checkpoints/ft:my%20model%2Fv2%3Fx%231%25/permissions/cp_%C3%BC%7B1%7D"
+    );
+    assert_eq!(seen.query, None, "a `?` in an id must not start a query");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn error_responses_decode_into_the_envelope() {
+    let server = Recorder::start(
+        StatusCode::NOT_FOUND,
+        r#"{"error": {"message": "No permission cp_x", "type": "invalid_request_error",
+                      "param": "permission_id", "code": "not_found"}}"#,
+    )
+    .await;
+    let err = server
+        .client()
+        .delete_fine_tuning_checkpoint_permission()
+        .fine_tuned_model_checkpoint(CHECKPOINT)
+        .permission_id("cp_x")
+        .send()
+        .await
+        .unwrap_err();
+    match err {
+        Error::ErrorResponse(response) => {
+            assert_eq!(response.status(), 404);
+            assert_eq!(response.error.message, "No permission cp_x");
+            assert_eq!(response.error.param.as_deref(), Some("permission_id"));
+            assert_eq!(response.error.code.as_deref(), Some("not_found"));
+        }
+        other => panic!("expected an error response, got {other:?}"),
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_the_schema_is_an_error_not_a_panic() {
+    let server = Recorder::start(StatusCode::OK, r#"{"object": "list", "data": "nope"}"#).await;
+    let err = server
+        .client()
+        .list_fine_tuning_checkpoint_permissions()
+        .fine_tuned_model_checkpoint(CHECKPOINT)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidResponsePayload(..)), "{err:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_missing_checkpoint_is_refused_before_sending() {
+    let server = Recorder::start(StatusCode::OK, PAGE).await;
+    let err = server
+        .client()
+        .list_fine_tuning_checkpoint_permissions()
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+    assert!(server.seen.lock().unwrap().is_empty());
+    server.stop().await;
+}
+
+#[test]
+fn the_key_is_not_in_debug_output() {
+    let headers = bearer_auth(KEY).unwrap();
+    assert!(!format!("{headers:?}").contains(KEY));
+    assert!(bearer_auth("bad\nkey").is_err());
+}

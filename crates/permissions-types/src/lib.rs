@@ -1,0 +1,211 @@
+//! Wire types of the OpenAI fine-tuned checkpoint permissions API.
+//!
+//! One definition of each JSON body, shared by every part of the workspace: the
+//! generated client (`permissions-api` swaps these in for the spec's component
+//! schemas), the hand-written client layer, the local emulator and the CLI.
+//!
+//! | Rust type | OpenAPI component schema |
+//! | --- | --- |
+//! | [`CheckpointPermission`] | `FineTuningCheckpointPermission` |
+//! | [`PermissionList`] | `ListFineTuningCheckpointPermissionResponse` |
+//! | [`CreatePermissionsRequest`] | `CreateFineTuningCheckpointPermissionRequest` |
+//! | [`DeletedPermission`] | `DeleteFineTuningCheckpointPermissionResponse` |
+//! | [`ErrorResponse`] | `ErrorResponse` |
+//! | [`ApiError`] | `Error` |
+//! | [`ListOrder`] | the `order` query parameter |
+//!
+//! Responses are read forward-compatibly: unknown fields are ignored and an
+//! unknown `object` kind decodes into an `Unknown` variant that keeps the value.
+//! Request bodies are strict, as the spec's `additionalProperties: false` says.
+//!
+//! ```
+//! use permissions_types::{CheckpointPermission, PermissionObject};
+//!
+//! let permission: CheckpointPermission = serde_json::from_str(
+//!     r#"{"object": "checkpoint.permission", "id": "cp_zc4Q7MP6XxulcVzj4MZdwsAB",
+//!         "created_at": 1712211699, "project_id": "proj_abGMw1llN8IrBb6SvvY5A1iH"}"#,
+//! )?;
+//! assert_eq!(permission.object, PermissionObject::CheckpointPermission);
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+
+mod open_enum;
+
+use open_enum::open_string_enum;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+open_string_enum! {
+    /// The `object` field of a permission and of a delete response.
+    pub enum PermissionObject {
+        /// `"checkpoint.permission"`.
+        CheckpointPermission => "checkpoint.permission",
+    }
+}
+
+open_string_enum! {
+    /// The `object` field of a list page.
+    pub enum ListObject {
+        /// `"list"`.
+        List => "list",
+    }
+}
+
+/// A permission for a fine-tuned model checkpoint: one project may use the checkpoint.
+///
+/// Spec schema: `FineTuningCheckpointPermission`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CheckpointPermission {
+    /// The permission identifier, which can be referenced in the API endpoints.
+    pub id: String,
+    /// The Unix timestamp (in seconds) for when the permission was created.
+    pub created_at: i64,
+    /// The project identifier that the permission is for.
+    pub project_id: String,
+    /// The object type, which is always "checkpoint.permission".
+    pub object: PermissionObject,
+}
+
+/// One page of permissions, as returned by list and by create.
+///
+/// Spec schema: `ListFineTuningCheckpointPermissionResponse`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PermissionList {
+    /// The permissions of this page, in the requested order.
+    pub data: Vec<CheckpointPermission>,
+    /// The object type, which is always "list".
+    pub object: ListObject,
+    /// The id of the first permission of `data`, or null when `data` is empty.
+    #[serde(default)]
+    pub first_id: Option<String>,
+    /// The id of the last permission of `data`: the `after` cursor of the next page.
+    #[serde(default)]
+    pub last_id: Option<String>,
+    /// Whether more permissions follow this page.
+    pub has_more: bool,
+}
+
+impl PermissionList {
+    /// A page holding `data`, with `first_id` and `last_id` taken from it.
+    pub fn new(data: Vec<CheckpointPermission>, has_more: bool) -> Self {
+        Self {
+            first_id: data.first().map(|p| p.id.clone()),
+            last_id: data.last().map(|p| p.id.clone()),
+            data,
+            object: ListObject::List,
+            has_more,
+        }
+    }
+}
+
+/// The body of a create request: the projects to grant the checkpoint to.
+///
+/// Spec schema: `CreateFineTuningCheckpointPermissionRequest`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePermissionsRequest {
+    /// The project identifiers to grant access to.
+    pub project_ids: Vec<String>,
+}
+
+/// The answer to a delete request.
+///
+/// Spec schema: `DeleteFineTuningCheckpointPermissionResponse`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeletedPermission {
+    /// The ID of the fine-tuned model checkpoint permission that was deleted.
+    pub id: String,
+    /// The object type, which is always "checkpoint.permission".
+    pub object: PermissionObject,
+    /// Whether the fine-tuned model checkpoint permission was successfully deleted.
+    pub deleted: bool,
+}
+
+/// The error envelope every failed request answers with: `{"error": {...}}`.
+///
+/// Spec schema: `ErrorResponse`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorResponse {
+    /// What went wrong.
+    pub error: ApiError,
+}
+
+/// The body of an API error.
+///
+/// Spec schema: `Error`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApiError {
+    /// A machine-readable error code, such as `"invalid_api_key"`, when there is one.
+    // Required but nullable in the spec; serde still reads a missing field as None.
+    #[schemars(schema_with = "required_nullable_string")]
+    pub code: Option<String>,
+    /// A human-readable description of the error.
+    pub message: String,
+    /// The request parameter the error is about, when there is one.
+    #[schemars(schema_with = "required_nullable_string")]
+    pub param: Option<String>,
+    /// The error class, such as `"invalid_request_error"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// The schema of a field that must be present but may be null; schemars would make
+/// an `Option` field optional.
+fn required_nullable_string(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": ["string", "null"] })
+}
+
+/// The order in which list returns permissions, by creation time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ListOrder {
+    /// Oldest first.
+    Ascending,
+    /// Newest first: the server's default.
+    #[default]
+    Descending,
+}
+
+impl ListOrder {
+    /// The wire form of this value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ascending => "ascending",
+            Self::Descending => "descending",
+        }
+    }
+}
+
+impl std::fmt::Display for ListOrder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error returned when a string is not a [`ListOrder`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseListOrderError(String);
+
+impl std::fmt::Display for ParseListOrderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "invalid order {:?}: expected \"ascending\" or \"descending\"",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for ParseListOrderError {}
+
+impl std::str::FromStr for ListOrder {
+    type Err = ParseListOrderError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "ascending" => Ok(Self::Ascending),
+            "descending" => Ok(Self::Descending),
+            other => Err(ParseListOrderError(other.to_owned())),
+        }
+    }
+}
