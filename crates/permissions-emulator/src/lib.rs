@@ -1,0 +1,1 @@
+//! Local emulator of the checkpoint permissions API (work in progress).
