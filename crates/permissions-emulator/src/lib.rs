@@ -1,1 +1,254 @@
-//! Local emulator of the checkpoint permissions API (work in progress).
+//! A faithful local emulator of the OpenAI fine-tuned checkpoint permissions API.
+//!
+//! It serves the three operations of `openapi/permissions.yaml` under `/v1`, with the
+//! real API's rules: admin-key bearer authentication, cursor pagination, the error
+//! envelope, `x-request-id` headers. State is kept in memory, or in a SQLite file
+//! (WAL mode) that survives restarts and `kill -9`. Faults (429 with `retry-after`,
+//! 500, 503, delays) can be injected at random or scripted, to test retry logic.
+//!
+//! Start one in-process from any test:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), permissions_emulator::Error> {
+//! use permissions_emulator::{Emulator, Fault, SeedPermission};
+//!
+//! let emulator = Emulator::builder()
+//!     .seed(vec![SeedPermission::new("ft:gpt-4o-mini:org:demo:abc", "proj_demo")])
+//!     .start()
+//!     .await?;
+//! assert!(emulator.base_url().starts_with("http://127.0.0.1:"));
+//! assert!(emulator.base_url().ends_with("/v1"));
+//! // The next request is answered 429 with `retry-after-ms: 20`.
+//! emulator.inject(Fault::Status { status: 429, retry_after_ms: Some(20), retry_after: None }, 1);
+//! emulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Behaviour where the official API documents nothing
+//!
+//! - Every well-formed checkpoint id exists (an unknown one lists as empty). A
+//!   checkpoint id is 1 to [`MAX_ID_LEN`] printable ASCII characters without `/`, `\`,
+//!   `?`, `#` or `%`; anything else (an encoded slash, an over-long id) is a 400.
+//! - Order is by `created_at`, ties broken by creation order; descending is the exact
+//!   reverse of ascending.
+//! - `after` is exclusive. An `after` id that was deleted still works: the page
+//!   continues from where that permission was. An `after` id never created on the
+//!   checkpoint is a 400 (`param: "after"`, `code: "invalid_cursor"`).
+//! - Granting a project that already holds a permission on the checkpoint creates no
+//!   duplicate and is no error: the existing permission is returned (the request is
+//!   idempotent). Repeated project ids in one request are granted once. A project
+//!   whose permission was deleted gets a new permission, with a new id.
+//! - `project_ids` holds 1 to [`MAX_PROJECT_IDS`] strings of 1 to [`MAX_ID_LEN`]
+//!   characters; a body is at most [`MAX_BODY_BYTES`] bytes (413 beyond).
+//! - Unknown query parameters are ignored; a known one given twice is a 400.
+//! - A key is an admin key when it starts with the configured prefix (`sk-admin-` by
+//!   default); any other well-formed key gets 403.
+
+mod error;
+mod faults;
+mod http;
+mod seed;
+mod store;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use error::Error;
+pub use faults::{Fault, FaultConfig};
+pub use http::{
+    DEFAULT_LIMIT, EmulatorState, MAX_BODY_BYTES, MAX_ID_LEN, MAX_LIMIT, MAX_PROJECT_IDS, router,
+};
+pub use seed::{SeedPermission, read_seed_file};
+
+/// The admin key prefix used when none is configured.
+pub const DEFAULT_ADMIN_KEY_PREFIX: &str = "sk-admin-";
+
+/// Settings of an emulator, from [`Emulator::builder`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct EmulatorBuilder {
+    admin_key_prefix: String,
+    seeds: Vec<SeedPermission>,
+    seed_files: Vec<PathBuf>,
+    database: Option<PathBuf>,
+    faults: FaultConfig,
+    listen: SocketAddr,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        Self {
+            admin_key_prefix: DEFAULT_ADMIN_KEY_PREFIX.to_owned(),
+            seeds: Vec::new(),
+            seed_files: Vec::new(),
+            database: None,
+            faults: FaultConfig::default(),
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// Keys starting with `prefix` are admin keys; other keys get 403.
+    pub fn admin_key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.admin_key_prefix = prefix.into();
+        self
+    }
+
+    /// Adds the permissions of a seed file (see [`SeedPermission`] for the format),
+    /// read when the emulator starts, after the seeds given to [`Self::seed`].
+    pub fn seed_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.seed_files.push(path.into());
+        self
+    }
+
+    /// Adds permissions to start from.
+    pub fn seed(mut self, seeds: impl IntoIterator<Item = SeedPermission>) -> Self {
+        self.seeds.extend(seeds);
+        self
+    }
+
+    /// Keeps the permissions in the SQLite file at `path` (created when missing)
+    /// instead of in memory.
+    pub fn database(mut self, path: impl Into<PathBuf>) -> Self {
+        self.database = Some(path.into());
+        self
+    }
+
+    /// Switches on random faults.
+    pub fn faults(mut self, faults: FaultConfig) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// The address to listen on; `127.0.0.1:0` (a free port) by default.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Opens the store, applies the seeds and returns the state, without listening:
+    /// for serving [`router`] yourself. Blocks while the database and seed files are
+    /// read.
+    pub fn build_state(self) -> Result<EmulatorState, Error> {
+        let store = match &self.database {
+            Some(path) => store::Store::open(path)?,
+            None => store::Store::memory(),
+        };
+        let mut seeds = self.seeds;
+        for path in &self.seed_files {
+            seeds.extend(read_seed_file(path)?);
+        }
+        if !seeds.is_empty() {
+            let added = store.seed(&seeds)?;
+            tracing::info!(added, given = seeds.len(), "seeded permissions");
+        }
+        let faults = faults::Faults::new(self.faults)?;
+        Ok(EmulatorState(Arc::new(http::Shared {
+            store,
+            faults,
+            admin_key_prefix: self.admin_key_prefix,
+            requests: AtomicU64::new(0),
+        })))
+    }
+
+    /// Builds the state, binds the listening address and serves in a background task
+    /// of the current Tokio runtime.
+    pub async fn start(self) -> Result<Emulator, Error> {
+        let listen = self.listen;
+        let state = tokio::task::spawn_blocking(move || self.build_state())
+            .await
+            .map_err(|e| Error::Config(format!("startup task failed: {e}")))??;
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = router(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    // A dropped sender is a request to stop, too.
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        tracing::info!(%addr, persistent = state.is_persistent(), "emulator listening");
+        Ok(Emulator {
+            addr,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+}
+
+/// A running emulator; stops when [`Emulator::shutdown`] is awaited or when dropped.
+#[derive(Debug)]
+pub struct Emulator {
+    addr: SocketAddr,
+    state: EmulatorState,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Emulator {
+    /// Settings for a new emulator: in memory, no seeds, no faults, on `127.0.0.1:0`.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    /// The address the emulator listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The API base URL, such as `http://127.0.0.1:41234/v1` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Scripts `fault` for the next `times` requests, in order, after faults already
+    /// scripted; scripted faults come before random ones.
+    pub fn inject(&self, fault: Fault, times: usize) {
+        self.state.inject(fault, times);
+    }
+
+    /// How many HTTP requests reached the emulator, faulted ones included.
+    pub fn request_count(&self) -> u64 {
+        self.state.request_count()
+    }
+
+    /// The emulator's state (also what [`router`] serves).
+    pub fn state(&self) -> &EmulatorState {
+        &self.state
+    }
+
+    /// Stops accepting connections, lets requests in flight finish, and waits until
+    /// the server has stopped (and a database is closed).
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            match task.await {
+                Ok(Ok(())) => tracing::info!(addr = %self.addr, "emulator stopped"),
+                Ok(Err(error)) => tracing::error!(%error, "emulator stopped with an error"),
+                Err(error) => tracing::error!(%error, "emulator task failed"),
+            }
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
