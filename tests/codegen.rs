@@ -34,7 +34,11 @@ fn generated_code_uses_the_shared_types_and_hooks() {
         "order is not ListOrder"
     );
     assert!(
-        used("crate::hooks::pre_request"),
+        used(permissions_codegen::PRE_REQUEST_HOOK),
         "the pre-request hook is not called"
+    );
+    assert!(
+        used(permissions_codegen::INNER_TYPE),
+        "the client does not carry the transport"
     );
 }

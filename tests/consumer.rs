@@ -12,12 +12,14 @@ use permissions_api::{Client, permissions_types::ListOrder};
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let base_url = std::env::args().nth(1).expect("base URL argument");
-    let http = reqwest::Client::builder()
-        .default_headers(permissions_api::bearer_auth("sk-admin-consumer").unwrap())
+    let client = Client::builder()
+        .api_key("sk-admin-consumer")
+        .base_url(base_url)
         .build()
-        .unwrap();
-    let client = Client::new_with_client(&base_url, http);
+        .expect("valid settings");
+    // The generated operation, through the hand-written client's transport.
     let page = client
+        .raw()
         .list_fine_tuning_checkpoint_permissions()
         .fine_tuned_model_checkpoint("ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd")
         .order(ListOrder::Ascending)
@@ -51,7 +53,6 @@ publish = false
 
 [dependencies]
 permissions-api = {{ path = {api_path:?} }}
-reqwest = {{ version = "0.13", default-features = false }}
 tokio = {{ version = "1", features = ["rt", "macros"] }}
 
 # Not a member of any workspace above the temporary folder.

@@ -1,40 +1,77 @@
 //! Rust client for the OpenAI fine-tuned checkpoint permissions API.
 //!
-//! The client is generated at build time by progenitor from the workspace's OpenAPI
-//! fragment (`openapi/permissions.yaml`, packaged here as `openapi.yaml`), with the
-//! wire types taken from [`permissions_types`]. Every operation is a builder:
+//! Organization owners share a fine-tuned model checkpoint with other projects by
+//! creating permissions on it. This crate offers the official SDKs' four methods,
+//! with their semantics, on the same path as in the SDKs
+//! (`client.fine_tuning.checkpoints.permissions`):
+//!
+//! | method | HTTP | returns |
+//! | --- | --- | --- |
+//! | [`list`](Permissions::list) | `GET .../permissions` (every page) | a [`Stream`](futures::Stream) of permissions |
+//! | [`retrieve`](Permissions::retrieve) (deprecated) | `GET .../permissions` | one page |
+//! | [`create`](Permissions::create) | `POST .../permissions` | the new permissions |
+//! | [`delete`](Permissions::delete) | `DELETE .../permissions/{id}` | the deletion status |
 //!
 //! ```no_run
-//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
-//! use permissions_api::{Client, permissions_types::ListOrder};
+//! use futures::TryStreamExt;
+//! use permissions_api::{Client, ListParams};
 //!
-//! let http = reqwest::Client::builder()
-//!     .default_headers(permissions_api::bearer_auth("sk-admin-...")?)
-//!     .build()?;
-//! let client = Client::new_with_client("https://api.openai.com/v1", http);
-//! let page = client
-//!     .list_fine_tuning_checkpoint_permissions()
-//!     .fine_tuned_model_checkpoint("ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd")
-//!     .limit(100)
-//!     .order(ListOrder::Ascending)
-//!     .send()
-//!     .await?
-//!     .into_inner();
-//! for permission in &page.data {
+//! # async fn example() -> permissions_api::Result<()> {
+//! // OPENAI_ADMIN_KEY (or OPENAI_API_KEY), OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_PROJECT_ID.
+//! let client = Client::from_env()?;
+//! let permissions = client.fine_tuning().checkpoints().permissions();
+//! let checkpoint = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd";
+//!
+//! let granted = permissions.create(checkpoint, ["proj_abGMw1llN8IrBb6SvvY5A1iH"]).await?;
+//! let mut all = permissions.list(checkpoint, ListParams::new().limit(100));
+//! while let Some(permission) = all.try_next().await? {
 //!     println!("{} -> {}", permission.id, permission.project_id);
 //! }
+//! permissions.delete(checkpoint, &granted.data[0].id).await?;
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! The generated code is never edited by hand: change the spec or the generator
-//! settings in `permissions-codegen`, then run `cargo xtask codegen`.
+//! # Behaviour
+//!
+//! - **Configuration**: [`Client::builder`] or [`Client::from_env`]; defaults as in
+//!   the SDKs: base URL `https://api.openai.com/v1`, 600 s per request, 5 s to
+//!   connect, 2 retries. A missing key or a bad base URL fails at `build()`.
+//! - **Pagination**: the next request repeats the parameters with
+//!   `after = last_id`, and stops when `has_more` is false, `data` is empty or
+//!   `last_id` is missing. A server that sends back the cursor it was given yields
+//!   [`Error::RepeatedCursor`] instead of looping; [`ListParams::max_items`] caps the
+//!   total. One page at a time is held in memory.
+//! - **Retries** ([`RetryPolicy`]): connection errors, timeouts, 408, 409, 429 and
+//!   5xx, overridden by `x-should-retry`; waits `retry-after-ms` or `retry-after`
+//!   (up to 60 s), else `min(0.5 * 2^n, 8)` s with jitter. Each retry is logged
+//!   with `tracing`.
+//! - **Errors**: one [`Error`]; server errors carry a [`StatusKind`], the envelope's
+//!   fields and the `x-request-id`. Bodies that are not the API's envelope (a plain
+//!   string, HTML) still give a message and keep their status.
+//! - **Security**: the key is sent only to the base URL, is never in `Debug` output,
+//!   logs or errors, and reqwest drops it on a redirect to another host.
+//!
+//! # Layers
+//!
+//! The wire layer, [`generated`], is generated at build time by progenitor from
+//! the workspace's OpenAPI fragment (`openapi.yaml` in this package); it is never
+//! edited by hand. Retries, credentials and error bodies are added to it through
+//! progenitor's hooks ([`Transport`]). This module's [`Client`] is the layer on top.
 
-mod hooks;
+mod client;
+mod config;
+mod error;
+mod pagination;
+mod response;
+mod retry;
+mod transport;
 
-/// The code progenitor generates from the spec, kept in its own module so that its
-/// lint exceptions do not leak into the hand-written code.
-mod generated {
+/// The client progenitor generates from the spec: one builder per operation.
+///
+/// Use it for what the hand-written [`Client`] does not wrap; build it with a
+/// [`Transport`]: `generated::Client::new_with_client(url, http, transport)`.
+pub mod generated {
     #![allow(
         missing_docs,
         unused_imports,
@@ -47,19 +84,14 @@ mod generated {
     include!(concat!(env!("OUT_DIR"), "/generated.rs"));
 }
 
-pub use generated::*;
+pub use client::{Checkpoints, Client, FineTuning, Permissions, RETRIEVE_DEPRECATION};
+pub use config::{
+    ApiKey, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, USER_AGENT,
+    env,
+};
+pub use error::{Error, Result, StatusError, StatusKind};
+pub use pagination::{ListParams, PageStream, PermissionStream};
 pub use permissions_types;
-
-/// Default headers that authenticate every request with `key` as a bearer token.
-///
-/// The header value is marked sensitive, so it is left out of `Debug` output.
-/// Returns an error when `key` holds characters that cannot go in a header.
-pub fn bearer_auth(
-    key: &str,
-) -> Result<reqwest::header::HeaderMap, reqwest::header::InvalidHeaderValue> {
-    let mut value = reqwest::header::HeaderValue::try_from(format!("Bearer {key}"))?;
-    value.set_sensitive(true);
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(reqwest::header::AUTHORIZATION, value);
-    Ok(headers)
-}
+pub use response::ApiResponse;
+pub use retry::RetryPolicy;
+pub use transport::Transport;

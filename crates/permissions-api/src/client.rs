@@ -1,0 +1,303 @@
+//! The client users call: the official SDKs' four methods on
+//! `client.fine_tuning().checkpoints().permissions()`.
+
+use std::future::Future;
+
+use permissions_types::{
+    CreatePermissionsRequest, DeletedPermission, ErrorResponse, PermissionList,
+};
+use progenitor_client::ResponseValue;
+
+use crate::{
+    ApiResponse, ClientBuilder, Error, ListParams, PageStream, PermissionStream, Result, generated,
+};
+
+/// A client of the checkpoint permissions API.
+///
+/// Cheap to clone (clones share one connection pool). Build it with
+/// [`Client::builder`] or [`Client::from_env`]; the methods are on
+/// [`client.fine_tuning().checkpoints().permissions()`](Permissions), the path the
+/// official SDKs use (`client.fine_tuning.checkpoints.permissions`).
+#[derive(Clone, Debug)]
+pub struct Client {
+    raw: generated::Client,
+}
+
+impl Client {
+    /// A builder with the official SDKs' defaults.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// A client configured from `OPENAI_ADMIN_KEY` (or `OPENAI_API_KEY`),
+    /// `OPENAI_BASE_URL`, `OPENAI_ORG_ID` and `OPENAI_PROJECT_ID`.
+    pub fn from_env() -> Result<Self> {
+        ClientBuilder::from_env().build()
+    }
+
+    pub(crate) fn from_parts(raw: generated::Client) -> Self {
+        Self { raw }
+    }
+
+    /// The generated client underneath, for calls this layer does not wrap.
+    pub fn raw(&self) -> &generated::Client {
+        &self.raw
+    }
+
+    /// The base URL requests go to, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        progenitor_client::ClientInfo::baseurl(&self.raw)
+    }
+
+    /// The fine-tuning resources.
+    pub fn fine_tuning(&self) -> FineTuning<'_> {
+        FineTuning { client: self }
+    }
+
+    /// Awaits a generated call and converts its result.
+    pub(crate) async fn call<T>(
+        &self,
+        call: impl Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ErrorResponse>>>,
+    ) -> Result<ApiResponse<T>> {
+        match call.await {
+            Ok(response) => Ok(ApiResponse::from_generated(response)),
+            Err(error) => Err(Error::from_generated(error).await),
+        }
+    }
+}
+
+/// `client.fine_tuning()`.
+#[derive(Clone, Copy, Debug)]
+pub struct FineTuning<'a> {
+    client: &'a Client,
+}
+
+impl<'a> FineTuning<'a> {
+    /// `client.fine_tuning().checkpoints()`.
+    pub fn checkpoints(self) -> Checkpoints<'a> {
+        Checkpoints {
+            client: self.client,
+        }
+    }
+}
+
+/// `client.fine_tuning().checkpoints()`.
+#[derive(Clone, Copy, Debug)]
+pub struct Checkpoints<'a> {
+    client: &'a Client,
+}
+
+impl<'a> Checkpoints<'a> {
+    /// `client.fine_tuning().checkpoints().permissions()`.
+    pub fn permissions(self) -> Permissions<'a> {
+        Permissions {
+            client: self.client,
+        }
+    }
+}
+
+/// The checkpoint permission methods. All need an admin API key.
+///
+/// Every method takes the checkpoint first: `delete(checkpoint, permission_id)`
+/// where the Python SDK has `delete(permission_id, fine_tuned_model_checkpoint=...)`.
+/// Empty ids and empty project lists are refused before any request is sent.
+#[derive(Clone, Copy, Debug)]
+pub struct Permissions<'a> {
+    client: &'a Client,
+}
+
+/// The message of the deprecated `retrieve`, as in the official SDKs.
+pub const RETRIEVE_DEPRECATION: &str =
+    "Retrieve is deprecated. Please swap to the paginated list method instead.";
+
+impl Permissions<'_> {
+    /// Grants `checkpoint` to each project of `project_ids`; returns the new
+    /// permissions as one page (it does not paginate).
+    ///
+    /// ```no_run
+    /// # async fn example(client: permissions_api::Client) -> permissions_api::Result<()> {
+    /// let granted = client
+    ///     .fine_tuning()
+    ///     .checkpoints()
+    ///     .permissions()
+    ///     .create("ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd", ["proj_a", "proj_b"])
+    ///     .await?;
+    /// assert_eq!(granted.data.len(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn create<I, S>(&self, checkpoint: &str, project_ids: I) -> Result<PermissionList>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Ok(self
+            .create_with_response(checkpoint, project_ids)
+            .await?
+            .into_inner())
+    }
+
+    /// [`create`](Self::create), with the status, headers and request id.
+    pub async fn create_with_response<I, S>(
+        &self,
+        checkpoint: &str,
+        project_ids: I,
+    ) -> Result<ApiResponse<PermissionList>>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        require("fine_tuned_model_checkpoint", checkpoint)?;
+        let project_ids: Vec<String> = project_ids.into_iter().map(Into::into).collect();
+        if project_ids.is_empty() {
+            return Err(Error::InvalidArgument(
+                "expected at least one project id in `project_ids`".into(),
+            ));
+        }
+        for id in &project_ids {
+            require("project_ids[]", id)?;
+        }
+        let call = self
+            .client
+            .raw
+            .create_fine_tuning_checkpoint_permission()
+            .fine_tuned_model_checkpoint(checkpoint)
+            .body(CreatePermissionsRequest { project_ids })
+            .send();
+        self.client.call(call).await
+    }
+
+    /// Deletes the permission `permission_id` of `checkpoint`.
+    ///
+    /// ```no_run
+    /// # async fn example(client: permissions_api::Client) -> permissions_api::Result<()> {
+    /// let deleted = client
+    ///     .fine_tuning()
+    ///     .checkpoints()
+    ///     .permissions()
+    ///     .delete("ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd", "cp_zc4Q7MP6XxulcVzj4MZdwsAB")
+    ///     .await?;
+    /// assert!(deleted.deleted);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn delete(&self, checkpoint: &str, permission_id: &str) -> Result<DeletedPermission> {
+        Ok(self
+            .delete_with_response(checkpoint, permission_id)
+            .await?
+            .into_inner())
+    }
+
+    /// [`delete`](Self::delete), with the status, headers and request id.
+    pub async fn delete_with_response(
+        &self,
+        checkpoint: &str,
+        permission_id: &str,
+    ) -> Result<ApiResponse<DeletedPermission>> {
+        require("fine_tuned_model_checkpoint", checkpoint)?;
+        require("permission_id", permission_id)?;
+        let call = self
+            .client
+            .raw
+            .delete_fine_tuning_checkpoint_permission()
+            .fine_tuned_model_checkpoint(checkpoint)
+            .permission_id(permission_id)
+            .send();
+        self.client.call(call).await
+    }
+
+    /// Every permission of `checkpoint`, as a stream that fetches page after page
+    /// (`after` = the previous page's `last_id`) while it is read. Only one page is
+    /// held in memory at a time.
+    ///
+    /// ```no_run
+    /// use futures::TryStreamExt;
+    /// use permissions_api::{ListParams, permissions_types::ListOrder};
+    ///
+    /// # async fn example(client: permissions_api::Client) -> permissions_api::Result<()> {
+    /// let params = ListParams::new().limit(100).order(ListOrder::Ascending);
+    /// let all: Vec<_> = client
+    ///     .fine_tuning()
+    ///     .checkpoints()
+    ///     .permissions()
+    ///     .list("ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd", params)
+    ///     .try_collect()
+    ///     .await?;
+    /// println!("{} permissions", all.len());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn list(&self, checkpoint: &str, params: ListParams) -> PermissionStream {
+        self.list_pages(checkpoint, params).into_items()
+    }
+
+    /// The pages of [`list`](Self::list), each with its response headers.
+    pub fn list_pages(&self, checkpoint: &str, params: ListParams) -> PageStream {
+        PageStream::new(self.client.clone(), checkpoint.to_owned(), params)
+    }
+
+    /// One page of permissions, as the server returns it for `params`.
+    ///
+    /// Kept for parity with the official SDKs, where it is deprecated too: use
+    /// [`list`](Self::list) or [`list_pages`](Self::list_pages).
+    ///
+    /// ```no_run
+    /// # async fn example(client: permissions_api::Client) -> permissions_api::Result<()> {
+    /// # #[allow(deprecated)]
+    /// let page = client
+    ///     .fine_tuning()
+    ///     .checkpoints()
+    ///     .permissions()
+    ///     .retrieve("ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd", &Default::default())
+    ///     .await?;
+    /// println!("{} permissions, more: {}", page.data.len(), page.has_more);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[deprecated(
+        note = "Retrieve is deprecated. Please swap to the paginated list method instead."
+    )]
+    pub async fn retrieve(&self, checkpoint: &str, params: &ListParams) -> Result<PermissionList> {
+        Ok(fetch_page(self.client, checkpoint, params, None)
+            .await?
+            .into_inner())
+    }
+}
+
+/// Fetches one page: `params`, with `after` replaced by `cursor` when given.
+pub(crate) async fn fetch_page(
+    client: &Client,
+    checkpoint: &str,
+    params: &ListParams,
+    cursor: Option<&str>,
+) -> Result<ApiResponse<PermissionList>> {
+    require("fine_tuned_model_checkpoint", checkpoint)?;
+    let mut request = client
+        .raw
+        .list_fine_tuning_checkpoint_permissions()
+        .fine_tuned_model_checkpoint(checkpoint);
+    if let Some(after) = cursor.or(params.after.as_deref()) {
+        request = request.after(after);
+    }
+    if let Some(limit) = params.limit {
+        request = request.limit(i64::from(limit));
+    }
+    if let Some(order) = params.order {
+        request = request.order(order);
+    }
+    if let Some(project_id) = &params.project_id {
+        request = request.project_id(project_id.as_str());
+    }
+    client.call(request.send()).await
+}
+
+/// Refuses an empty path or body value, as the Python SDK does.
+fn require(name: &str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        Err(Error::InvalidArgument(format!(
+            "expected a non-empty value for `{name}` but received {value:?}"
+        )))
+    } else {
+        Ok(())
+    }
+}

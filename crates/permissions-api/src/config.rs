@@ -1,0 +1,371 @@
+//! Configuring a [`Client`]: builder, environment variables, defaults.
+
+use std::{fmt, time::Duration};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::{Client, Error, Result, RetryPolicy, transport::Transport};
+
+/// The API's address unless configured otherwise.
+pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+/// How long a request may take, as in the official SDKs.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long connecting may take, as in the official SDKs.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The `User-Agent` sent unless configured otherwise.
+pub const USER_AGENT: &str = concat!(
+    env!("CARGO_PKG_NAME"),
+    "/",
+    env!("CARGO_PKG_VERSION"),
+    " (Rust)"
+);
+
+/// The environment variables [`ClientBuilder::from_env`] reads.
+pub mod env {
+    /// The admin key; preferred.
+    pub const ADMIN_KEY: &str = "OPENAI_ADMIN_KEY";
+    /// The key used when no admin key is set.
+    pub const API_KEY: &str = "OPENAI_API_KEY";
+    /// The base URL.
+    pub const BASE_URL: &str = "OPENAI_BASE_URL";
+    /// Sent as `OpenAI-Organization`.
+    pub const ORG_ID: &str = "OPENAI_ORG_ID";
+    /// Sent as `OpenAI-Project`.
+    pub const PROJECT_ID: &str = "OPENAI_PROJECT_ID";
+}
+
+/// An API key. Its `Debug` output is redacted and it has no `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    /// The key itself; handle with care.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+impl From<String> for ApiKey {
+    fn from(key: String) -> Self {
+        Self(key)
+    }
+}
+
+impl From<&str> for ApiKey {
+    fn from(key: &str) -> Self {
+        Self(key.to_owned())
+    }
+}
+
+/// Builds a [`Client`]. Every setting has the official SDKs' default.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let client = permissions_api::Client::builder()
+///     .api_key("sk-admin-example")
+///     .base_url("http://127.0.0.1:8089/v1")
+///     .organization("org-123")
+///     .timeout(Duration::from_secs(30))
+///     .max_retries(5)
+///     .build()?;
+/// assert_eq!(client.base_url(), "http://127.0.0.1:8089/v1");
+/// # Ok::<(), permissions_api::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct ClientBuilder {
+    api_key: Option<ApiKey>,
+    base_url: Option<String>,
+    organization: Option<String>,
+    project: Option<String>,
+    headers: Vec<(String, String)>,
+    timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    retry: Option<RetryPolicy>,
+    user_agent: Option<String>,
+    http_client: Option<reqwest::Client>,
+}
+
+impl ClientBuilder {
+    /// A builder with nothing set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A builder filled from the environment: the key from `OPENAI_ADMIN_KEY`, else
+    /// `OPENAI_API_KEY`; `OPENAI_BASE_URL`, `OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`.
+    /// Empty variables count as unset. Later calls override what it read.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        Self {
+            api_key: get(env::ADMIN_KEY)
+                .or_else(|| get(env::API_KEY))
+                .map(ApiKey),
+            base_url: get(env::BASE_URL),
+            organization: get(env::ORG_ID),
+            project: get(env::PROJECT_ID),
+            ..Self::default()
+        }
+    }
+
+    /// The admin API key (`sk-admin-...`).
+    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The API's base URL, such as `https://api.openai.com/v1`.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Sends `OpenAI-Organization`.
+    pub fn organization(mut self, organization: impl Into<String>) -> Self {
+        self.organization = Some(organization.into());
+        self
+    }
+
+    /// Sends `OpenAI-Project`.
+    pub fn project(mut self, project: impl Into<String>) -> Self {
+        self.project = Some(project.into());
+        self
+    }
+
+    /// Adds a header to every request (to the base URL only).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The time limit of each attempt (default 600 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The time limit for connecting (default 5 s). Ignored with
+    /// [`http_client`](Self::http_client), whose own setting applies.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Retries after a failed attempt (default 2); 0 disables retrying.
+    pub fn max_retries(mut self, max_retries: u32) -> Self {
+        self.retry = Some(RetryPolicy {
+            max_retries,
+            ..self.retry.unwrap_or_default()
+        });
+        self
+    }
+
+    /// The whole retry policy.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// The `User-Agent` header (default: this crate's name and version).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// Sends requests with your own `reqwest::Client` (proxies, TLS roots, ...).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Checks the settings and builds the client; nothing is sent.
+    ///
+    /// Fails when there is no key, when the base URL is not an absolute `http` or
+    /// `https` URL, or when a header name or value is invalid.
+    pub fn build(self) -> Result<Client> {
+        let key = self
+            .api_key
+            .filter(|k| !k.0.trim().is_empty())
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "no API key: set {} (or {}), or call ClientBuilder::api_key",
+                    env::ADMIN_KEY,
+                    env::API_KEY
+                ))
+            })?;
+        let base_url = parse_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
+
+        let mut headers = HeaderMap::new();
+        let mut auth = HeaderValue::try_from(format!("Bearer {}", key.0)).map_err(|_| {
+            Error::Config("the API key holds characters that cannot be sent in a header".into())
+        })?;
+        auth.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, auth);
+        let named = [
+            ("openai-organization", self.organization),
+            ("openai-project", self.project),
+            (
+                "user-agent",
+                Some(self.user_agent.unwrap_or_else(|| USER_AGENT.to_owned())),
+            ),
+        ];
+        let extra = self.headers.into_iter().map(|(n, v)| (n, Some(v)));
+        for (name, value) in named
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), v))
+            .chain(extra)
+        {
+            let Some(value) = value else { continue };
+            let header = HeaderName::try_from(name.as_str())
+                .map_err(|_| Error::Config(format!("invalid header name {name:?}")))?;
+            let value = HeaderValue::try_from(value)
+                .map_err(|_| Error::Config(format!("invalid value for header {name:?}")))?;
+            headers.insert(header, value);
+        }
+
+        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let http = match self.http_client {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+                .build()
+                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
+        };
+        let transport = Transport::new(
+            format!("{base_url}/"),
+            headers,
+            self.retry.unwrap_or_default(),
+            Some(timeout),
+        );
+        Ok(Client::from_parts(
+            crate::generated::Client::new_with_client(&base_url, http, transport),
+        ))
+    }
+}
+
+/// Checks a base URL and returns it without a trailing slash.
+fn parse_base_url(text: &str) -> Result<String> {
+    let invalid = |why: &str| Error::Config(format!("invalid base URL {text:?}: {why}"));
+    let url = reqwest::Url::parse(text.trim()).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("the scheme must be http or https"));
+    }
+    if url.host_str().is_none() {
+        return Err(invalid("it has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("it must not have a query or a fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("credentials go in the API key, not in the URL"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn admin_key_wins_over_api_key_and_empty_counts_as_unset() {
+        let b = ClientBuilder::from_lookup(lookup(&[
+            ("OPENAI_ADMIN_KEY", "sk-admin-1"),
+            ("OPENAI_API_KEY", "sk-proj-2"),
+        ]));
+        assert_eq!(b.api_key.unwrap().expose(), "sk-admin-1");
+        let b = ClientBuilder::from_lookup(lookup(&[
+            ("OPENAI_ADMIN_KEY", " "),
+            ("OPENAI_API_KEY", "sk-proj-2"),
+        ]));
+        assert_eq!(b.api_key.unwrap().expose(), "sk-proj-2");
+    }
+
+    #[test]
+    fn environment_fills_every_setting() {
+        let b = ClientBuilder::from_lookup(lookup(&[
+            ("OPENAI_ADMIN_KEY", "sk-admin-1"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:9/v1/"),
+            ("OPENAI_ORG_ID", "org-1"),
+            ("OPENAI_PROJECT_ID", "proj-1"),
+        ]));
+        assert_eq!(b.organization.as_deref(), Some("org-1"));
+        assert_eq!(b.project.as_deref(), Some("proj-1"));
+        let client = b.build().unwrap();
+        assert_eq!(client.base_url(), "http://127.0.0.1:9/v1");
+    }
+
+    #[test]
+    fn a_missing_key_names_the_variables() {
+        let err = ClientBuilder::from_lookup(|_| None).build().unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("OPENAI_ADMIN_KEY"), "{message}");
+        assert!(message.contains("OPENAI_API_KEY"), "{message}");
+    }
+
+    #[test]
+    fn invalid_base_urls_are_refused() {
+        for url in [
+            "api.openai.com/v1",
+            "ftp://example.com",
+            "http://",
+            "https://x/v1?a=1",
+            "https://user:pw@x/v1",
+            "",
+        ] {
+            let err = Client::builder()
+                .api_key("sk-admin-x")
+                .base_url(url)
+                .build();
+            assert!(matches!(err, Err(Error::Config(_))), "{url:?} accepted");
+        }
+    }
+
+    #[test]
+    fn invalid_headers_are_refused_without_echoing_the_key() {
+        let err = Client::builder()
+            .api_key("sk-admin-secret\nvalue")
+            .build()
+            .unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+        let err = Client::builder()
+            .api_key("sk-admin-x")
+            .header("bad header", "v")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("bad header"));
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_key() {
+        let key = "sk-admin-very-secret-key-0000";
+        let builder = Client::builder().api_key(key);
+        assert!(!format!("{builder:?}").contains("very-secret"));
+        let client = builder.build().unwrap();
+        assert!(!format!("{client:?}").contains("very-secret"), "{client:?}");
+    }
+}

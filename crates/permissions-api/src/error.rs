@@ -1,0 +1,358 @@
+//! The one error type of the client layer.
+
+use std::fmt;
+
+use permissions_types::ErrorResponse;
+use reqwest::header::HeaderMap;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in a call.
+///
+/// Server errors carry the status class ([`StatusKind`]), the envelope's fields and
+/// the `x-request-id`. No variant ever holds the API key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server answered with an error status.
+    #[error(transparent)]
+    Status(Box<StatusError>),
+    /// The request could not be sent or its response could not be read.
+    #[error("connection error: {source}")]
+    Connection {
+        /// What reqwest reported.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The request or the connection attempt took longer than the timeout.
+    #[error("request timed out: {source}")]
+    Timeout {
+        /// What reqwest reported.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered, but not with the JSON the API describes.
+    #[error("could not decode the response{}: {message}; body starts: {excerpt:?}",
+        status.map(|s| format!(" (status {s})")).unwrap_or_default())]
+    Decode {
+        /// The HTTP status, when known.
+        status: Option<u16>,
+        /// Why decoding failed.
+        message: String,
+        /// The first bytes of the body, with anything that looks like a key masked.
+        excerpt: String,
+    },
+    /// An argument was refused before any request was sent.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The client could not be configured (missing key, invalid base URL, ...).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The server returned the same pagination cursor twice; following it would
+    /// loop forever.
+    #[error("pagination stopped: the server returned the cursor {cursor:?} again")]
+    RepeatedCursor {
+        /// The cursor that came back.
+        cursor: String,
+    },
+}
+
+/// The status class of a server error, as the official SDKs name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StatusKind {
+    /// 400.
+    BadRequest,
+    /// 401: the key is missing, malformed or unknown.
+    Authentication,
+    /// 403: the key may not do this (for example, it is not an admin key).
+    PermissionDenied,
+    /// 404.
+    NotFound,
+    /// 409.
+    Conflict,
+    /// 422.
+    UnprocessableEntity,
+    /// 429.
+    RateLimit,
+    /// 500 and above.
+    InternalServer,
+    /// Any other error status.
+    Other,
+}
+
+impl StatusKind {
+    /// The class of `status`.
+    pub fn from_status(status: u16) -> Self {
+        match status {
+            400 => Self::BadRequest,
+            401 => Self::Authentication,
+            403 => Self::PermissionDenied,
+            404 => Self::NotFound,
+            409 => Self::Conflict,
+            422 => Self::UnprocessableEntity,
+            429 => Self::RateLimit,
+            500.. => Self::InternalServer,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// An error answer from the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StatusError {
+    /// The status class.
+    pub kind: StatusKind,
+    /// The HTTP status code.
+    pub status: u16,
+    /// The server's message (or, when the body had none, a description of the body).
+    pub message: String,
+    /// The error's `type`, such as `invalid_request_error`.
+    pub error_type: Option<String>,
+    /// The parameter the error is about.
+    pub param: Option<String>,
+    /// The machine-readable error code.
+    pub code: Option<String>,
+    /// The `x-request-id` response header, to quote when asking OpenAI for help.
+    pub request_id: Option<String>,
+}
+
+impl fmt::Display for StatusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reason = reqwest::StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        write!(f, "{} {reason}: {}", self.status, self.message)?;
+        if let Some(code) = &self.code {
+            write!(f, " (code {code})")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for StatusError {}
+
+impl Error {
+    /// The status class, for server errors.
+    pub fn kind(&self) -> Option<StatusKind> {
+        match self {
+            Self::Status(e) => Some(e.kind),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Status(e) => Some(e.status),
+            Self::Decode { status, .. } => *status,
+            _ => None,
+        }
+    }
+
+    /// The `x-request-id` of the failed response, when the server answered.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Self::Status(e) => e.request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn from_reqwest(source: reqwest::Error) -> Self {
+        if source.is_timeout() {
+            Self::Timeout { source }
+        } else {
+            Self::Connection { source }
+        }
+    }
+
+    /// Converts an error of the generated client, reading the body of responses the
+    /// spec does not describe.
+    pub(crate) async fn from_generated(error: progenitor_client::Error<ErrorResponse>) -> Self {
+        use progenitor_client::Error as E;
+        match error {
+            E::ErrorResponse(response) => {
+                let (status, headers) = (response.status().as_u16(), response.headers().clone());
+                Self::from_envelope(status, &headers, response.into_inner())
+            }
+            E::UnexpectedResponse(response) => {
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                match response.bytes().await {
+                    Ok(body) if status >= 400 => {
+                        Self::from_envelope(status, &headers, envelope_from_body(status, &body))
+                    }
+                    Ok(body) => Self::Decode {
+                        status: Some(status),
+                        message: "the API does not describe this status".into(),
+                        excerpt: excerpt(&body),
+                    },
+                    Err(source) => Self::from_reqwest(source),
+                }
+            }
+            E::InvalidResponsePayload(body, err) => Self::Decode {
+                status: None,
+                message: err.to_string(),
+                excerpt: excerpt(&body),
+            },
+            E::CommunicationError(source) | E::ResponseBodyError(source) => {
+                Self::from_reqwest(source)
+            }
+            E::InvalidUpgrade(source) => Self::from_reqwest(source),
+            E::InvalidRequest(message) => Self::InvalidArgument(message),
+            E::Custom(message) => Self::InvalidArgument(message),
+        }
+    }
+
+    fn from_envelope(status: u16, headers: &HeaderMap, body: ErrorResponse) -> Self {
+        let error = body.error;
+        let non_empty = |s: String| (!s.is_empty()).then_some(s);
+        Self::Status(Box::new(StatusError {
+            kind: StatusKind::from_status(status),
+            status,
+            message: redact_keys(&error.message),
+            error_type: non_empty(error.kind),
+            param: error.param,
+            code: error.code,
+            request_id: request_id(headers).map(str::to_owned),
+        }))
+    }
+}
+
+/// The `x-request-id` header, when present and readable.
+pub(crate) fn request_id(headers: &HeaderMap) -> Option<&str> {
+    headers.get("x-request-id").and_then(|v| v.to_str().ok())
+}
+
+/// Longest body excerpt kept in an error.
+const EXCERPT_CHARS: usize = 200;
+
+/// The start of a body, as text, with key-like tokens masked.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let short: String = text.chars().take(EXCERPT_CHARS).collect();
+    let mut out = redact_keys(short.trim());
+    if text.chars().count() > EXCERPT_CHARS {
+        out.push('…');
+    }
+    out
+}
+
+/// The error envelope for an error body that is not one: `{"error": "text"}`, a
+/// bare `{"message": ...}`, or no JSON at all still give a useful message.
+pub(crate) fn envelope_from_body(status: u16, body: &[u8]) -> ErrorResponse {
+    if let Ok(envelope) = serde_json::from_slice::<ErrorResponse>(body) {
+        return envelope;
+    }
+    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let field =
+        |v: &serde_json::Value, name: &str| v.get(name).and_then(|m| m.as_str()).map(str::to_owned);
+    let message = json
+        .as_ref()
+        .and_then(|v| {
+            field(v, "error")
+                .or_else(|| v.get("error").and_then(|e| field(e, "message")))
+                .or_else(|| field(v, "message"))
+        })
+        .unwrap_or_else(|| {
+            let text = excerpt(body);
+            if text.is_empty() {
+                reqwest::StatusCode::from_u16(status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("error")
+                    .to_owned()
+            } else {
+                text
+            }
+        });
+    ErrorResponse {
+        error: permissions_types::ApiError {
+            code: None,
+            message,
+            param: None,
+            kind: String::new(),
+        },
+    }
+}
+
+/// Masks every token that looks like an OpenAI key (`sk-...`), keeping its last four
+/// characters, as the API itself does in its messages.
+pub(crate) fn redact_keys(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("sk-") {
+        out.push_str(&rest[..start]);
+        let token_len = rest[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(rest.len() - start);
+        let token = &rest[start..start + token_len];
+        if token_len >= 12 {
+            out.push_str("sk-****");
+            out.push_str(&token[token_len - 4..]);
+        } else {
+            out.push_str(token);
+        }
+        rest = &rest[start + token_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_classes() {
+        let kinds: Vec<_> = [400, 401, 403, 404, 409, 422, 429, 500, 503, 418]
+            .into_iter()
+            .map(StatusKind::from_status)
+            .collect();
+        use StatusKind::*;
+        assert_eq!(
+            kinds,
+            [
+                BadRequest,
+                Authentication,
+                PermissionDenied,
+                NotFound,
+                Conflict,
+                UnprocessableEntity,
+                RateLimit,
+                InternalServer,
+                InternalServer,
+                Other
+            ]
+        );
+    }
+
+    #[test]
+    fn keys_are_masked_in_text() {
+        let text = "Incorrect API key provided: sk-admin-abcdefghijklmnop1234. Also sk-x.";
+        let masked = redact_keys(text);
+        assert_eq!(
+            masked,
+            "Incorrect API key provided: sk-****1234. Also sk-x."
+        );
+        assert!(!excerpt(text.as_bytes()).contains("abcdefghijklmnop"));
+    }
+
+    #[test]
+    fn error_bodies_that_are_not_envelopes_still_give_a_message() {
+        let msg = |body: &str| envelope_from_body(502, body.as_bytes()).error.message;
+        assert_eq!(msg(r#"{"error": "upstream down"}"#), "upstream down");
+        assert_eq!(msg(r#"{"message": "nope"}"#), "nope");
+        assert_eq!(msg(r#"{"error": {"message": "partial"}}"#), "partial");
+        assert_eq!(msg("<html>Bad gateway</html>"), "<html>Bad gateway</html>");
+        assert_eq!(msg(""), "Bad Gateway");
+        let long = "x".repeat(500);
+        assert_eq!(msg(&long).chars().count(), EXCERPT_CHARS + 1);
+    }
+}

@@ -1,0 +1,258 @@
+//! Cursor pagination, written once: a stream of pages, and a stream of items on top.
+
+use std::{
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use futures::{Stream, StreamExt, TryStreamExt, stream::BoxStream};
+use permissions_types::{CheckpointPermission, ListOrder, PermissionList};
+
+use crate::{ApiResponse, Client, Error, Result, client::fetch_page};
+
+/// Parameters of a list request. Unset parameters are not sent (the server then
+/// uses its defaults: `limit` 10, `order` descending).
+///
+/// ```
+/// use permissions_api::{ListParams, permissions_types::ListOrder};
+///
+/// let params = ListParams::new().limit(100).order(ListOrder::Ascending).max_items(250);
+/// assert_eq!(params.limit, Some(100));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListParams {
+    /// Start after this permission id (exclusive cursor).
+    pub after: Option<String>,
+    /// Permissions per page (the server accepts 1 to 100).
+    pub limit: Option<u32>,
+    /// Creation order.
+    pub order: Option<ListOrder>,
+    /// Only the permission of this project.
+    pub project_id: Option<String>,
+    /// Stop after this many permissions in all (client side; never sent).
+    pub max_items: Option<u64>,
+}
+
+impl ListParams {
+    /// No parameters: the server's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`after`](Self::after).
+    pub fn after(mut self, after: impl Into<String>) -> Self {
+        self.after = Some(after.into());
+        self
+    }
+
+    /// Sets [`limit`](Self::limit).
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Sets [`order`](Self::order).
+    pub fn order(mut self, order: ListOrder) -> Self {
+        self.order = Some(order);
+        self
+    }
+
+    /// Sets [`project_id`](Self::project_id).
+    pub fn project_id(mut self, project_id: impl Into<String>) -> Self {
+        self.project_id = Some(project_id.into());
+        self
+    }
+
+    /// Sets [`max_items`](Self::max_items).
+    pub fn max_items(mut self, max_items: u64) -> Self {
+        self.max_items = Some(max_items);
+        self
+    }
+}
+
+/// What to do after a page.
+#[derive(Debug, PartialEq, Eq)]
+enum Next {
+    /// Ask for the page after this cursor.
+    Fetch(String),
+    /// That was the last page.
+    Stop,
+    /// The server sent back the cursor it was given: following it would loop.
+    Repeated(String),
+}
+
+/// The official SDKs' rule: go on with `after = last_id` unless `has_more` is false,
+/// `data` is empty or `last_id` is missing.
+fn next_step(page: &PermissionList, sent_cursor: Option<&str>) -> Next {
+    match &page.last_id {
+        Some(last) if sent_cursor == Some(last.as_str()) => Next::Repeated(last.clone()),
+        Some(last) if page.has_more && !page.data.is_empty() => Next::Fetch(last.clone()),
+        _ => Next::Stop,
+    }
+}
+
+struct Cursor {
+    client: Client,
+    checkpoint: String,
+    params: ListParams,
+    /// The `after` of the next request (`None`: the caller's own, if any).
+    next: Option<String>,
+    /// How many more items may be returned.
+    remaining: Option<u64>,
+}
+
+impl Cursor {
+    /// Fetches the next page; `None` when the previous one was the last.
+    async fn advance(mut self) -> Option<(Result<ApiResponse<PermissionList>>, Option<Self>)> {
+        if self.remaining == Some(0) {
+            return None;
+        }
+        let sent = self.next.clone().or_else(|| self.params.after.clone());
+        let mut page = match fetch_page(
+            &self.client,
+            &self.checkpoint,
+            &self.params,
+            sent.as_deref(),
+        )
+        .await
+        {
+            Ok(page) => page,
+            Err(error) => return Some((Err(error), None)),
+        };
+        let step = next_step(&page, sent.as_deref());
+        if let Next::Repeated(cursor) = step {
+            return Some((Err(Error::RepeatedCursor { cursor }), None));
+        }
+        if let Some(remaining) = &mut self.remaining {
+            let data = &mut page.value_mut().data;
+            let keep = usize::try_from(*remaining)
+                .unwrap_or(usize::MAX)
+                .min(data.len());
+            data.truncate(keep);
+            *remaining -= keep as u64;
+        }
+        match step {
+            Next::Fetch(cursor) => {
+                self.next = Some(cursor);
+                Some((Ok(page), Some(self)))
+            }
+            _ => Some((Ok(page), None)),
+        }
+    }
+}
+
+/// The pages of a listing, fetched one at a time as the stream is read.
+///
+/// With [`ListParams::max_items`], the page that reaches the cap is cut short (its
+/// `first_id`/`last_id` still describe the page the server sent) and no further
+/// page is fetched. A server error ends the stream after yielding it.
+pub struct PageStream {
+    inner: BoxStream<'static, Result<ApiResponse<PermissionList>>>,
+}
+
+impl PageStream {
+    pub(crate) fn new(client: Client, checkpoint: String, params: ListParams) -> Self {
+        let start = Cursor {
+            client,
+            checkpoint,
+            remaining: params.max_items,
+            params,
+            next: None,
+        };
+        let inner =
+            futures::stream::unfold(Some(start), |cursor| async move { cursor?.advance().await })
+                .boxed();
+        Self { inner }
+    }
+
+    /// The permissions of these pages, one by one.
+    pub fn into_items(self) -> PermissionStream {
+        let inner = self
+            .inner
+            .map_ok(|page| futures::stream::iter(page.into_inner().data.into_iter().map(Ok)))
+            .try_flatten()
+            .boxed();
+        PermissionStream { inner }
+    }
+}
+
+impl Stream for PageStream {
+    type Item = Result<ApiResponse<PermissionList>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.poll_next_unpin(cx)
+    }
+}
+
+impl std::fmt::Debug for PageStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PageStream")
+    }
+}
+
+/// Every permission of a listing, across pages; see [`crate::Permissions::list`].
+pub struct PermissionStream {
+    inner: BoxStream<'static, Result<CheckpointPermission>>,
+}
+
+impl Stream for PermissionStream {
+    type Item = Result<CheckpointPermission>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.poll_next_unpin(cx)
+    }
+}
+
+impl std::fmt::Debug for PermissionStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PermissionStream")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use permissions_types::PermissionObject;
+
+    fn page(ids: &[&str], has_more: bool) -> PermissionList {
+        let data = ids
+            .iter()
+            .map(|id| CheckpointPermission {
+                id: id.to_string(),
+                created_at: 0,
+                project_id: format!("proj_{id}"),
+                object: PermissionObject::CheckpointPermission,
+            })
+            .collect();
+        PermissionList::new(data, has_more)
+    }
+
+    #[test]
+    fn continues_after_the_last_id_while_has_more() {
+        assert_eq!(
+            next_step(&page(&["a", "b"], true), None),
+            Next::Fetch("b".into())
+        );
+        assert_eq!(
+            next_step(&page(&["c"], true), Some("b")),
+            Next::Fetch("c".into())
+        );
+    }
+
+    #[test]
+    fn stops_on_has_more_false_empty_data_or_missing_last_id() {
+        assert_eq!(next_step(&page(&["a"], false), None), Next::Stop);
+        assert_eq!(next_step(&page(&[], true), Some("x")), Next::Stop);
+        let mut missing = page(&["a"], true);
+        missing.last_id = None;
+        assert_eq!(next_step(&missing, None), Next::Stop);
+    }
+
+    #[test]
+    fn a_repeated_cursor_is_caught() {
+        assert_eq!(
+            next_step(&page(&["a", "b"], true), Some("b")),
+            Next::Repeated("b".into())
+        );
+    }
+}
