@@ -107,18 +107,36 @@ pub fn router(state: EmulatorState) -> Router {
         .with_state(state)
 }
 
-/// An error answered with the envelope `{"error": {message, type, param, code}}`.
+/// An error answered with the envelope `{"error": {message, type, param, code}}`
+/// (boxed: it travels in `Err` through every handler).
 #[derive(Debug)]
-pub(crate) struct Failure {
+pub(crate) struct Failure(Box<FailureBody>);
+
+#[derive(Debug)]
+pub(crate) struct FailureBody {
     status: StatusCode,
     error: ApiError,
     retry_after_ms: Option<u64>,
     retry_after: Option<u64>,
 }
 
+impl std::ops::Deref for Failure {
+    type Target = FailureBody;
+
+    fn deref(&self) -> &FailureBody {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Failure {
+    fn deref_mut(&mut self) -> &mut FailureBody {
+        &mut self.0
+    }
+}
+
 impl Failure {
     fn new(status: StatusCode, kind: &str, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(FailureBody {
             status,
             error: ApiError {
                 code: None,
@@ -128,7 +146,7 @@ impl Failure {
             },
             retry_after_ms: None,
             retry_after: None,
-        }
+        }))
     }
 
     fn invalid(status: StatusCode, message: impl Into<String>) -> Self {
@@ -156,16 +174,20 @@ impl Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&ErrorResponse { error: self.error }).unwrap_or_else(|_| {
+        let failure = *self.0;
+        let body = serde_json::to_vec(&ErrorResponse {
+            error: failure.error,
+        })
+        .unwrap_or_else(|_| {
             br#"{"error":{"message":"error","type":"server_error","param":null,"code":null}}"#
                 .to_vec()
         });
-        let mut response = json_response(self.status, body);
+        let mut response = json_response(failure.status, body);
         let headers = response.headers_mut();
-        if let Some(ms) = self.retry_after_ms {
+        if let Some(ms) = failure.retry_after_ms {
             headers.insert("retry-after-ms", HeaderValue::from(ms));
         }
-        if let Some(seconds) = self.retry_after {
+        if let Some(seconds) = failure.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
