@@ -1,110 +1,29 @@
 //! Every generated operation against an in-process server on 127.0.0.1 that records
 //! what arrives: the exact method, path, query, headers and body on the wire.
 
-use std::sync::{Arc, Mutex};
-
-use axum::{
-    Router,
-    body::{Body, Bytes},
-    http::{HeaderMap, Method, Request, StatusCode},
-    response::{IntoResponse, Response},
-};
+use axum::http::Method;
 use permissions_api::generated::{Client, Error};
 use permissions_types::{CreatePermissionsRequest, ListOrder, PermissionObject};
 
 const KEY: &str = "sk-admin-wire-test-0123456789";
 const CHECKPOINT: &str = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd";
 
-/// One request as the server saw it.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: Method,
-    path: String,
-    query: Option<String>,
-    headers: HeaderMap,
-    body: Bytes,
+mod common;
+
+use common::{Recorder, Seen};
+
+/// The generated client, configured by the hand-written builder (which sets the
+/// credentials through the generated client's hooks); no retries.
+fn client(server: &Recorder) -> Client {
+    permissions_api::Client::builder()
+        .api_key(KEY)
+        .base_url(&server.url)
+        .max_retries(0)
+        .build()
+        .unwrap()
+        .raw()
+        .clone()
 }
-
-/// A server that records every request and answers each with `reply`.
-struct Recorder {
-    url: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Recorder {
-    async fn start(status: StatusCode, reply: &'static str) -> Self {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        let app = Router::new().fallback(move |request: Request<Body>| {
-            let log = log.clone();
-            async move {
-                let (parts, body) = request.into_parts();
-                let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
-                log.lock().unwrap().push(Seen {
-                    method: parts.method,
-                    path: parts.uri.path().to_owned(),
-                    query: parts.uri.query().map(str::to_owned),
-                    headers: parts.headers,
-                    body,
-                });
-                let mut response: Response = (status, reply).into_response();
-                response.headers_mut().insert(
-                    "content-type",
-                    axum::http::HeaderValue::from_static("application/json"),
-                );
-                response.headers_mut().insert(
-                    "x-request-id",
-                    axum::http::HeaderValue::from_static("req_123"),
-                );
-                response
-            }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/v1", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-                .unwrap();
-        });
-        Self {
-            url,
-            seen,
-            shutdown: Some(tx),
-            task,
-        }
-    }
-
-    /// The generated client, configured by the hand-written builder (which sets the
-    /// credentials through the generated client's hooks); no retries.
-    fn client(&self) -> Client {
-        permissions_api::Client::builder()
-            .api_key(KEY)
-            .base_url(&self.url)
-            .max_retries(0)
-            .build()
-            .unwrap()
-            .raw()
-            .clone()
-    }
-
-    fn only_request(&self) -> Seen {
-        let seen = self.seen.lock().unwrap();
-        assert_eq!(seen.len(), 1, "expected exactly one request, got {seen:?}");
-        seen[0].clone()
-    }
-
-    async fn stop(mut self) {
-        let _ = self.shutdown.take().unwrap().send(());
-        self.task.await.unwrap();
-    }
-}
-
 const PAGE: &str = r#"{"object": "list", "data": [
     {"object": "checkpoint.permission", "id": "cp_zc4Q7MP6XxulcVzj4MZdwsAB",
      "created_at": 1721764867, "project_id": "proj_abGMw1llN8IrBb6SvvY5A1iH",
@@ -128,9 +47,8 @@ fn assert_common_headers(seen: &Seen) {
 
 #[tokio::test]
 async fn list_sends_every_parameter_in_the_query() {
-    let server = Recorder::start(StatusCode::OK, PAGE).await;
-    let page = server
-        .client()
+    let server = Recorder::fixed(200, PAGE).await;
+    let page = client(&server)
         .list_fine_tuning_checkpoint_permissions()
         .fine_tuned_model_checkpoint(CHECKPOINT)
         .after("cp_prev")
@@ -163,9 +81,8 @@ async fn list_sends_every_parameter_in_the_query() {
 
 #[tokio::test]
 async fn list_omits_parameters_that_are_not_set() {
-    let server = Recorder::start(StatusCode::OK, PAGE).await;
-    server
-        .client()
+    let server = Recorder::fixed(200, PAGE).await;
+    client(&server)
         .list_fine_tuning_checkpoint_permissions()
         .fine_tuned_model_checkpoint(CHECKPOINT)
         .send()
@@ -178,12 +95,11 @@ async fn list_omits_parameters_that_are_not_set() {
 
 #[tokio::test]
 async fn create_posts_the_project_ids_as_json() {
-    let server = Recorder::start(StatusCode::OK, PAGE).await;
+    let server = Recorder::fixed(200, PAGE).await;
     let body = CreatePermissionsRequest {
         project_ids: vec!["proj_a".into(), "proj_b".into()],
     };
-    let page = server
-        .client()
+    let page = client(&server)
         .create_fine_tuning_checkpoint_permission()
         .fine_tuned_model_checkpoint(CHECKPOINT)
         .body(body)
@@ -212,13 +128,12 @@ async fn create_posts_the_project_ids_as_json() {
 
 #[tokio::test]
 async fn delete_names_the_permission_in_the_path() {
-    let server = Recorder::start(
-        StatusCode::OK,
+    let server = Recorder::fixed(
+        200,
         r#"{"object": "checkpoint.permission", "id": "cp_zc4Q7MP6XxulcVzj4MZdwsAB", "deleted": true}"#,
     )
     .await;
-    let deleted = server
-        .client()
+    let deleted = client(&server)
         .delete_fine_tuning_checkpoint_permission()
         .fine_tuned_model_checkpoint(CHECKPOINT)
         .permission_id("cp_zc4Q7MP6XxulcVzj4MZdwsAB")
@@ -243,13 +158,12 @@ async fn delete_names_the_permission_in_the_path() {
 
 #[tokio::test]
 async fn path_parameters_are_percent_encoded_except_colons() {
-    let server = Recorder::start(
-        StatusCode::OK,
+    let server = Recorder::fixed(
+        200,
         r#"{"object": "checkpoint.permission", "id": "x", "deleted": true}"#,
     )
     .await;
-    server
-        .client()
+    client(&server)
         .delete_fine_tuning_checkpoint_permission()
         .fine_tuned_model_checkpoint("ft:my model/v2?x#1%")
         .permission_id("cp_ü{1}")
@@ -267,14 +181,13 @@ async fn path_parameters_are_percent_encoded_except_colons() {
 
 #[tokio::test]
 async fn error_responses_decode_into_the_envelope() {
-    let server = Recorder::start(
-        StatusCode::NOT_FOUND,
+    let server = Recorder::fixed(
+        404,
         r#"{"error": {"message": "No permission cp_x", "type": "invalid_request_error",
                       "param": "permission_id", "code": "not_found"}}"#,
     )
     .await;
-    let err = server
-        .client()
+    let err = client(&server)
         .delete_fine_tuning_checkpoint_permission()
         .fine_tuned_model_checkpoint(CHECKPOINT)
         .permission_id("cp_x")
@@ -295,9 +208,8 @@ async fn error_responses_decode_into_the_envelope() {
 
 #[tokio::test]
 async fn a_body_that_is_not_the_schema_is_an_error_not_a_panic() {
-    let server = Recorder::start(StatusCode::OK, r#"{"object": "list", "data": "nope"}"#).await;
-    let err = server
-        .client()
+    let server = Recorder::fixed(200, r#"{"object": "list", "data": "nope"}"#).await;
+    let err = client(&server)
         .list_fine_tuning_checkpoint_permissions()
         .fine_tuned_model_checkpoint(CHECKPOINT)
         .send()
@@ -309,14 +221,13 @@ async fn a_body_that_is_not_the_schema_is_an_error_not_a_panic() {
 
 #[tokio::test]
 async fn a_missing_checkpoint_is_refused_before_sending() {
-    let server = Recorder::start(StatusCode::OK, PAGE).await;
-    let err = server
-        .client()
+    let server = Recorder::fixed(200, PAGE).await;
+    let err = client(&server)
         .list_fine_tuning_checkpoint_permissions()
         .send()
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
-    assert!(server.seen.lock().unwrap().is_empty());
+    assert!(server.requests().is_empty());
     server.stop().await;
 }

@@ -1,0 +1,840 @@
+//! The client layer against the emulator (a real peer) and, for behaviours the
+//! emulator does not have, against a recording server: every method and parameter,
+//! pagination and its stop conditions, retries, error classes, security.
+
+mod common;
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use common::{Recorder, Reply};
+use futures::{StreamExt, TryStreamExt};
+use permissions_api::{
+    Client, Error, ListParams, RetryPolicy, StatusKind, permissions_types::ListOrder,
+};
+use permissions_emulator::{Emulator, Fault, SeedPermission};
+use permissions_types::PermissionObject;
+
+const KEY: &str = "sk-admin-client-test-SECRET-0123456789";
+const CHECKPOINT: &str = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd";
+
+/// A retry policy with short waits, so retry tests take milliseconds.
+fn fast_retries(max_retries: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_retries,
+        initial_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        ..RetryPolicy::default()
+    }
+}
+
+fn client_for(base_url: &str) -> Client {
+    Client::builder()
+        .api_key(KEY)
+        .base_url(base_url)
+        .retry_policy(fast_retries(2))
+        .build()
+        .unwrap()
+}
+
+/// An emulator holding `count` permissions on [`CHECKPOINT`], created one second
+/// apart (`proj_0000` oldest).
+async fn emulator_with(count: usize) -> Emulator {
+    let seeds = (0..count).map(|i| SeedPermission {
+        created_at: Some(1_700_000_000 + i as i64),
+        ..SeedPermission::new(CHECKPOINT, format!("proj_{i:04}"))
+    });
+    Emulator::builder().seed(seeds).start().await.unwrap()
+}
+
+#[tokio::test]
+async fn create_list_delete_round_trip() {
+    let emulator = emulator_with(0).await;
+    let client = client_for(&emulator.base_url());
+    let permissions = client.fine_tuning().checkpoints().permissions();
+
+    let granted = permissions
+        .create_with_response(CHECKPOINT, ["proj_a", "proj_b"])
+        .await
+        .unwrap();
+    assert!(granted.request_id().is_some_and(|id| !id.is_empty()));
+    assert_eq!(granted.data.len(), 2);
+    assert!(!granted.has_more);
+    assert!(
+        granted
+            .data
+            .iter()
+            .all(|p| p.id.starts_with("cp_") && p.id.len() == 27)
+    );
+    let projects: Vec<_> = granted.data.iter().map(|p| p.project_id.as_str()).collect();
+    assert_eq!(projects, ["proj_a", "proj_b"]);
+
+    let listed: Vec<_> = permissions
+        .list(CHECKPOINT, ListParams::new())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+
+    let deleted = permissions
+        .delete(CHECKPOINT, &granted.data[0].id)
+        .await
+        .unwrap();
+    assert!(deleted.deleted);
+    assert_eq!(deleted.id, granted.data[0].id);
+    assert_eq!(deleted.object, PermissionObject::CheckpointPermission);
+
+    let left: Vec<_> = permissions
+        .list(CHECKPOINT, ListParams::new())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].project_id, "proj_b");
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn list_follows_the_cursor_across_many_pages() {
+    let emulator = emulator_with(250).await;
+    let client = client_for(&emulator.base_url());
+    let before = emulator.request_count();
+    let all: Vec<_> = client
+        .fine_tuning()
+        .checkpoints()
+        .permissions()
+        .list(CHECKPOINT, ListParams::new().limit(7))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 250);
+    // Descending by default: newest first, each exactly once.
+    let expected: Vec<_> = (0..250).rev().map(|i| format!("proj_{i:04}")).collect();
+    let got: Vec<_> = all.iter().map(|p| p.project_id.clone()).collect();
+    assert_eq!(got, expected);
+    // 250 / 7 = 35.7: 36 pages, the last one says has_more = false.
+    assert_eq!(emulator.request_count() - before, 36);
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn list_parameters_order_filter_and_start_after() {
+    let emulator = emulator_with(30).await;
+    let client = client_for(&emulator.base_url());
+    let permissions = client.fine_tuning().checkpoints().permissions();
+
+    let ascending: Vec<_> = permissions
+        .list(
+            CHECKPOINT,
+            ListParams::new().order(ListOrder::Ascending).limit(4),
+        )
+        .map_ok(|p| p.project_id)
+        .try_collect()
+        .await
+        .unwrap();
+    let expected: Vec<_> = (0..30).map(|i| format!("proj_{i:04}")).collect();
+    assert_eq!(ascending, expected);
+
+    let only: Vec<_> = permissions
+        .list(CHECKPOINT, ListParams::new().project_id("proj_0007"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0].project_id, "proj_0007");
+
+    // `after` given by the caller is where the first page starts.
+    let first_five: Vec<_> = permissions
+        .list(
+            CHECKPOINT,
+            ListParams::new()
+                .order(ListOrder::Ascending)
+                .limit(5)
+                .max_items(5),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+    let rest: Vec<_> = permissions
+        .list(
+            CHECKPOINT,
+            ListParams::new()
+                .order(ListOrder::Ascending)
+                .after(first_five[4].id.clone()),
+        )
+        .map_ok(|p| p.project_id)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(rest, expected[5..]);
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn max_items_caps_the_items_and_the_requests() {
+    let emulator = emulator_with(100).await;
+    let client = client_for(&emulator.base_url());
+    let before = emulator.request_count();
+    let items: Vec<_> = client
+        .fine_tuning()
+        .checkpoints()
+        .permissions()
+        .list(CHECKPOINT, ListParams::new().limit(10).max_items(25))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 25);
+    assert_eq!(
+        emulator.request_count() - before,
+        3,
+        "no page after the cap"
+    );
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn pages_are_available_one_by_one_with_their_request_ids() {
+    let emulator = emulator_with(12).await;
+    let client = client_for(&emulator.base_url());
+    let pages: Vec<_> = client
+        .fine_tuning()
+        .checkpoints()
+        .permissions()
+        .list_pages(CHECKPOINT, ListParams::new().limit(5))
+        .try_collect()
+        .await
+        .unwrap();
+    let sizes: Vec<_> = pages.iter().map(|p| p.data.len()).collect();
+    assert_eq!(sizes, [5, 5, 2]);
+    assert_eq!(pages.iter().filter(|p| p.has_more).count(), 2);
+    for pair in pages.windows(2) {
+        assert_ne!(pair[0].request_id(), pair[1].request_id());
+    }
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+#[allow(deprecated)]
+async fn retrieve_returns_one_raw_page() {
+    let emulator = emulator_with(15).await;
+    let client = client_for(&emulator.base_url());
+    let page = client
+        .fine_tuning()
+        .checkpoints()
+        .permissions()
+        .retrieve(CHECKPOINT, &ListParams::new().limit(10))
+        .await
+        .unwrap();
+    assert_eq!(page.data.len(), 10);
+    assert!(page.has_more);
+    assert_eq!(page.last_id.as_deref(), Some(page.data[9].id.as_str()));
+    emulator.shutdown().await;
+}
+
+const LOOPING_PAGE: &str = r#"{"object": "list", "data": [
+    {"object": "checkpoint.permission", "id": "cp_same", "created_at": 1, "project_id": "proj_1"}],
+  "first_id": "cp_same", "last_id": "cp_same", "has_more": true}"#;
+
+#[tokio::test]
+async fn a_server_that_ignores_the_cursor_is_an_error_not_a_loop() {
+    let server = Recorder::fixed(200, LOOPING_PAGE).await;
+    let client = client_for(&server.url);
+    let results: Vec<_> = client
+        .fine_tuning()
+        .checkpoints()
+        .permissions()
+        .list(CHECKPOINT, ListParams::new())
+        .collect()
+        .await;
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert!(results[0].is_ok());
+    assert!(
+        matches!(&results[1], Err(Error::RepeatedCursor { cursor }) if cursor == "cp_same"),
+        "{results:?}"
+    );
+    let queries: Vec<_> = server.requests().into_iter().map(|r| r.query).collect();
+    assert_eq!(queries, [None, Some("after=cp_same".to_owned())]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn pagination_stops_on_empty_data_or_missing_last_id() {
+    for body in [
+        r#"{"object": "list", "data": [], "first_id": null, "last_id": null, "has_more": true}"#,
+        r#"{"object": "list", "data": [{"object": "checkpoint.permission", "id": "cp_1",
+            "created_at": 1, "project_id": "p"}], "has_more": true}"#,
+    ] {
+        let server = Recorder::fixed(200, body).await;
+        let client = client_for(&server.url);
+        let items: Vec<_> = client
+            .fine_tuning()
+            .checkpoints()
+            .permissions()
+            .list(CHECKPOINT, ListParams::new())
+            .try_collect()
+            .await
+            .unwrap();
+        assert!(items.len() <= 1);
+        assert_eq!(server.requests().len(), 1, "{body}");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn next_pages_repeat_the_parameters_with_the_new_cursor() {
+    let server = Recorder::start(|_, n| {
+        let body = if n == 0 {
+            r#"{"object": "list", "data": [{"object": "checkpoint.permission", "id": "cp_1",
+                "created_at": 1, "project_id": "proj_x"}], "first_id": "cp_1",
+                "last_id": "cp_1", "has_more": true}"#
+        } else {
+            r#"{"object": "list", "data": [], "has_more": false}"#
+        };
+        Reply::json(200, body)
+    })
+    .await;
+    let client = client_for(&server.url);
+    let params = ListParams::new()
+        .limit(1)
+        .order(ListOrder::Ascending)
+        .project_id("proj_x")
+        .after("cp_0");
+    let _: Vec<_> = client
+        .fine_tuning()
+        .checkpoints()
+        .permissions()
+        .list(CHECKPOINT, params)
+        .try_collect()
+        .await
+        .unwrap();
+    let queries: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.query)
+        .collect();
+    assert_eq!(
+        queries,
+        [
+            "after=cp_0&limit=1&order=ascending&project_id=proj_x",
+            "after=cp_1&limit=1&order=ascending&project_id=proj_x"
+        ]
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limits_are_retried_after_the_server_delay() {
+    let emulator = emulator_with(3).await;
+    let client = client_for(&emulator.base_url());
+    let fault = Fault::Status {
+        status: 429,
+        retry_after_ms: Some(60),
+        retry_after: None,
+    };
+    emulator.inject(fault, 2);
+    let before = emulator.request_count();
+    let started = Instant::now();
+    let page = client
+        .fine_tuning()
+        .checkpoints()
+        .permissions()
+        .list_pages(CHECKPOINT, ListParams::new())
+        .next()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(page.data.len(), 3);
+    assert_eq!(
+        emulator.request_count() - before,
+        3,
+        "two 429s, then success"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(120),
+        "retry-after-ms ignored"
+    );
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_up_to_the_limit_then_reported() {
+    let emulator = emulator_with(0).await;
+    let client = client_for(&emulator.base_url());
+    let fault = Fault::Status {
+        status: 503,
+        retry_after_ms: None,
+        retry_after: None,
+    };
+    emulator.inject(fault, 5);
+    let before = emulator.request_count();
+    let err = client
+        .fine_tuning()
+        .checkpoints()
+        .permissions()
+        .create(CHECKPOINT, ["proj_a"])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        emulator.request_count() - before,
+        3,
+        "1 attempt + 2 retries"
+    );
+    assert_eq!(err.kind(), Some(StatusKind::InternalServer));
+    assert_eq!(err.status(), Some(503));
+    assert!(err.request_id().is_some());
+
+    // The two remaining faults, then success: with 0 retries nothing is retried.
+    let no_retries = Client::builder()
+        .api_key(KEY)
+        .base_url(emulator.base_url())
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let before = emulator.request_count();
+    assert!(
+        no_retries
+            .fine_tuning()
+            .checkpoints()
+            .permissions()
+            .create(CHECKPOINT, ["proj_a"])
+            .await
+            .is_err()
+    );
+    assert_eq!(emulator.request_count() - before, 1);
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_timed_out_attempt_is_retried() {
+    let emulator = emulator_with(1).await;
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(emulator.base_url())
+        .timeout(Duration::from_millis(200))
+        .retry_policy(fast_retries(1))
+        .build()
+        .unwrap();
+    emulator.inject(Fault::Delay(Duration::from_secs(2)), 1);
+    let before = emulator.request_count();
+    #[allow(deprecated)]
+    let page = client
+        .fine_tuning()
+        .checkpoints()
+        .permissions()
+        .retrieve(CHECKPOINT, &ListParams::new())
+        .await
+        .unwrap();
+    assert_eq!(page.data.len(), 1);
+    assert_eq!(emulator.request_count() - before, 2);
+
+    // Without retries the timeout is reported as such.
+    emulator.inject(Fault::Delay(Duration::from_secs(2)), 1);
+    let once = Client::builder()
+        .api_key(KEY)
+        .base_url(emulator.base_url())
+        .timeout(Duration::from_millis(200))
+        .max_retries(0)
+        .build()
+        .unwrap();
+    #[allow(deprecated)]
+    let err = once
+        .fine_tuning()
+        .checkpoints()
+        .permissions()
+        .retrieve(CHECKPOINT, &ListParams::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn connection_errors_are_reported_after_retries() {
+    // A port that was just free: nothing listens there any more.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    drop(listener);
+    let err = client_for(&url)
+        .fine_tuning()
+        .checkpoints()
+        .permissions()
+        .delete(CHECKPOINT, "cp_1")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+    assert!(!format!("{err:?}{err}").contains("SECRET"));
+}
+
+#[tokio::test]
+async fn x_should_retry_overrides_the_status_rule() {
+    // 500 with x-should-retry: false is not retried; 400 with true is.
+    for (status, should, attempts) in [(500, "false", 1), (400, "true", 3)] {
+        let server = Recorder::start(move |_, _| {
+            Reply::json(
+                status,
+                r#"{"error": {"message": "m", "type": "t", "param": null, "code": null}}"#,
+            )
+            .header("x-should-retry", should)
+        })
+        .await;
+        let err = client_for(&server.url)
+            .fine_tuning()
+            .checkpoints()
+            .permissions()
+            .delete(CHECKPOINT, "cp_1")
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(status));
+        assert_eq!(server.requests().len(), attempts, "status {status}");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn retry_after_in_seconds_and_as_a_date_are_honoured() {
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
+    for (header, minimum) in [
+        ("0.15".to_owned(), Duration::from_millis(150)),
+        (date, Duration::from_millis(900)),
+    ] {
+        let server = Recorder::start(move |_, n| {
+            if n == 0 {
+                Reply::json(429, r#"{"error": {"message": "slow down", "type": "requests", "param": null, "code": null}}"#)
+                    .header("retry-after", header.clone())
+            } else {
+                Reply::json(200, r#"{"object": "checkpoint.permission", "id": "cp_1", "deleted": true}"#)
+            }
+        })
+        .await;
+        let started = Instant::now();
+        client_for(&server.url)
+            .fine_tuning()
+            .checkpoints()
+            .permissions()
+            .delete(CHECKPOINT, "cp_1")
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() >= minimum,
+            "waited {:?}",
+            started.elapsed()
+        );
+        assert_eq!(server.requests().len(), 2);
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn each_error_status_has_its_kind_and_envelope_fields() {
+    let emulator = emulator_with(1).await;
+    let url = emulator.base_url();
+    let permissions_with = |key: &str| {
+        Client::builder()
+            .api_key(key)
+            .base_url(&url)
+            .max_retries(0)
+            .build()
+            .unwrap()
+    };
+    let admin = permissions_with(KEY);
+    let p = admin.fine_tuning().checkpoints().permissions();
+
+    // 400: limit out of range, from the emulator.
+    let err = p
+        .list(CHECKPOINT, ListParams::new().limit(0))
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), Some(StatusKind::BadRequest));
+    let Error::Status(status) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(status.param.as_deref(), Some("limit"));
+    assert_eq!(status.error_type.as_deref(), Some("invalid_request_error"));
+    assert!(status.request_id.is_some());
+
+    // 401: a key the server cannot parse (a space inside).
+    let err = permissions_with("sk-admin bad key")
+        .fine_tuning()
+        .checkpoints()
+        .permissions()
+        .delete(CHECKPOINT, "cp_x")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), Some(StatusKind::Authentication), "{err:?}");
+
+    // 403: not an admin key.
+    let err = permissions_with("sk-proj-not-admin-0000000000")
+        .fine_tuning()
+        .checkpoints()
+        .permissions()
+        .create(CHECKPOINT, ["proj_x"])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), Some(StatusKind::PermissionDenied));
+    assert!(!err.to_string().contains("not-admin-0000000000"), "{err}");
+
+    // 404: unknown permission.
+    let err = p
+        .delete(CHECKPOINT, "cp_000000000000000000000000")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), Some(StatusKind::NotFound));
+    assert!(err.to_string().starts_with("404 Not Found: "), "{err}");
+
+    // 409, 422, 429 and 500 through scripted faults or a recording server.
+    for (status, kind) in [
+        (409, StatusKind::Conflict),
+        (422, StatusKind::UnprocessableEntity),
+        (429, StatusKind::RateLimit),
+        (500, StatusKind::InternalServer),
+        (418, StatusKind::Other),
+    ] {
+        emulator.inject(
+            Fault::Status {
+                status,
+                retry_after_ms: None,
+                retry_after: None,
+            },
+            1,
+        );
+        let err = p.delete(CHECKPOINT, "cp_x").await.unwrap_err();
+        assert_eq!(err.kind(), Some(kind), "{status}: {err:?}");
+        assert_eq!(err.status(), Some(status));
+    }
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn error_bodies_that_are_not_envelopes_keep_their_status() {
+    for (body, message) in [
+        (r#"{"error": "upstream exploded"}"#, "upstream exploded"),
+        (
+            "<html>502 Bad Gateway</html>",
+            "<html>502 Bad Gateway</html>",
+        ),
+        ("", "Bad Gateway"),
+    ] {
+        let server =
+            Recorder::start(move |_, _| Reply::json(502, body).header("x-request-id", "req_9"))
+                .await;
+        let client = Client::builder()
+            .api_key(KEY)
+            .base_url(&server.url)
+            .max_retries(0)
+            .build()
+            .unwrap();
+        let err = client
+            .fine_tuning()
+            .checkpoints()
+            .permissions()
+            .delete(CHECKPOINT, "cp_1")
+            .await
+            .unwrap_err();
+        let Error::Status(status) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(status.status, 502);
+        assert_eq!(status.message, message);
+        assert_eq!(status.request_id.as_deref(), Some("req_9"));
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_success_body_that_is_not_the_schema_is_a_decode_error_with_an_excerpt() {
+    let server = Recorder::fixed(
+        200,
+        r#"{"object": "list", "data": 42, "note": "sk-admin-leakedleakedleaked1234"}"#,
+    )
+    .await;
+    let err = client_for(&server.url)
+        .fine_tuning()
+        .checkpoints()
+        .permissions()
+        .list(CHECKPOINT, ListParams::new())
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    let Error::Decode { excerpt, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(excerpt.contains(r#""data": 42"#), "{excerpt}");
+    assert!(!excerpt.contains("leakedleaked"), "{excerpt}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_fields_and_enum_values_decode() {
+    let server = Recorder::fixed(
+        200,
+        r#"{"object": "list.v2", "data": [{"object": "checkpoint.permission.v2", "id": "cp_1",
+            "created_at": 1, "project_id": "p", "shared_by": "user_1"}],
+            "first_id": "cp_1", "last_id": "cp_1", "has_more": false, "total": 1}"#,
+    )
+    .await;
+    let items: Vec<_> = client_for(&server.url)
+        .fine_tuning()
+        .checkpoints()
+        .permissions()
+        .list(CHECKPOINT, ListParams::new())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        items[0].object,
+        PermissionObject::Unknown("checkpoint.permission.v2".into())
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn empty_arguments_are_refused_before_any_request() {
+    let emulator = emulator_with(0).await;
+    let client = client_for(&emulator.base_url());
+    let p = client.fine_tuning().checkpoints().permissions();
+    let before = emulator.request_count();
+    let errors = [
+        p.create("", ["proj_a"]).await.unwrap_err(),
+        p.create(CHECKPOINT, Vec::<String>::new())
+            .await
+            .unwrap_err(),
+        p.create(CHECKPOINT, ["proj_a", ""]).await.unwrap_err(),
+        p.delete("", "cp_1").await.unwrap_err(),
+        p.delete(CHECKPOINT, "").await.unwrap_err(),
+        p.list("", ListParams::new())
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap_err(),
+    ];
+    for err in &errors {
+        assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+    }
+    assert!(
+        errors[3]
+            .to_string()
+            .contains("fine_tuned_model_checkpoint")
+    );
+    assert!(errors[4].to_string().contains("permission_id"));
+    assert_eq!(emulator.request_count(), before);
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn configured_headers_are_sent() {
+    let server = Recorder::fixed(
+        200,
+        r#"{"object": "checkpoint.permission", "id": "cp_1", "deleted": true}"#,
+    )
+    .await;
+    let client = Client::builder()
+        .api_key(KEY)
+        .base_url(&server.url)
+        .organization("org-abc")
+        .project("proj-def")
+        .header("x-trace", "t-1")
+        .user_agent("my-tool/1.0")
+        .build()
+        .unwrap();
+    client
+        .fine_tuning()
+        .checkpoints()
+        .permissions()
+        .delete(CHECKPOINT, "cp_1")
+        .await
+        .unwrap();
+    let seen = server.only_request();
+    assert_eq!(seen.headers["openai-organization"], "org-abc");
+    assert_eq!(seen.headers["openai-project"], "proj-def");
+    assert_eq!(seen.headers["x-trace"], "t-1");
+    assert_eq!(seen.headers["user-agent"], "my-tool/1.0");
+    assert_eq!(seen.headers["authorization"], format!("Bearer {KEY}"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_host_does_not_carry_the_key() {
+    let elsewhere = Recorder::fixed(
+        200,
+        r#"{"object": "checkpoint.permission", "id": "cp_1", "deleted": true}"#,
+    )
+    .await;
+    let target = format!(
+        "{}/landing",
+        elsewhere.url.replace("127.0.0.1", "localhost")
+    );
+    let redirecting =
+        Recorder::start(move |_, _| Reply::json(307, "").header("location", target.clone())).await;
+    client_for(&redirecting.url)
+        .fine_tuning()
+        .checkpoints()
+        .permissions()
+        .delete(CHECKPOINT, "cp_1")
+        .await
+        .unwrap();
+    let landed = elsewhere.only_request();
+    assert_eq!(landed.path, "/v1/landing");
+    assert!(
+        !landed.headers.contains_key("authorization"),
+        "{:?}",
+        landed.headers
+    );
+    redirecting.stop().await;
+    elsewhere.stop().await;
+}
+
+/// A `tracing` writer that keeps everything logged, to search it for the key.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_key_appears_in_no_log_error_or_debug_output() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let emulator = emulator_with(2).await;
+    let client = client_for(&emulator.base_url());
+    emulator.inject(
+        Fault::Status {
+            status: 429,
+            retry_after_ms: Some(1),
+            retry_after: None,
+        },
+        5,
+    );
+    let err = client
+        .fine_tuning()
+        .checkpoints()
+        .permissions()
+        .create(CHECKPOINT, ["proj_z"])
+        .await
+        .unwrap_err();
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("retrying request"),
+        "retries are logged: {text}"
+    );
+    let everything = format!("{text}{err}{err:?}{client:?}");
+    assert!(
+        !everything.contains("SECRET"),
+        "the key leaked: {everything}"
+    );
+    emulator.shutdown().await;
+}
