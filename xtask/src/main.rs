@@ -4,6 +4,9 @@
 //!   snapshots of everything generated, so the change shows up in `git diff`.
 //! - `cargo xtask check`: fail, with a diff, when the spec is invalid or a snapshot
 //!   no longer matches what the generator produces (the CI gate).
+//! - `cargo xtask sync-spec <file> [--check]`: regenerate `openapi/permissions.yaml`
+//!   from the official OpenAPI document and `openapi/overlay.yaml`, and print what
+//!   changed, breaking changes first (see [`xtask::sync`]).
 
 use std::{
     path::{Path, PathBuf},
@@ -16,7 +19,11 @@ usage: cargo xtask <command>
 
 commands:
   codegen   check the spec, regenerate the client and update the snapshots
-  check     fail with a diff if the spec is invalid or a snapshot is stale";
+  check     fail with a diff if the spec is invalid or a snapshot is stale
+  sync-spec <official document> [--check]
+            regenerate openapi/permissions.yaml from the official OpenAPI
+            document (3.0 or 3.1) and openapi/overlay.yaml, and summarize what
+            changed; with --check, write nothing and fail if it would change";
 
 /// Tests that hold the snapshots of generated output and the spec checks.
 const SNAPSHOT_TESTS: &[&str] = &["codegen", "spec", "schema_agreement"];
@@ -31,6 +38,10 @@ fn main() -> ExitCode {
     {
         ["codegen"] => codegen(),
         ["check"] => check(),
+        ["sync-spec", upstream] => sync_spec(Path::new(upstream), false),
+        ["sync-spec", upstream, "--check"] | ["sync-spec", "--check", upstream] => {
+            sync_spec(Path::new(upstream), true)
+        }
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(())
@@ -128,5 +139,90 @@ fn check() -> Result<(), String> {
         )
     })?;
     println!("generated code and snapshots are up to date");
+    Ok(())
+}
+
+/// `cargo xtask sync-spec`: regenerates the fragment from `upstream` and the overlay,
+/// prints the conversion notes and the summary of changes, and writes the fragment
+/// (or, with `check_only`, fails if it would change).
+fn sync_spec(upstream: &Path, check_only: bool) -> Result<(), String> {
+    use xtask::sync;
+
+    let root = workspace_root();
+    let overlay_path = root.join("openapi/overlay.yaml");
+    let fragment_path = root.join("openapi/permissions.yaml");
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let upstream_text = read(upstream)?;
+    let overlay_text = read(&overlay_path)?;
+    let name = upstream.file_name().map_or_else(
+        || upstream.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+
+    let started = Instant::now();
+    let synced = sync::sync(&upstream_text, &name, &overlay_text)
+        .map_err(|e| format!("sync of {} failed: {e}", upstream.display()))?;
+    let elapsed = started.elapsed();
+    println!(
+        "sync-spec: took {} operation(s) and {} component(s) from {} in {:.0} ms",
+        synced.operations,
+        synced.components,
+        upstream.display(),
+        elapsed.as_secs_f64() * 1e3
+    );
+    if !synced.notes.is_empty() {
+        println!(
+            "\nconversions and overlay overrides ({}):",
+            synced.notes.len()
+        );
+        for note in &synced.notes {
+            println!("  - {}: {}", note.at, note.what);
+        }
+    }
+
+    let previous = match std::fs::read_to_string(&fragment_path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("cannot read {}: {e}", fragment_path.display())),
+    };
+    let shown = "openapi/permissions.yaml";
+    match &previous {
+        Some(text) if *text == synced.text => {
+            println!("\n{shown} is up to date: nothing to do");
+            return Ok(());
+        }
+        Some(text) => match sync::node::parse(text) {
+            Ok(old) => {
+                let summary = sync::summary::compare(&old, &synced.document);
+                println!("\nchanges to {shown}: {summary}");
+                if summary.changes.is_empty() {
+                    println!("(the text changed: formatting, header or key order)");
+                }
+                if summary.is_breaking() {
+                    println!(
+                        "breaking changes: the next release of permissions-api needs a new \
+                         major version (0.x: a new minor), and the change note must list them"
+                    );
+                }
+            }
+            Err(e) => println!("\nthe previous {shown} is not YAML ({e}); no summary"),
+        },
+        None => println!("\nno previous {shown}: it is created"),
+    }
+
+    if check_only {
+        return Err(format!(
+            "{shown} is not what `cargo xtask sync-spec {}` produces",
+            upstream.display()
+        ));
+    }
+    std::fs::write(&fragment_path, &synced.text)
+        .map_err(|e| format!("cannot write {}: {e}", fragment_path.display()))?;
+    println!(
+        "wrote {shown}. Next: `cargo xtask codegen` to update the snapshots, then review \
+         `git diff` and commit the fragment and the snapshots together."
+    );
     Ok(())
 }

@@ -1,0 +1,10 @@
+//! The library behind `cargo xtask`: the chores that deserve tests.
+//!
+//! - [`sync`]: `cargo xtask sync-spec <official document>` regenerates
+//!   `openapi/permissions.yaml` from the official OpenAPI document and
+//!   `openapi/overlay.yaml`, and summarizes what changed.
+//!
+//! The command line is in `main.rs`; `codegen` and `check` live there, as they only
+//! run other tools.
+
+pub mod sync;

@@ -1,0 +1,777 @@
+//! What changed between two fragments, and what of it breaks users of the client.
+//!
+//! The judgement depends on the direction data flows. A request schema is written
+//! by the client and read by the server: taking away what a client may send (a
+//! field, a parameter, an enum value, `null`) or demanding more (a new required
+//! field or parameter, an optional one becoming required) breaks callers; giving
+//! them more freedom does not. A response schema is written by the server and read
+//! by the client: anything the client may now receive that it could not before (a
+//! field going optional or nullable, a new enum value) breaks it, as does anything
+//! it relied on going away (a field, an enum value, a response); new fields and
+//! firmer guarantees do not. A type change breaks both ways. Component schemas are
+//! judged in every direction the operations use them in.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt,
+};
+
+use super::node::{Map, Node};
+
+/// How a change affects users of the generated client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Impact {
+    /// Code or data that worked before may not work after.
+    Breaking,
+    /// An addition or a relaxation: what worked keeps working.
+    NonBreaking,
+    /// Descriptions and summaries only.
+    Docs,
+}
+
+/// One change of the fragment.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Change {
+    /// How it affects users.
+    pub impact: Impact,
+    /// What changed, in one line.
+    pub what: String,
+}
+
+/// Every change between two fragments, breaking ones first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// The changes, sorted by impact, then by text.
+    pub changes: Vec<Change>,
+}
+
+impl Summary {
+    /// The changes of the given impact.
+    pub fn of(&self, impact: Impact) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(move |c| c.impact == impact)
+    }
+
+    /// Whether any change breaks users.
+    pub fn is_breaking(&self) -> bool {
+        self.of(Impact::Breaking).next().is_some()
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.changes.is_empty() {
+            return writeln!(f, "no change to the API");
+        }
+        let count = |impact| self.of(impact).count();
+        writeln!(
+            f,
+            "{} breaking, {} non-breaking, {} documentation change(s)",
+            count(Impact::Breaking),
+            count(Impact::NonBreaking),
+            count(Impact::Docs)
+        )?;
+        for (impact, title) in [
+            (
+                Impact::Breaking,
+                "BREAKING (users of the client must change):",
+            ),
+            (Impact::NonBreaking, "non-breaking:"),
+            (Impact::Docs, "documentation:"),
+        ] {
+            if count(impact) > 0 {
+                writeln!(f, "{title}")?;
+                for change in self.of(impact) {
+                    writeln!(f, "  - {}", change.what)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which ways a schema's data flows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Dirs {
+    request: bool,
+    response: bool,
+}
+
+impl Dirs {
+    const REQUEST: Dirs = Dirs {
+        request: true,
+        response: false,
+    };
+    const RESPONSE: Dirs = Dirs {
+        request: false,
+        response: true,
+    };
+    const BOTH: Dirs = Dirs {
+        request: true,
+        response: true,
+    };
+
+    fn union(self, other: Dirs) -> Dirs {
+        Dirs {
+            request: self.request || other.request,
+            response: self.response || other.response,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match (self.request, self.response) {
+            (true, true) => "request and response",
+            (true, false) => "request",
+            (false, true) => "response",
+            (false, false) => "unused",
+        }
+    }
+
+    /// Breaking when the change breaks in a direction the data flows.
+    fn impact(self, breaks_request: bool, breaks_response: bool) -> Impact {
+        if (self.request && breaks_request) || (self.response && breaks_response) {
+            Impact::Breaking
+        } else {
+            Impact::NonBreaking
+        }
+    }
+}
+
+/// Compares two fragments (OpenAPI 3.0 documents).
+pub fn compare(old: &Node, new: &Node) -> Summary {
+    let mut diff = Diff {
+        old,
+        new,
+        out: BTreeSet::new(),
+    };
+    diff.operations();
+    diff.components();
+    if diff.out.is_empty() && old != new {
+        diff.push(
+            Impact::NonBreaking,
+            "other changes that this summary does not classify: review `git diff`".into(),
+        );
+    }
+    let mut changes: Vec<Change> = diff.out.into_iter().collect();
+    changes.sort();
+    Summary { changes }
+}
+
+struct Diff<'a> {
+    old: &'a Node,
+    new: &'a Node,
+    out: BTreeSet<Change>,
+}
+
+/// An operation: where it is, the operation object, and its path item's parameters.
+struct Op<'a> {
+    method: &'a str,
+    path: &'a str,
+    node: &'a Node,
+    path_parameters: &'a [Node],
+}
+
+fn operations(doc: &Node) -> BTreeMap<String, Op<'_>> {
+    let mut out = BTreeMap::new();
+    for (path, item) in doc
+        .get("paths")
+        .and_then(Node::as_map)
+        .into_iter()
+        .flat_map(|m| m.iter())
+    {
+        let path_parameters = item
+            .get("parameters")
+            .and_then(Node::as_seq)
+            .unwrap_or_default();
+        for method in super::walk::METHODS {
+            if let Some(node) = item.get(method) {
+                let key = node.get_str("operationId").map_or_else(
+                    || format!("{} {path}", method.to_uppercase()),
+                    str::to_owned,
+                );
+                out.insert(
+                    key,
+                    Op {
+                        method,
+                        path,
+                        node,
+                        path_parameters,
+                    },
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Follows `$ref`s to local components (not of schemas: those are compared by name).
+fn resolve<'a>(doc: &'a Node, mut node: &'a Node) -> &'a Node {
+    for _ in 0..16 {
+        let Some(target) = node.get_str("$ref") else {
+            break;
+        };
+        let Some(found) = pointer(doc, target) else {
+            break;
+        };
+        node = found;
+    }
+    node
+}
+
+fn pointer<'a>(doc: &'a Node, reference: &str) -> Option<&'a Node> {
+    let path = reference.strip_prefix("#/")?;
+    path.split('/')
+        .try_fold(doc, |node, token| node.get(&super::walk::unescape(token)))
+}
+
+/// The last segment of a `$ref`, the component's name.
+fn ref_name(reference: &str) -> String {
+    super::walk::unescape(reference.rsplit('/').next().unwrap_or(reference))
+}
+
+/// The schema's type, without what is compared separately (nullability, enum values,
+/// the properties of objects): `string(date-time)`, `array<Name>`, `Name` for a
+/// reference (alone or in a one-item `allOf`, the 3.0 spelling of a nullable one).
+fn shape(schema: &Node) -> String {
+    if let Some(reference) = schema.get_str("$ref") {
+        return ref_name(reference);
+    }
+    if let Some([only]) = schema.get("allOf").and_then(Node::as_seq)
+        && let Some(reference) = only.get_str("$ref")
+    {
+        return ref_name(reference);
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(branches) = schema.get(key).and_then(Node::as_seq) {
+            let inner: Vec<String> = branches.iter().map(shape).collect();
+            return format!("{key}<{}>", inner.join(", "));
+        }
+    }
+    let ty = match schema.get_str("type") {
+        Some(ty) => ty,
+        None if schema.get("properties").is_some() => "object",
+        None => "any",
+    };
+    let mut out = ty.to_owned();
+    if let Some(format) = schema.get_str("format") {
+        out = format!("{out}({format})");
+    }
+    if ty == "array" {
+        out = format!(
+            "array<{}>",
+            shape(schema.get("items").unwrap_or(&Node::Null))
+        );
+    }
+    out
+}
+
+fn is_nullable(schema: &Node) -> bool {
+    schema.is_true("nullable")
+}
+
+fn string_set(node: Option<&Node>) -> BTreeSet<String> {
+    node.and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .map(|v| v.as_str().map_or_else(|| v.brief(), str::to_owned))
+        .collect()
+}
+
+fn enum_values(schema: &Node) -> Option<BTreeSet<String>> {
+    schema.get("enum").map(|e| string_set(Some(e)))
+}
+
+/// The `$ref`s to component schemas inside `node`, at any depth.
+fn schema_refs(node: &Node, out: &mut Vec<String>) {
+    match node {
+        Node::Map(map) => {
+            if let Some(target) = map.get("$ref").and_then(Node::as_str)
+                && target.starts_with("#/components/schemas/")
+            {
+                out.push(ref_name(target));
+            }
+            for value in map.values() {
+                schema_refs(value, out);
+            }
+        }
+        Node::Seq(items) => items.iter().for_each(|i| schema_refs(i, out)),
+        _ => {}
+    }
+}
+
+/// The directions each component schema of `doc` is used in.
+fn directions(doc: &Node) -> BTreeMap<String, Dirs> {
+    let mut roots: Vec<(Dirs, Vec<String>)> = Vec::new();
+    for op in operations(doc).values() {
+        let mut request = Vec::new();
+        let parameters = op.path_parameters.iter().chain(
+            op.node
+                .get("parameters")
+                .and_then(Node::as_seq)
+                .unwrap_or_default(),
+        );
+        for parameter in parameters {
+            schema_refs(resolve(doc, parameter), &mut request);
+        }
+        if let Some(body) = op.node.get("requestBody") {
+            schema_refs(resolve(doc, body), &mut request);
+        }
+        let mut response = Vec::new();
+        for reply in op
+            .node
+            .get("responses")
+            .and_then(Node::as_map)
+            .into_iter()
+            .flat_map(Map::values)
+        {
+            schema_refs(resolve(doc, reply), &mut response);
+        }
+        roots.push((Dirs::REQUEST, request));
+        roots.push((Dirs::RESPONSE, response));
+    }
+    let schemas = doc.get("components").and_then(|c| c.get("schemas"));
+    let mut out: BTreeMap<String, Dirs> = BTreeMap::new();
+    for (dirs, mut pending) in roots {
+        let mut seen = BTreeSet::new();
+        while let Some(name) = pending.pop() {
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            let entry = out.entry(name.clone()).or_default();
+            *entry = entry.union(dirs);
+            if let Some(schema) = schemas.and_then(|s| s.get(&name)) {
+                schema_refs(schema, &mut pending);
+            }
+        }
+    }
+    out
+}
+
+impl Diff<'_> {
+    fn push(&mut self, impact: Impact, what: String) {
+        self.out.insert(Change { impact, what });
+    }
+
+    fn docs(&mut self, old: &Node, new: &Node, keys: &[&str], label: &str) {
+        for key in keys {
+            if old.get(key) != new.get(key) {
+                self.push(Impact::Docs, format!("{label}: {key} changed"));
+            }
+        }
+    }
+
+    fn operations(&mut self) {
+        let old_ops = operations(self.old);
+        let new_ops = operations(self.new);
+        for (id, op) in &old_ops {
+            if !new_ops.contains_key(id) {
+                self.push(
+                    Impact::Breaking,
+                    format!(
+                        "operation removed: `{id}` ({} {})",
+                        op.method.to_uppercase(),
+                        op.path
+                    ),
+                );
+            }
+        }
+        for (id, new) in &new_ops {
+            let Some(old) = old_ops.get(id) else {
+                self.push(
+                    Impact::NonBreaking,
+                    format!(
+                        "operation added: `{id}` ({} {})",
+                        new.method.to_uppercase(),
+                        new.path
+                    ),
+                );
+                continue;
+            };
+            self.operation(id, old, new);
+        }
+    }
+
+    fn operation(&mut self, id: &str, old: &Op<'_>, new: &Op<'_>) {
+        let label = format!("`{id}`");
+        if (old.method, old.path) != (new.method, new.path) {
+            self.push(
+                Impact::Breaking,
+                format!(
+                    "{label}: moved from {} {} to {} {}",
+                    old.method.to_uppercase(),
+                    old.path,
+                    new.method.to_uppercase(),
+                    new.path
+                ),
+            );
+        }
+        self.docs(old.node, new.node, &["summary", "description"], &label);
+        if old.node.get("tags") != new.node.get("tags") {
+            self.push(Impact::NonBreaking, format!("{label}: tags changed"));
+        }
+        if !old.node.is_true("deprecated") && new.node.is_true("deprecated") {
+            self.push(Impact::NonBreaking, format!("{label}: deprecated"));
+        }
+        if old.node.get("security") != new.node.get("security") {
+            self.push(
+                Impact::Breaking,
+                format!("{label}: security requirements changed"),
+            );
+        }
+        self.parameters(&label, old, new);
+        self.request_body(
+            &label,
+            old.node.get("requestBody"),
+            new.node.get("requestBody"),
+        );
+        self.responses(&label, old.node, new.node);
+    }
+
+    /// The parameters of an operation (its path item's too), by `(in, name)`.
+    fn parameter_map<'d>(doc: &'d Node, op: &Op<'d>) -> BTreeMap<(String, String), &'d Node> {
+        let own = op
+            .node
+            .get("parameters")
+            .and_then(Node::as_seq)
+            .unwrap_or_default();
+        let mut out = BTreeMap::new();
+        for parameter in op.path_parameters.iter().chain(own) {
+            let parameter = resolve(doc, parameter);
+            let key = (
+                parameter.get_str("in").unwrap_or_default().to_owned(),
+                parameter.get_str("name").unwrap_or_default().to_owned(),
+            );
+            out.insert(key, parameter);
+        }
+        out
+    }
+
+    fn parameters(&mut self, label: &str, old: &Op<'_>, new: &Op<'_>) {
+        let old_params = Self::parameter_map(self.old, old);
+        let new_params = Self::parameter_map(self.new, new);
+        for (location, name) in old_params.keys() {
+            if !new_params.contains_key(&(location.clone(), name.clone())) {
+                self.push(
+                    Impact::Breaking,
+                    format!("{label}: parameter removed: `{name}` ({location})"),
+                );
+            }
+        }
+        for ((location, name), new_param) in &new_params {
+            let required = new_param.is_true("required");
+            let Some(old_param) = old_params.get(&(location.clone(), name.clone())) else {
+                let (impact, kind) = if required {
+                    (Impact::Breaking, "required")
+                } else {
+                    (Impact::NonBreaking, "optional")
+                };
+                self.push(
+                    impact,
+                    format!(
+                        "{label}: {kind} parameter added: `{name}` ({location}, {})",
+                        shape(new_param.get("schema").unwrap_or(&Node::Null))
+                    ),
+                );
+                continue;
+            };
+            let here = format!("{label} parameter `{name}` ({location})");
+            match (old_param.is_true("required"), required) {
+                (false, true) => self.push(Impact::Breaking, format!("{here}: became required")),
+                (true, false) => self.push(Impact::NonBreaking, format!("{here}: became optional")),
+                _ => {}
+            }
+            self.docs(old_param, new_param, &["description"], &here);
+            self.schema(
+                old_param.get("schema").unwrap_or(&Node::Null),
+                new_param.get("schema").unwrap_or(&Node::Null),
+                &here,
+                Dirs::REQUEST,
+            );
+        }
+    }
+
+    fn content(&mut self, label: &str, old: &Node, new: &Node, dirs: Dirs) {
+        let empty = Map::new();
+        let old_content = old.get("content").and_then(Node::as_map).unwrap_or(&empty);
+        let new_content = new.get("content").and_then(Node::as_map).unwrap_or(&empty);
+        for media in old_content.keys() {
+            if !new_content.contains_key(media) {
+                self.push(
+                    Impact::Breaking,
+                    format!("{label}: media type `{media}` removed"),
+                );
+            }
+        }
+        for (media, new_media) in new_content {
+            match old_content.get(media) {
+                None => self.push(
+                    Impact::NonBreaking,
+                    format!("{label}: media type `{media}` added"),
+                ),
+                Some(old_media) => self.schema(
+                    old_media.get("schema").unwrap_or(&Node::Null),
+                    new_media.get("schema").unwrap_or(&Node::Null),
+                    label,
+                    dirs,
+                ),
+            }
+        }
+    }
+
+    fn request_body(&mut self, label: &str, old: Option<&Node>, new: Option<&Node>) {
+        let here = format!("{label} request body");
+        match (
+            old.map(|b| resolve(self.old, b)),
+            new.map(|b| resolve(self.new, b)),
+        ) {
+            (None, None) => {}
+            (Some(_), None) => self.push(Impact::Breaking, format!("{here}: removed")),
+            (None, Some(new)) => {
+                let impact = if new.is_true("required") {
+                    Impact::Breaking
+                } else {
+                    Impact::NonBreaking
+                };
+                self.push(impact, format!("{here}: added"));
+            }
+            (Some(old), Some(new)) => {
+                match (old.is_true("required"), new.is_true("required")) {
+                    (false, true) => {
+                        self.push(Impact::Breaking, format!("{here}: became required"))
+                    }
+                    (true, false) => {
+                        self.push(Impact::NonBreaking, format!("{here}: became optional"))
+                    }
+                    _ => {}
+                }
+                self.docs(old, new, &["description"], &here);
+                self.content(&here, old, new, Dirs::REQUEST);
+            }
+        }
+    }
+
+    fn responses(&mut self, label: &str, old: &Node, new: &Node) {
+        let empty = Map::new();
+        let old_responses = old
+            .get("responses")
+            .and_then(Node::as_map)
+            .unwrap_or(&empty);
+        let new_responses = new
+            .get("responses")
+            .and_then(Node::as_map)
+            .unwrap_or(&empty);
+        for code in old_responses.keys() {
+            if !new_responses.contains_key(code) {
+                self.push(
+                    Impact::Breaking,
+                    format!("{label}: response `{code}` removed"),
+                );
+            }
+        }
+        for (code, new_response) in new_responses {
+            let Some(old_response) = old_responses.get(code) else {
+                self.push(
+                    Impact::NonBreaking,
+                    format!("{label}: response `{code}` added"),
+                );
+                continue;
+            };
+            let here = format!("{label} response {code}");
+            let old_response = resolve(self.old, old_response);
+            let new_response = resolve(self.new, new_response);
+            self.docs(old_response, new_response, &["description"], &here);
+            self.content(&here, old_response, new_response, Dirs::RESPONSE);
+        }
+    }
+
+    fn components(&mut self) {
+        let empty = Map::new();
+        let schemas = |doc: &'_ Node| -> Map {
+            doc.get("components")
+                .and_then(|c| c.get("schemas"))
+                .and_then(Node::as_map)
+                .unwrap_or(&empty)
+                .clone()
+        };
+        let (old_schemas, new_schemas) = (schemas(self.old), schemas(self.new));
+        let mut dirs = directions(self.old);
+        for (name, d) in directions(self.new) {
+            let entry = dirs.entry(name).or_default();
+            *entry = entry.union(d);
+        }
+        for name in old_schemas.keys() {
+            if !new_schemas.contains_key(name) {
+                self.push(Impact::Breaking, format!("schema removed: `{name}`"));
+            }
+        }
+        for (name, new_schema) in &new_schemas {
+            let Some(old_schema) = old_schemas.get(name) else {
+                self.push(Impact::NonBreaking, format!("schema added: `{name}`"));
+                continue;
+            };
+            let used = dirs.get(name).copied().unwrap_or_default();
+            // An unused schema is judged as if it flowed both ways.
+            let used = if used == Dirs::default() {
+                Dirs::BOTH
+            } else {
+                used
+            };
+            self.schema(old_schema, new_schema, name, used);
+        }
+    }
+
+    /// Compares two schemas found at `label`, whose data flows `dirs`.
+    fn schema(&mut self, old: &Node, new: &Node, label: &str, dirs: Dirs) {
+        let (old_shape, new_shape) = (shape(old), shape(new));
+        if old_shape != new_shape {
+            self.push(
+                Impact::Breaking,
+                format!(
+                    "{label}: type changed from {old_shape} to {new_shape} ({})",
+                    dirs.label()
+                ),
+            );
+            return;
+        }
+        self.docs(old, new, &["title", "description"], label);
+        match (is_nullable(old), is_nullable(new)) {
+            (false, true) => self.push(
+                dirs.impact(false, true),
+                format!("{label}: became nullable ({})", dirs.label()),
+            ),
+            (true, false) => self.push(
+                dirs.impact(true, false),
+                format!("{label}: no longer nullable ({})", dirs.label()),
+            ),
+            _ => {}
+        }
+        if old.get("$ref").is_some() || new.get("$ref").is_some() {
+            // Same component on both sides: compared once, under its own name.
+            return;
+        }
+        match (enum_values(old), enum_values(new)) {
+            (Some(old_values), Some(new_values)) => {
+                for value in old_values.difference(&new_values) {
+                    self.push(
+                        Impact::Breaking,
+                        format!("{label}: enum value `{value}` removed ({})", dirs.label()),
+                    );
+                }
+                for value in new_values.difference(&old_values) {
+                    self.push(
+                        dirs.impact(false, true),
+                        format!("{label}: enum value `{value}` added ({})", dirs.label()),
+                    );
+                }
+            }
+            (None, Some(_)) => self.push(
+                dirs.impact(true, false),
+                format!("{label}: now restricted to an enum ({})", dirs.label()),
+            ),
+            (Some(_), None) => self.push(
+                dirs.impact(false, true),
+                format!(
+                    "{label}: no longer restricted to an enum ({})",
+                    dirs.label()
+                ),
+            ),
+            (None, None) => {}
+        }
+        if old.get("default") != new.get("default") {
+            let show = |n: &Node| n.get("default").map_or_else(|| "none".into(), Node::brief);
+            self.push(
+                Impact::NonBreaking,
+                format!(
+                    "{label}: default changed from {} to {}",
+                    show(old),
+                    show(new)
+                ),
+            );
+        }
+        let closed = |n: &Node| matches!(n.get("additionalProperties"), Some(Node::Bool(false)));
+        match (closed(old), closed(new)) {
+            (false, true) => self.push(
+                dirs.impact(true, false),
+                format!(
+                    "{label}: no longer accepts unknown fields ({})",
+                    dirs.label()
+                ),
+            ),
+            (true, false) => self.push(
+                dirs.impact(false, false),
+                format!("{label}: now accepts unknown fields ({})", dirs.label()),
+            ),
+            _ => {}
+        }
+        self.properties(old, new, label, dirs);
+        if let (Some(old_items), Some(new_items)) = (old.get("items"), new.get("items")) {
+            self.schema(old_items, new_items, &format!("{label}[]"), dirs);
+        }
+        for key in ["allOf", "anyOf", "oneOf"] {
+            if let (Some(a), Some(b)) = (
+                old.get(key).and_then(Node::as_seq),
+                new.get(key).and_then(Node::as_seq),
+            ) {
+                for (index, (a, b)) in a.iter().zip(b).enumerate() {
+                    self.schema(a, b, &format!("{label}/{key}[{index}]"), dirs);
+                }
+            }
+        }
+    }
+
+    fn properties(&mut self, old: &Node, new: &Node, label: &str, dirs: Dirs) {
+        let empty = Map::new();
+        let old_props = old
+            .get("properties")
+            .and_then(Node::as_map)
+            .unwrap_or(&empty);
+        let new_props = new
+            .get("properties")
+            .and_then(Node::as_map)
+            .unwrap_or(&empty);
+        let old_required = string_set(old.get("required"));
+        let new_required = string_set(new.get("required"));
+        for name in old_props.keys() {
+            if !new_props.contains_key(name) {
+                self.push(
+                    Impact::Breaking,
+                    format!("{label}.{name}: field removed ({})", dirs.label()),
+                );
+            }
+        }
+        for (name, new_prop) in new_props {
+            let here = format!("{label}.{name}");
+            let required = new_required.contains(name);
+            let Some(old_prop) = old_props.get(name) else {
+                // A new required field must be sent by every caller.
+                let impact = dirs.impact(required, false);
+                self.push(
+                    impact,
+                    format!(
+                        "{here}: field added ({}, {}{}; {})",
+                        shape(new_prop),
+                        if required { "required" } else { "optional" },
+                        if is_nullable(new_prop) {
+                            ", nullable"
+                        } else {
+                            ""
+                        },
+                        dirs.label()
+                    ),
+                );
+                continue;
+            };
+            match (old_required.contains(name), required) {
+                (false, true) => self.push(
+                    dirs.impact(true, false),
+                    format!("{here}: became required ({})", dirs.label()),
+                ),
+                (true, false) => self.push(
+                    dirs.impact(false, true),
+                    format!("{here}: became optional ({})", dirs.label()),
+                ),
+                _ => {}
+            }
+            self.schema(old_prop, new_prop, &here, dirs);
+        }
+    }
+}
