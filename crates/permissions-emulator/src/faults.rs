@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -120,6 +121,8 @@ pub(crate) struct Faults {
     config: FaultConfig,
     random: Option<Mutex<StdRng>>,
     script: Mutex<VecDeque<(Fault, usize)>>,
+    /// Requests the script still covers: lets `next` skip the lock when it is empty.
+    scripted: AtomicUsize,
 }
 
 impl Faults {
@@ -135,26 +138,27 @@ impl Faults {
             config,
             random,
             script: Mutex::new(VecDeque::new()),
+            scripted: AtomicUsize::new(0),
         })
     }
 
     /// Scripts `fault` for the next `times` requests, after those already scripted.
     pub(crate) fn inject(&self, fault: Fault, times: usize) {
         if times > 0 {
-            self.script
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push_back((fault, times));
+            let mut script = self.script.lock().unwrap_or_else(|p| p.into_inner());
+            script.push_back((fault, times));
+            self.scripted.fetch_add(times, Ordering::SeqCst);
         }
     }
 
     /// The faults for the request arriving now: a scripted one first, else random.
     pub(crate) fn next(&self) -> Option<Fault> {
-        {
+        if self.scripted.load(Ordering::SeqCst) > 0 {
             let mut script = self.script.lock().unwrap_or_else(|p| p.into_inner());
             if let Some((fault, remaining)) = script.front_mut() {
                 let fault = fault.clone();
                 *remaining -= 1;
+                self.scripted.fetch_sub(1, Ordering::SeqCst);
                 if *remaining == 0 {
                     script.pop_front();
                 }

@@ -20,9 +20,7 @@ use permissions_types::{
 };
 
 use crate::faults::{Fault, Faults};
-#[cfg(test)]
-use crate::store::Record;
-use crate::store::{Page, Store, StoreError};
+use crate::store::{Record, Store, StoreError};
 
 /// Largest request body accepted; larger ones are answered 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -421,13 +419,16 @@ fn parse_list_query(pairs: Vec<(String, String)>) -> Result<ListQuery, Failure> 
         order: ListOrder::Descending,
         project_id: None,
     };
-    let mut seen = HashSet::new();
+    let mut seen = [false; 4];
     for (name, value) in pairs {
-        let known = matches!(name.as_str(), "after" | "limit" | "order" | "project_id");
-        if !known {
-            continue; // Unknown query parameters are ignored, as by the real API.
-        }
-        if !seen.insert(name.clone()) {
+        let slot = match name.as_str() {
+            "after" => 0,
+            "limit" => 1,
+            "order" => 2,
+            "project_id" => 3,
+            _ => continue, // Unknown query parameters are ignored, as by the real API.
+        };
+        if std::mem::replace(&mut seen[slot], true) {
             return Err(Failure::bad_request(format!(
                 "Query parameter '{name}' was given more than once."
             ))
@@ -495,7 +496,7 @@ async fn list(
     let Query(pairs) =
         query.map_err(|_| Failure::bad_request("The query string could not be parsed."))?;
     let query = parse_list_query(pairs)?;
-    let page = state
+    let body = state
         .0
         .store
         .list(
@@ -504,6 +505,7 @@ async fn list(
             query.limit,
             query.order,
             query.project_id.as_deref(),
+            page_json,
         )
         .map_err(|error| match error {
             StoreError::UnknownCursor => Failure::bad_request(format!(
@@ -514,29 +516,26 @@ async fn list(
             .code("invalid_cursor"),
             other => storage_failure(other),
         })?;
-    Ok(json_response(StatusCode::OK, page_json(&page)))
+    Ok(json_response(StatusCode::OK, body))
 }
 
 /// Serializes a page by copying each permission's pre-serialized JSON; the fields
 /// are those, and in the order, of [`PermissionList`].
-pub(crate) fn page_json(page: &Page) -> Vec<u8> {
-    let size: usize = page.data.iter().map(|r| r.json.len() + 1).sum();
+pub(crate) fn page_json(data: &[&Record], has_more: bool) -> Vec<u8> {
+    let size: usize = data.iter().map(|r| r.json.len() + 1).sum();
     let mut out = Vec::with_capacity(size + 160);
     out.extend_from_slice(b"{\"data\":[");
-    for (i, record) in page.data.iter().enumerate() {
+    for (i, record) in data.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.extend_from_slice(&record.json);
     }
     out.extend_from_slice(b"],\"object\":\"list\",\"first_id\":");
-    push_optional_string(
-        &mut out,
-        page.data.first().map(|r| r.permission.id.as_str()),
-    );
+    push_optional_string(&mut out, data.first().map(|r| r.permission.id.as_str()));
     out.extend_from_slice(b",\"last_id\":");
-    push_optional_string(&mut out, page.data.last().map(|r| r.permission.id.as_str()));
-    out.extend_from_slice(if page.has_more {
+    push_optional_string(&mut out, data.last().map(|r| r.permission.id.as_str()));
+    out.extend_from_slice(if has_more {
         b",\"has_more\":true}"
     } else {
         b",\"has_more\":false}"
@@ -804,17 +803,14 @@ mod tests {
                 .collect();
         for has_more in [false, true] {
             for data in [records.clone(), Vec::new()] {
-                let page = Page {
-                    data: data.clone(),
-                    has_more,
-                };
+                let refs: Vec<&Record> = data.iter().map(Arc::as_ref).collect();
                 let expected = serde_json::to_vec(&PermissionList::new(
                     data.iter().map(|r| r.permission.clone()).collect(),
                     has_more,
                 ))
                 .expect("serializes");
                 assert_eq!(
-                    String::from_utf8_lossy(&page_json(&page)),
+                    String::from_utf8_lossy(&page_json(&refs, has_more)),
                     String::from_utf8_lossy(&expected)
                 );
             }

@@ -84,13 +84,6 @@ impl Index {
     }
 }
 
-/// A page of permissions read from the index.
-#[derive(Debug)]
-pub(crate) struct Page {
-    pub(crate) data: Vec<Arc<Record>>,
-    pub(crate) has_more: bool,
-}
-
 /// Why a read or write was refused.
 #[derive(Debug)]
 pub(crate) enum StoreError {
@@ -242,23 +235,23 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// One page of the live permissions of `checkpoint`.
-    pub(crate) fn list(
+    /// One page of the live permissions of `checkpoint`, handed to `render` while
+    /// the index is read-locked (so no record is cloned nor reference-counted: on the
+    /// hot path, shared counters would bounce between cores).
+    pub(crate) fn list<R>(
         &self,
         checkpoint: &str,
         after: Option<&str>,
         limit: usize,
         order: ListOrder,
         project_id: Option<&str>,
-    ) -> Result<Page, StoreError> {
+        render: impl FnOnce(&[&Record], bool) -> R,
+    ) -> Result<R, StoreError> {
         let index = self.read();
         let Some(entry) = index.checkpoints.get(checkpoint) else {
             return match after {
                 Some(_) => Err(StoreError::UnknownCursor),
-                None => Ok(Page {
-                    data: Vec::new(),
-                    has_more: false,
-                }),
+                None => Ok(render(&[], false)),
             };
         };
         let cursor = match after {
@@ -267,7 +260,7 @@ impl Store {
         };
         if let Some(project_id) = project_id {
             // At most one live permission per project and checkpoint.
-            let data = entry
+            let found = entry
                 .by_project
                 .get(project_id)
                 .filter(|key| match (cursor, order) {
@@ -276,60 +269,41 @@ impl Store {
                     (Some(c), ListOrder::Descending) => **key < c,
                 })
                 .and_then(|key| entry.live.get(key))
-                .filter(|_| limit > 0)
-                .map(|record| vec![Arc::clone(record)])
-                .unwrap_or_default();
-            return Ok(Page {
-                data,
-                has_more: false,
+                .filter(|_| limit > 0);
+            return Ok(match found {
+                Some(record) => render(&[record.as_ref()], false),
+                None => render(&[], false),
             });
         }
-        let mut data = Vec::with_capacity(limit.min(entry.live.len()));
-        let mut has_more = false;
-        let mut push = |record: &Arc<Record>| {
-            if data.len() == limit {
-                has_more = true;
-                false
-            } else {
-                data.push(Arc::clone(record));
-                true
-            }
-        };
-        match (order, cursor) {
+        // One more than the limit tells whether another page follows.
+        let take = limit.saturating_add(1);
+        let data: Vec<&Record> = match (order, cursor) {
             (ListOrder::Ascending, None) => {
-                for record in entry.live.values() {
-                    if !push(record) {
-                        break;
-                    }
-                }
+                entry.live.values().take(take).map(Arc::as_ref).collect()
             }
-            (ListOrder::Ascending, Some(c)) => {
-                for record in entry
-                    .live
-                    .range((Bound::Excluded(c), Bound::Unbounded))
-                    .map(|(_, r)| r)
-                {
-                    if !push(record) {
-                        break;
-                    }
-                }
-            }
-            (ListOrder::Descending, None) => {
-                for record in entry.live.values().rev() {
-                    if !push(record) {
-                        break;
-                    }
-                }
-            }
-            (ListOrder::Descending, Some(c)) => {
-                for record in entry.live.range(..c).rev().map(|(_, r)| r) {
-                    if !push(record) {
-                        break;
-                    }
-                }
-            }
-        }
-        Ok(Page { data, has_more })
+            (ListOrder::Ascending, Some(c)) => entry
+                .live
+                .range((Bound::Excluded(c), Bound::Unbounded))
+                .take(take)
+                .map(|(_, r)| r.as_ref())
+                .collect(),
+            (ListOrder::Descending, None) => entry
+                .live
+                .values()
+                .rev()
+                .take(take)
+                .map(Arc::as_ref)
+                .collect(),
+            (ListOrder::Descending, Some(c)) => entry
+                .live
+                .range(..c)
+                .rev()
+                .take(take)
+                .map(|(_, r)| r.as_ref())
+                .collect(),
+        };
+        let has_more = data.len() > limit;
+        Ok(render(&data[..data.len().min(limit)], has_more))
     }
 
     /// Grants `checkpoint` to each project of `project_ids` (distinct, in order) that
