@@ -196,9 +196,13 @@ fn sync_spec(upstream: &Path, check_only: bool) -> Result<(), String> {
         Some(text) => match sync::node::parse(text) {
             Ok(old) => {
                 let summary = sync::summary::compare(&old, &synced.document);
-                println!("\nchanges to {shown}: {summary}");
                 if summary.changes.is_empty() {
-                    println!("(the text changed: formatting, header or key order)");
+                    println!(
+                        "\nchanges to {shown}: none to the API (only its text changed: \
+                         layout, key order or header)"
+                    );
+                } else {
+                    print!("\nchanges to {shown}:\n{summary}");
                 }
                 if summary.is_breaking() {
                     println!(
