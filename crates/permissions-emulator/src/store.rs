@@ -174,6 +174,15 @@ impl Store {
     /// mode, with its content loaded into the index.
     pub(crate) fn open(path: &Path) -> Result<Self, Error> {
         let db = Connection::open(path)?;
+        // One emulator per file: the index mirrors the file, so another writer would
+        // go unseen. The exclusive lock is taken now and held until the emulator stops.
+        db.execute_batch("PRAGMA busy_timeout = 1000; PRAGMA locking_mode = EXCLUSIVE;")?;
+        db.execute_batch("BEGIN EXCLUSIVE; COMMIT;").map_err(|e| {
+            Error::Config(format!(
+                "cannot lock {} (is another emulator using it?): {e}",
+                path.display()
+            ))
+        })?;
         // WAL: a commit is in the log file before it is acknowledged, so killing the
         // process loses nothing; `NORMAL` skips the fsync that only power loss needs.
         let mode: String = db.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
@@ -182,7 +191,7 @@ impl Store {
                 "the database could not switch to WAL mode (got {mode})"
             )));
         }
-        db.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;")?;
+        db.execute_batch("PRAGMA synchronous = NORMAL;")?;
         db.execute_batch(SCHEMA)?;
 
         let mut index = Index::default();

@@ -928,6 +928,29 @@ async fn restart_with_a_database_keeps_everything() {
 }
 
 #[tokio::test]
+async fn a_database_serves_one_emulator_at_a_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("perms.db");
+    let first = Emulator::builder()
+        .database(&db)
+        .start()
+        .await
+        .expect("starts");
+    let second = Emulator::builder().database(&db).start().await;
+    assert!(
+        matches!(second, Err(permissions_emulator::Error::Config(_))),
+        "{second:?}"
+    );
+    first.shutdown().await;
+    let third = Emulator::builder()
+        .database(&db)
+        .start()
+        .await
+        .expect("starts once free");
+    third.shutdown().await;
+}
+
+#[tokio::test]
 async fn seeding_a_database_twice_adds_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("perms.db");
