@@ -250,8 +250,9 @@ fn invalid_checkpoint() -> Failure {
 async fn front(State(state): State<EmulatorState>, request: Request, next: Next) -> Response {
     state.0.requests.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
-    let method = request.method().clone();
-    let uri = request.uri().clone();
+    // What the request log needs, taken only when it is written.
+    let logged = tracing::enabled!(tracing::Level::INFO)
+        .then(|| (request.method().clone(), request.uri().clone()));
     let fault = state.0.faults.next();
     let mut response = match fault {
         Some(Fault::Status {
@@ -270,15 +271,17 @@ async fn front(State(state): State<EmulatorState>, request: Request, next: Next)
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
-    tracing::info!(
-        request_id,
-        method = %method,
-        path = %clip(uri.path()),
-        status = response.status().as_u16(),
-        elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        fault = fault.is_some(),
-        "request"
-    );
+    if let Some((method, uri)) = logged {
+        tracing::info!(
+            request_id,
+            method = %method,
+            path = %clip(uri.path()),
+            status = response.status().as_u16(),
+            elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            fault = fault.is_some(),
+            "request"
+        );
+    }
     response
 }
 
