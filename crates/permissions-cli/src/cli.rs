@@ -1,0 +1,331 @@
+//! The command line: verbs, flags, environment variables and help texts.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use permissions_api::{env, permissions_types::ListOrder};
+
+use crate::output::Format;
+
+/// Exit code of a successful run.
+pub const EXIT_OK: u8 = 0;
+/// Exit code of an API error (an error status from the server), a network error,
+/// an unreadable response or a failure to write the output.
+pub const EXIT_API: u8 = 1;
+/// Exit code of a usage error: bad flags or values (clap's message), no API key,
+/// bad standard input, an invalid base URL. Nothing was sent.
+pub const EXIT_USAGE: u8 = 2;
+
+const ABOUT: &str = "Manage OpenAI fine-tuned checkpoint permissions: share a checkpoint with projects, list, and revoke.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  ckpt-perms list ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd
+  ckpt-perms create ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd --project-id proj_abGMw1llN8IrBb6SvvY5A1iH
+  ckpt-perms delete ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd cp_zc4Q7MP6XxulcVzj4MZdwsAB
+  ckpt-perms --format jsonl list ft:... --max-items 500 | jq -r .project_id
+
+Environment:
+  OPENAI_ADMIN_KEY   admin API key (sk-admin-...); preferred over OPENAI_API_KEY
+  OPENAI_API_KEY     API key used when no admin key is set
+  OPENAI_BASE_URL    base URL (default https://api.openai.com/v1)
+  OPENAI_ORG_ID      sent as OpenAI-Organization
+  OPENAI_PROJECT_ID  sent as OpenAI-Project
+  Flags win over variables; --admin-api-key wins over --api-key.
+
+Formats (--format):
+  auto   table when standard output is a terminal, jsonl otherwise
+  table  aligned columns of fixed widths, printed as pages arrive
+  jsonl  one compact JSON object per line (list: one permission per line)
+  json   one compact JSON document (list: an array of permissions)
+  pretty one indented JSON document
+  yaml   one YAML document (list: a sequence of permissions)
+  raw    each response body as the server's JSON object, one per line
+
+Exit codes:
+  0  success
+  1  API error (error status), network error or timeout; the failed request is
+     printed as METHOD \"URL\": <status> <reason> followed by the error JSON
+  2  usage error: bad flags, no API key, bad standard input; nothing was sent
+
+--debug logs each request and response on standard error; the key is never logged.";
+
+/// `ckpt-perms`: the whole command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ckpt-perms",
+    version,
+    about = ABOUT,
+    after_help = AFTER_HELP,
+    propagate_version = true,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    /// Options every verb accepts.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The verb.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every verb accepts, before or after the verb.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// API key [env: OPENAI_API_KEY]; used when no admin key is given.
+    // The keys are read from the environment by hand, not by clap's `env`, so that
+    // an explicit flag always wins over a variable and help never shows a value.
+    #[arg(long, global = true, value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// Admin API key, sk-admin-... [env: OPENAI_ADMIN_KEY].
+    #[arg(long, global = true, value_name = "KEY")]
+    pub admin_api_key: Option<String>,
+    /// Base URL of the API (default: the official API's).
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = env::BASE_URL,
+        help = "Base URL of the API [default: https://api.openai.com/v1]"
+    )]
+    pub base_url: Option<String>,
+    /// Organization id, sent as OpenAI-Organization.
+    #[arg(long, global = true, value_name = "ORG", env = env::ORG_ID)]
+    pub organization: Option<String>,
+    /// Project id, sent as OpenAI-Project.
+    #[arg(long, global = true, value_name = "PROJECT", env = env::PROJECT_ID)]
+    pub project: Option<String>,
+    /// Output format (see "Formats" below).
+    #[arg(long, global = true, value_enum, default_value_t = Format::Auto)]
+    pub format: Format,
+    /// Retries of a failed request (connection errors, 408, 409, 429, 5xx) [default: 2].
+    #[arg(long, global = true, value_name = "N")]
+    pub max_retries: Option<u32>,
+    /// Time limit of each request attempt, in seconds [default: 600].
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+    /// Log requests and responses on standard error (never the key).
+    #[arg(long, global = true)]
+    pub debug: bool,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every permission of a checkpoint, following pages (GET .../permissions).
+    #[command(after_help = LIST_EXAMPLES)]
+    List(ListArgs),
+    /// Deprecated: one page of permissions, as the server returns it; use `list`.
+    #[command(after_help = RETRIEVE_EXAMPLES)]
+    Retrieve(RetrieveArgs),
+    /// Grant a checkpoint to projects (POST .../permissions).
+    #[command(after_help = CREATE_EXAMPLES)]
+    Create(CreateArgs),
+    /// Revoke one permission (DELETE .../permissions/{permission_id}).
+    #[command(after_help = DELETE_EXAMPLES)]
+    Delete(DeleteArgs),
+    /// Print a shell completion script.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+}
+
+const LIST_EXAMPLES: &str = "\
+Examples:
+  ckpt-perms list ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd
+  ckpt-perms list --fine-tuned-model-checkpoint ft:... --order ascending --limit 100
+  ckpt-perms list ft:... --project-id proj_abGMw1llN8IrBb6SvvY5A1iH --format json
+  ckpt-perms list ft:... --max-items 250 --format jsonl > permissions.jsonl
+
+Items are printed as their pages arrive. On a terminal, a progress line on standard
+error counts the permissions of long listings; nothing extra is printed when piped.";
+
+const RETRIEVE_EXAMPLES: &str = "\
+Examples:
+  ckpt-perms retrieve ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd --limit 20
+  ckpt-perms retrieve ft:... --after cp_zc4Q7MP6XxulcVzj4MZdwsAB --format json
+
+Prints one page (json, pretty, yaml, raw: the page object with has_more and
+last_id; table, jsonl: its permissions) and a deprecation warning on standard error.";
+
+const CREATE_EXAMPLES: &str = "\
+Examples:
+  ckpt-perms create ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd --project-id proj_a --project-id proj_b
+  ckpt-perms create ft:... < project-ids.txt          # one id per line
+  echo '[\"proj_a\", \"proj_b\"]' | ckpt-perms create ft:...   # or a JSON array
+  ckpt-perms create ft:... --project-id - < ids.txt    # '-' reads standard input too
+
+Without --project-id, ids are read from standard input when it is not a terminal:
+one per line (blank lines and lines starting with # are skipped) or one JSON array
+of strings. Repeated ids are granted once. Ids are sent in batches of --batch-size
+(100 by default, the API's maximum per request), --concurrency requests at a time.
+The number of granted projects is reported on standard error.";
+
+const DELETE_EXAMPLES: &str = "\
+Examples:
+  ckpt-perms delete ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd cp_zc4Q7MP6XxulcVzj4MZdwsAB
+  ckpt-perms delete --fine-tuned-model-checkpoint ft:... --permission-id cp_zc4Q7MP6XxulcVzj4MZdwsAB";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  ckpt-perms completions bash > /etc/bash_completion.d/ckpt-perms
+  ckpt-perms completions zsh > \"${fpath[1]}/_ckpt-perms\"
+  ckpt-perms completions fish > ~/.config/fish/completions/ckpt-perms.fish";
+
+/// The checkpoint, as `--fine-tuned-model-checkpoint` or the first positional.
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// The fine-tuned model checkpoint, such as ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd.
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub fine_tuned_model_checkpoint: Option<String>,
+}
+
+/// The query parameters of `list` and `retrieve`.
+#[derive(Debug, Args)]
+pub struct PageArgs {
+    /// Start after this permission id (the previous page's last_id).
+    #[arg(long, value_name = "PERMISSION_ID")]
+    pub after: Option<String>,
+    /// Permissions per page (the API's default is 10).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: Option<u32>,
+    /// Creation order (the API's default is descending).
+    #[arg(long, value_enum)]
+    pub order: Option<Order>,
+    /// Only the permission of this project.
+    #[arg(long, value_name = "PROJECT_ID")]
+    pub project_id: Option<String>,
+}
+
+/// `list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The checkpoint (same as --fine-tuned-model-checkpoint).
+    #[arg(value_name = "CHECKPOINT")]
+    pub positional: Vec<String>,
+    /// The checkpoint flag.
+    #[command(flatten)]
+    pub checkpoint: CheckpointArgs,
+    /// Query parameters.
+    #[command(flatten)]
+    pub page: PageArgs,
+    /// Stop after this many permissions in all.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_items: Option<u64>,
+}
+
+/// `retrieve`.
+#[derive(Debug, Args)]
+pub struct RetrieveArgs {
+    /// The checkpoint (same as --fine-tuned-model-checkpoint).
+    #[arg(value_name = "CHECKPOINT")]
+    pub positional: Vec<String>,
+    /// The checkpoint flag.
+    #[command(flatten)]
+    pub checkpoint: CheckpointArgs,
+    /// Query parameters.
+    #[command(flatten)]
+    pub page: PageArgs,
+}
+
+/// `create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The checkpoint (same as --fine-tuned-model-checkpoint).
+    #[arg(value_name = "CHECKPOINT")]
+    pub positional: Vec<String>,
+    /// The checkpoint flag.
+    #[command(flatten)]
+    pub checkpoint: CheckpointArgs,
+    /// A project to grant the checkpoint to (repeatable); `-` reads ids from standard input.
+    #[arg(long = "project-id", value_name = "PROJECT_ID")]
+    pub project_ids: Vec<String>,
+    /// Project ids per request.
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub batch_size: u32,
+    /// Requests in flight at once when there are several batches.
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub concurrency: u32,
+}
+
+/// `delete`.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The checkpoint, then the permission id (fill the flags that are not given, in order).
+    #[arg(value_name = "CHECKPOINT|PERMISSION_ID")]
+    pub positional: Vec<String>,
+    /// The checkpoint flag.
+    #[command(flatten)]
+    pub checkpoint: CheckpointArgs,
+    /// The permission to delete, such as cp_zc4Q7MP6XxulcVzj4MZdwsAB.
+    #[arg(long, value_name = "PERMISSION_ID")]
+    pub permission_id: Option<String>,
+}
+
+/// The `--order` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Order {
+    /// Oldest first.
+    #[value(alias = "asc")]
+    Ascending,
+    /// Newest first.
+    #[value(alias = "desc")]
+    Descending,
+}
+
+impl From<Order> for ListOrder {
+    fn from(order: Order) -> Self {
+        match order {
+            Order::Ascending => ListOrder::Ascending,
+            Order::Descending => ListOrder::Descending,
+        }
+    }
+}
+
+/// The shells `completions` writes scripts for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    /// Bash.
+    Bash,
+    /// Zsh.
+    Zsh,
+    /// Fish.
+    Fish,
+}
+
+/// Parses `--timeout`: a positive number of seconds, fractions allowed.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0) {
+        return Err("expected a number of seconds above 0 and at most 86400".into());
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn timeouts_must_be_positive_seconds() {
+        assert_eq!(parse_timeout("1.5"), Ok(Duration::from_millis(1500)));
+        for bad in ["0", "-1", "NaN", "inf", "abc", "", "1e9"] {
+            assert!(parse_timeout(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

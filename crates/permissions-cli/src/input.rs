@@ -1,0 +1,160 @@
+//! Project ids read from standard input for bulk grants.
+//!
+//! Two shapes are accepted, told apart by the first non-blank character:
+//!
+//! - a JSON array of strings, `["proj_a", "proj_b"]` (the output of `jq -c`);
+//! - otherwise one id per line; surrounding blanks, blank lines and lines starting
+//!   with `#` are skipped, and Windows line ends are fine.
+//!
+//! An id is refused when it is empty or holds whitespace or control characters
+//! (two ids on one line are a mistake, not something to guess about). Repeated ids
+//! are kept once, in first-seen order, so counts match what the API grants.
+//!
+//! ```
+//! use permissions_cli::input::parse_project_ids;
+//!
+//! let ids = parse_project_ids("# team A\nproj_a\r\n\nproj_b\nproj_a\n")?;
+//! assert_eq!(ids, ["proj_a", "proj_b"]);
+//! assert_eq!(parse_project_ids(r#" ["proj_a", "proj_b"] "#)?, ["proj_a", "proj_b"]);
+//! assert!(parse_project_ids("proj_a proj_b").is_err());
+//! # Ok::<(), permissions_cli::input::InputError>(())
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io::Read;
+
+/// The most standard input read for project ids: 16 MiB.
+pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Why standard input could not be read as project ids.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputError(String);
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// Reads all of `reader` (at most [`MAX_INPUT_BYTES`]) and parses it with
+/// [`parse_project_ids`].
+pub fn read_project_ids(reader: impl Read) -> Result<Vec<String>, InputError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| InputError(format!("cannot read standard input: {e}")))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(InputError(format!(
+            "standard input is larger than {} MiB",
+            MAX_INPUT_BYTES >> 20
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        InputError(format!(
+            "standard input is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    parse_project_ids(&text)
+}
+
+/// Parses project ids: a JSON array of strings, or one id per line.
+pub fn parse_project_ids(text: &str) -> Result<Vec<String>, InputError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim_start().starts_with('{') {
+        return Err(InputError(
+            "standard input is a JSON object; give a JSON array of strings or one id per line"
+                .into(),
+        ));
+    }
+    let ids = if text.trim_start().starts_with('[') {
+        let values: Vec<String> = serde_json::from_str(text).map_err(|e| {
+            InputError(format!(
+                "standard input starts with '[' but is not a JSON array of strings: {e}"
+            ))
+        })?;
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, id)| check(id.trim(), || format!("element {i} of the JSON array")))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        text.lines()
+            .enumerate()
+            .map(|(n, line)| (n + 1, line.trim()))
+            .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+            .map(|(n, line)| check(line, || format!("line {n}")))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    Ok(dedup(ids))
+}
+
+/// Checks one id; `place` says where it was, for the message.
+fn check(id: &str, place: impl Fn() -> String) -> Result<String, InputError> {
+    if id.is_empty() {
+        return Err(InputError(format!("{}: empty project id", place())));
+    }
+    if let Some(c) = id.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(InputError(format!(
+            "{}: project id {id:?} contains {c:?}; give one id per line",
+            place()
+        )));
+    }
+    Ok(id.to_owned())
+}
+
+/// `ids` without repeats, in first-seen order.
+pub fn dedup(ids: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    ids.into_iter()
+        .filter(|id| seen.insert(id.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_arrays() {
+        assert_eq!(
+            parse_project_ids("\u{feff}proj_a\n  proj_b  \n").unwrap(),
+            ["proj_a", "proj_b"]
+        );
+        assert_eq!(
+            parse_project_ids("[\n \"proj_a\",\n \"proj_b\", \"proj_a\"\n]\n").unwrap(),
+            ["proj_a", "proj_b"]
+        );
+        assert!(parse_project_ids("").unwrap().is_empty());
+        assert!(parse_project_ids("\n# nothing\n").unwrap().is_empty());
+        assert!(parse_project_ids("[]").unwrap().is_empty());
+    }
+
+    #[test]
+    fn bad_input_says_where() {
+        let err = |text: &str| parse_project_ids(text).unwrap_err().to_string();
+        assert!(err("proj_a\nproj_b proj_c\n").starts_with("line 2:"));
+        assert!(err("[\"proj_a\", 3]").contains("not a JSON array of strings"));
+        assert!(err("[\"proj_a\", \"\"]").starts_with("element 1"));
+        assert!(err(" {\"project_ids\": []}").contains("JSON object"));
+        assert!(err("[\"a\\u0000b\"]").contains("contains"));
+        assert!(err("[\"proj_a\"").contains("JSON"));
+    }
+
+    #[test]
+    fn invalid_utf8_and_huge_input_are_refused() {
+        let err = read_project_ids(&b"proj_a\n\xff\n"[..]).unwrap_err();
+        assert!(err.to_string().contains("offset 7"), "{err}");
+        let huge = std::io::repeat(b'a').take(MAX_INPUT_BYTES + 10);
+        assert!(
+            read_project_ids(huge)
+                .unwrap_err()
+                .to_string()
+                .contains("larger")
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! `ckpt-perms`: manage OpenAI fine-tuned checkpoint permissions from a terminal
+//! or a script, with the official CLI's verbs, flags and output formats
+//! (`openai fine-tuning:checkpoints:permissions list|retrieve|create|delete`).
+//!
+//! ```text
+//! ckpt-perms [GLOBAL OPTIONS] list     CHECKPOINT [--after ID] [--limit N] [--order ascending|descending] [--project-id P] [--max-items N]
+//! ckpt-perms [GLOBAL OPTIONS] retrieve CHECKPOINT [--after ID] [--limit N] [--order ...] [--project-id P]   (deprecated)
+//! ckpt-perms [GLOBAL OPTIONS] create   CHECKPOINT --project-id P [--project-id P ...]   (or ids on standard input)
+//! ckpt-perms [GLOBAL OPTIONS] delete   CHECKPOINT PERMISSION_ID
+//! ckpt-perms completions bash|zsh|fish
+//!
+//! GLOBAL OPTIONS: --api-key --admin-api-key --base-url --organization --project
+//!                 --format auto|json|jsonl|pretty|table|raw|yaml --max-retries --timeout --debug
+//! ```
+//!
+//! The checkpoint is `--fine-tuned-model-checkpoint` or the first positional
+//! argument; the permission id of `delete` is `--permission-id` or the next one.
+//! Positional arguments fill the path flags that are not given, in order, as in
+//! the official CLI. Global options go before or after the verb.
+//!
+//! The binary is built on the `permissions-api` client layer; this library holds
+//! its parts so that they are documented and tested: [`cli`] (the clap
+//! definitions and help texts), [`output`] (the formats), [`input`] (project ids
+//! on standard input) and [`endpoint`] (the URLs printed in errors and logs).
+//!
+//! # Decisions
+//!
+//! - **`--format auto`** is `table` when standard output is a terminal and `jsonl`
+//!   when it is piped: readable by people, and line by line by `jq`, `grep` or
+//!   `while read`. The official CLI's docs name `auto` without defining it; this is
+//!   the common convention.
+//! - **`list` streams.** Pages are printed as they arrive (one page in memory):
+//!   `jsonl` a permission per line, `table` rows, `json`/`pretty` an array whose
+//!   elements are written as they come, `yaml` a sequence, `raw` each page object
+//!   on its own line (the only format that keeps `has_more` and the cursors).
+//!   When standard error is a terminal, a progress line counts the permissions
+//!   while further pages are fetched; it is erased before rows are printed and at
+//!   the end. When standard error is not a terminal nothing extra is written.
+//! - **The table has fixed column widths** (see [`output`]): aligned across pages
+//!   without waiting for the last one; ids have known shapes, and a longer id is
+//!   printed whole. Times are RFC 3339 UTC.
+//! - **`retrieve`** prints one page (json, pretty, yaml, raw: the page object;
+//!   table, jsonl: its permissions) and warns on standard error that it is
+//!   deprecated, with the official SDKs' message.
+//! - **`create` from standard input** (see [`input`]): when no `--project-id` is
+//!   given and standard input is not a terminal, or when one of them is `-`; one
+//!   id per line or a JSON array of strings; repeats are granted once. Ids are
+//!   sent in batches of `--batch-size` (default 100, the API's maximum per request)
+//!   with `--concurrency` requests in flight (default 4, at most 16), answers kept
+//!   in input order. `jsonl`, `table` and `raw` print each batch when it is
+//!   answered; `json`, `pretty` and `yaml` print one list object with every grant.
+//!   Standard error gets `granted N project(s) ...`; after a failed batch, how many
+//!   were granted before it, and the error (exit 1).
+//! - **Errors** print `METHOD "URL": <status> <reason>`, then the error JSON
+//!   (`{"error": {...}}`) and the request id on standard error. The client's errors
+//!   do not carry the request, so the URL is rebuilt from the base URL and the
+//!   parameters ([`endpoint`]), encoded as the client encodes them. Network errors
+//!   print `METHOD "URL": <what failed>`.
+//! - **Exit codes**: [`0`](cli::EXIT_OK) success; [`1`](cli::EXIT_API) an API error,
+//!   a network error or timeout, an unreadable response, unwritable output;
+//!   [`2`](cli::EXIT_USAGE) a usage error: clap's own (bad flag or value), a
+//!   missing path parameter, no API key, bad standard input, an invalid base URL.
+//!   With exit code 2 nothing was sent. A closed output pipe (`| head`) ends the
+//!   run quietly with 0.
+//! - **Keys**: `--admin-api-key`, `--api-key`, `OPENAI_ADMIN_KEY`,
+//!   `OPENAI_API_KEY`, the first one set. Without any, the run stops before any
+//!   request and names the variables. Help texts never show a key's value, and
+//!   `--debug` logs methods, URLs, bodies, statuses and request ids, never headers.
+//! - **Logging** goes through `tracing` on standard error: warnings (the client's
+//!   retries) always, requests and responses with `--debug`.
+
+pub mod cli;
+pub mod endpoint;
+pub mod input;
+pub mod output;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Parses the process's arguments and runs them: the whole `ckpt-perms` binary.
+///
+/// Bad flags print clap's message and exit with 2; `--help` and `--version` exit
+/// with 0.
+pub fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() {
+                cli::EXIT_USAGE
+            } else {
+                cli::EXIT_OK
+            });
+        }
+    };
+    run::run(cli)
+}

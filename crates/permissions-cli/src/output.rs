@@ -1,0 +1,411 @@
+//! Output formats, written as results arrive.
+//!
+//! Lists are written page by page: [`ItemWriter::page`] prints a page's
+//! permissions right away (and flushes), so a long listing shows its first rows
+//! while later pages are still being fetched, and memory holds one page.
+//!
+//! The table has **fixed column widths** rather than widths measured on the data:
+//! a streamed table cannot know the widest id of pages not yet fetched, and
+//! aligning each page on its own would shift the columns between pages. The ids
+//! have known shapes (`cp_` and 24 characters, `proj_` and 24 characters), so the
+//! widths fit every id the API hands out; a longer id is printed whole (never cut,
+//! it must stay copyable) and only pushes the rest of its own row to the right.
+//!
+//! ```
+//! use permissions_cli::output::{Format, ItemWriter};
+//! use permissions_api::permissions_types::{CheckpointPermission, PermissionList, PermissionObject};
+//!
+//! let page = PermissionList::new(
+//!     vec![CheckpointPermission {
+//!         id: "cp_zc4Q7MP6XxulcVzj4MZdwsAB".into(),
+//!         created_at: 1721764867,
+//!         project_id: "proj_abGMw1llN8IrBb6SvvY5A1iH".into(),
+//!         object: PermissionObject::CheckpointPermission,
+//!     }],
+//!     false,
+//! );
+//! let mut writer = ItemWriter::new(Vec::new(), Format::Table);
+//! writer.page(&page)?;
+//! let text = String::from_utf8(writer.finish()?).unwrap();
+//! assert_eq!(
+//!     text,
+//!     "ID                           PROJECT_ID                     CREATED_AT\n\
+//!      cp_zc4Q7MP6XxulcVzj4MZdwsAB  proj_abGMw1llN8IrBb6SvvY5A1iH  2024-07-23T20:01:07Z\n"
+//! );
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use std::io::{self, Write};
+
+use clap::ValueEnum;
+use permissions_api::permissions_types::{CheckpointPermission, DeletedPermission, PermissionList};
+use serde::Serialize;
+
+/// Width of the permission id column: `cp_` and 24 characters.
+pub const ID_WIDTH: usize = 27;
+/// Width of the project id column: `proj_` and 24 characters.
+pub const PROJECT_ID_WIDTH: usize = 29;
+
+/// How results are printed (`--format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// `table` when standard output is a terminal, `jsonl` otherwise.
+    Auto,
+    /// One compact JSON document; a listing is one array of permissions.
+    Json,
+    /// One compact JSON object per line; a listing prints one permission per line.
+    Jsonl,
+    /// One indented JSON document.
+    Pretty,
+    /// Aligned columns of fixed widths.
+    Table,
+    /// Each response body, as the server's JSON object, one per line.
+    Raw,
+    /// One YAML document; a listing is a sequence of permissions.
+    Yaml,
+}
+
+impl Format {
+    /// The format to use: [`Format::Auto`] becomes `table` on a terminal and
+    /// `jsonl` otherwise; the others stay.
+    ///
+    /// ```
+    /// use permissions_cli::output::Format;
+    /// assert_eq!(Format::Auto.resolve(true), Format::Table);
+    /// assert_eq!(Format::Auto.resolve(false), Format::Jsonl);
+    /// assert_eq!(Format::Yaml.resolve(true), Format::Yaml);
+    /// ```
+    pub fn resolve(self, stdout_is_terminal: bool) -> Self {
+        match self {
+            Self::Auto if stdout_is_terminal => Self::Table,
+            Self::Auto => Self::Jsonl,
+            other => other,
+        }
+    }
+}
+
+/// Writes permissions as their pages arrive, in a resolved format.
+#[derive(Debug)]
+pub struct ItemWriter<W: Write> {
+    out: W,
+    format: Format,
+    items: u64,
+    started: bool,
+}
+
+impl<W: Write> ItemWriter<W> {
+    /// A writer of `format` ([`Format::Auto`] counts as `jsonl`) into `out`.
+    pub fn new(out: W, format: Format) -> Self {
+        Self {
+            out,
+            format: format.resolve(false),
+            items: 0,
+            started: false,
+        }
+    }
+
+    /// How many permissions were written.
+    pub fn items(&self) -> u64 {
+        self.items
+    }
+
+    /// Writes the permissions of `page` (with `raw`, the page itself) and flushes.
+    pub fn page(&mut self, page: &PermissionList) -> io::Result<()> {
+        match self.format {
+            Format::Raw => {
+                write_json_line(&mut self.out, page)?;
+            }
+            Format::Table => {
+                if !self.started {
+                    writeln!(self.out, "{}", table_row("ID", "PROJECT_ID", "CREATED_AT"))?;
+                }
+                for item in &page.data {
+                    let created = format_timestamp(item.created_at);
+                    writeln!(
+                        self.out,
+                        "{}",
+                        table_row(&cell(&item.id), &cell(&item.project_id), &created)
+                    )?;
+                }
+            }
+            _ => {
+                for item in &page.data {
+                    self.item(item)?;
+                }
+            }
+        }
+        if matches!(self.format, Format::Raw | Format::Table) {
+            self.items += page.data.len() as u64;
+        }
+        self.started = true;
+        self.out.flush()
+    }
+
+    /// One permission of a listing (not called for `table` and `raw`, which
+    /// [`page`](Self::page) writes itself).
+    fn item(&mut self, item: &CheckpointPermission) -> io::Result<()> {
+        let first = self.items == 0;
+        match self.format {
+            Format::Jsonl | Format::Auto | Format::Table | Format::Raw => {
+                write_json_line(&mut self.out, item)?;
+            }
+            Format::Json => {
+                self.out.write_all(if first { b"[" } else { b",\n" })?;
+                serde_json::to_writer(&mut self.out, item)?;
+            }
+            Format::Pretty => {
+                self.out.write_all(if first { b"[\n" } else { b",\n" })?;
+                let text = serde_json::to_string_pretty(item)?;
+                for (i, line) in text.lines().enumerate() {
+                    if i > 0 {
+                        self.out.write_all(b"\n")?;
+                    }
+                    write!(self.out, "  {line}")?;
+                }
+            }
+            Format::Yaml => {
+                let text = serde_norway::to_string(&[item]).map_err(io::Error::other)?;
+                self.out.write_all(text.as_bytes())?;
+            }
+        }
+        self.items += 1;
+        Ok(())
+    }
+
+    /// Closes the document (`]` of a JSON array, `[]` of an empty one) and returns
+    /// the output.
+    pub fn finish(mut self) -> io::Result<W> {
+        match self.format {
+            Format::Json if self.items == 0 => self.out.write_all(b"[]\n")?,
+            Format::Json => self.out.write_all(b"]\n")?,
+            Format::Pretty if self.items == 0 => self.out.write_all(b"[]\n")?,
+            Format::Pretty => self.out.write_all(b"\n]\n")?,
+            Format::Yaml if self.items == 0 => self.out.write_all(b"[]\n")?,
+            Format::Table if !self.started => {
+                writeln!(self.out, "{}", table_row("ID", "PROJECT_ID", "CREATED_AT"))?;
+            }
+            _ => {}
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// Writes one page as a document: `json`, `jsonl`, `raw` compact on one line,
+/// `pretty` indented, `yaml`; `table` prints its permissions.
+pub fn write_page<W: Write>(out: W, format: Format, page: &PermissionList) -> io::Result<W> {
+    match format.resolve(false) {
+        Format::Table | Format::Jsonl => {
+            let mut writer = ItemWriter::new(out, format);
+            writer.page(page)?;
+            writer.finish()
+        }
+        other => write_document(out, other, page),
+    }
+}
+
+/// Writes the answer of a delete; `table` prints `ID  DELETED`.
+pub fn write_deleted<W: Write>(
+    mut out: W,
+    format: Format,
+    deleted: &DeletedPermission,
+) -> io::Result<W> {
+    if format.resolve(false) == Format::Table {
+        writeln!(out, "{:<ID_WIDTH$}  DELETED", "ID")?;
+        writeln!(out, "{:<ID_WIDTH$}  {}", cell(&deleted.id), deleted.deleted)?;
+        out.flush()?;
+        return Ok(out);
+    }
+    write_document(out, format, deleted)
+}
+
+/// Writes one value: compact JSON on one line (`json`, `jsonl`, `raw`, `auto`),
+/// indented JSON (`pretty`, `table`) or YAML.
+fn write_document<W: Write, T: Serialize>(mut out: W, format: Format, value: &T) -> io::Result<W> {
+    match format {
+        Format::Pretty | Format::Table => {
+            serde_json::to_writer_pretty(&mut out, value)?;
+            out.write_all(b"\n")?;
+        }
+        Format::Yaml => {
+            let text = serde_norway::to_string(value).map_err(io::Error::other)?;
+            out.write_all(text.as_bytes())?;
+        }
+        Format::Json | Format::Jsonl | Format::Raw | Format::Auto => {
+            write_json_line(&mut out, value)?;
+        }
+    }
+    out.flush()?;
+    Ok(out)
+}
+
+fn write_json_line<W: Write, T: Serialize>(out: &mut W, value: &T) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.write_all(b"\n")
+}
+
+fn table_row(id: &str, project_id: &str, created: &str) -> String {
+    format!("{id:<ID_WIDTH$}  {project_id:<PROJECT_ID_WIDTH$}  {created}")
+}
+
+/// A table cell: control characters from the server are escaped so that they
+/// cannot move the cursor or break the row.
+fn cell(text: &str) -> String {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .flat_map(|c| {
+                if c.is_control() {
+                    c.escape_default().collect::<Vec<_>>()
+                } else {
+                    vec![c]
+                }
+            })
+            .collect()
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Unix seconds as an RFC 3339 UTC time (`2024-07-23T20:01:07Z`); the number
+/// itself when it is out of the years 0 to 9999.
+pub fn format_timestamp(seconds: i64) -> String {
+    const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    const MIN: i64 = -62_167_219_200; // 0000-01-01T00:00:00Z
+    if !(MIN..=MAX).contains(&seconds) {
+        return seconds.to_string();
+    }
+    let days = seconds.div_euclid(86_400);
+    let secs = seconds.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use permissions_api::permissions_types::PermissionObject;
+
+    fn permission(n: u32) -> CheckpointPermission {
+        CheckpointPermission {
+            id: format!("cp_{n:024}"),
+            created_at: 1_700_000_000 + i64::from(n),
+            project_id: format!("proj_{n:024}"),
+            object: PermissionObject::CheckpointPermission,
+        }
+    }
+
+    fn pages(format: Format, pages: &[Vec<u32>]) -> String {
+        let mut writer = ItemWriter::new(Vec::new(), format);
+        for (i, ids) in pages.iter().enumerate() {
+            let data = ids.iter().copied().map(permission).collect();
+            writer
+                .page(&PermissionList::new(data, i + 1 < pages.len()))
+                .unwrap();
+        }
+        assert_eq!(
+            writer.items(),
+            pages.iter().map(|p| p.len() as u64).sum::<u64>()
+        );
+        String::from_utf8(writer.finish().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn json_across_pages_is_one_valid_array() {
+        for format in [Format::Json, Format::Pretty] {
+            let text = pages(format, &[vec![1, 2], vec![], vec![3]]);
+            let value: Vec<CheckpointPermission> = serde_json::from_str(&text).unwrap();
+            assert_eq!(value, vec![permission(1), permission(2), permission(3)]);
+            let empty: Vec<CheckpointPermission> =
+                serde_json::from_str(&pages(format, &[vec![]])).unwrap();
+            assert!(empty.is_empty());
+        }
+    }
+
+    #[test]
+    fn yaml_across_pages_is_one_sequence() {
+        let text = pages(Format::Yaml, &[vec![1], vec![2, 3]]);
+        let value: Vec<CheckpointPermission> = serde_norway::from_str(&text).unwrap();
+        assert_eq!(value.len(), 3);
+        assert_eq!(pages(Format::Yaml, &[vec![]]), "[]\n");
+    }
+
+    #[test]
+    fn jsonl_is_one_permission_per_line_and_raw_one_page_per_line() {
+        let text = pages(Format::Jsonl, &[vec![1, 2], vec![3]]);
+        assert_eq!(text.lines().count(), 3);
+        let text = pages(Format::Raw, &[vec![1, 2], vec![3]]);
+        let lines: Vec<PermissionList> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].has_more && !lines[1].has_more);
+    }
+
+    #[test]
+    fn table_columns_line_up_across_pages_and_long_ids_are_kept_whole() {
+        let mut long = permission(9);
+        long.project_id = "proj_with_a_much_longer_id_than_usual_0123456789".into();
+        long.id = "cp_bad\nid".into();
+        let mut writer = ItemWriter::new(Vec::new(), Format::Table);
+        writer
+            .page(&PermissionList::new(vec![permission(1)], true))
+            .unwrap();
+        writer
+            .page(&PermissionList::new(vec![permission(2), long], false))
+            .unwrap();
+        let text = String::from_utf8(writer.finish().unwrap()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        let column = |line: &str| line.find("proj_").or_else(|| line.find("PROJECT_ID"));
+        assert_eq!(column(lines[0]), column(lines[1]));
+        assert_eq!(column(lines[1]), column(lines[2]));
+        assert!(lines[3].contains("proj_with_a_much_longer_id_than_usual_0123456789"));
+        assert!(lines[3].starts_with("cp_bad\\nid"));
+    }
+
+    #[test]
+    fn timestamps_are_utc() {
+        assert_eq!(format_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_timestamp(1_721_764_867), "2024-07-23T20:01:07Z");
+        assert_eq!(format_timestamp(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(format_timestamp(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(format_timestamp(i64::MAX), i64::MAX.to_string());
+        assert_eq!(format_timestamp(i64::MIN), i64::MIN.to_string());
+    }
+
+    #[test]
+    fn documents() {
+        let deleted = DeletedPermission {
+            id: "cp_1".into(),
+            object: PermissionObject::CheckpointPermission,
+            deleted: true,
+        };
+        let text = |f| String::from_utf8(write_deleted(Vec::new(), f, &deleted).unwrap()).unwrap();
+        assert_eq!(
+            text(Format::Json),
+            "{\"id\":\"cp_1\",\"object\":\"checkpoint.permission\",\"deleted\":true}\n"
+        );
+        assert!(text(Format::Pretty).contains("\n  \"deleted\": true\n"));
+        assert!(text(Format::Yaml).contains("deleted: true"));
+        assert!(text(Format::Table).ends_with("cp_1                         true\n"));
+        let page = PermissionList::new(vec![permission(1)], true);
+        let text = String::from_utf8(write_page(Vec::new(), Format::Json, &page).unwrap()).unwrap();
+        let back: PermissionList = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, page);
+    }
+}

@@ -1,0 +1,874 @@
+//! Runs the `ckpt-perms` binary against an in-process emulator on 127.0.0.1: every
+//! verb and format, standard input, pagination, and each error path with its exit
+//! code and message.
+
+use std::process::Output;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use permissions_emulator::{Emulator, Fault, SeedPermission};
+use predicates::prelude::*;
+use serde_json::Value;
+
+const CKPT: &str = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd";
+const KEY: &str = "sk-admin-test-0123456789abcdefSECRET";
+
+/// An emulator served by its own runtime while the test thread runs the binary.
+struct Server {
+    runtime: tokio::runtime::Runtime,
+    emulator: Option<Emulator>,
+    url: String,
+}
+
+impl Server {
+    fn start(seeds: Vec<SeedPermission>) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let emulator = runtime
+            .block_on(Emulator::builder().seed(seeds).start())
+            .unwrap();
+        let url = emulator.base_url();
+        Self {
+            runtime,
+            emulator: Some(emulator),
+            url,
+        }
+    }
+
+    /// `count` permissions on CKPT, created one second apart, oldest first.
+    fn seeded(count: usize) -> Self {
+        Self::start(seeds(count))
+    }
+
+    fn emulator(&self) -> &Emulator {
+        self.emulator.as_ref().unwrap()
+    }
+
+    fn requests(&self) -> u64 {
+        self.emulator().request_count()
+    }
+
+    /// The binary with a clean environment pointing at this emulator.
+    fn cmd(&self) -> Command {
+        let mut cmd = bare();
+        cmd.env("OPENAI_ADMIN_KEY", KEY)
+            .env("OPENAI_BASE_URL", &self.url);
+        cmd
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(emulator) = self.emulator.take() {
+            self.runtime.block_on(emulator.shutdown());
+        }
+    }
+}
+
+fn seeds(count: usize) -> Vec<SeedPermission> {
+    (0..count)
+        .map(|i| {
+            let mut seed = SeedPermission::new(CKPT, format!("proj_{i:024}"));
+            seed.id = Some(format!("cp_{i:024}"));
+            seed.created_at = Some(1_721_764_800 + i as i64);
+            seed
+        })
+        .collect()
+}
+
+/// The binary without any OPENAI_ variable.
+fn bare() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ckpt-perms"));
+    for name in [
+        "OPENAI_ADMIN_KEY",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "OPENAI_ORG_ID",
+        "OPENAI_PROJECT_ID",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(name);
+    }
+    cmd.timeout(Duration::from_secs(30));
+    cmd
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+fn jsonl(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+fn ids(values: &[Value]) -> Vec<String> {
+    values
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn list_prints_every_format() {
+    let server = Server::seeded(3);
+    let run = |format: &str| {
+        let output = server
+            .cmd()
+            .args(["list", CKPT, "--format", format])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{format}: {}", stderr(&output));
+        // Piped: no progress line, no warning, nothing extra.
+        assert_eq!(stderr(&output), "", "{format}");
+        stdout(&output)
+    };
+    let newest_first = [
+        "cp_000000000000000000000002",
+        "cp_000000000000000000000001",
+        "cp_000000000000000000000000",
+    ];
+
+    let lines = jsonl(&run("jsonl"));
+    assert_eq!(ids(&lines), newest_first);
+    assert_eq!(lines[0]["object"], "checkpoint.permission");
+    assert_eq!(lines[0]["project_id"], "proj_000000000000000000000002");
+    assert_eq!(run("auto"), run("jsonl"), "auto is jsonl when piped");
+
+    for format in ["json", "pretty"] {
+        let array: Vec<Value> = serde_json::from_str(&run(format)).unwrap();
+        assert_eq!(ids(&array), newest_first, "{format}");
+    }
+    assert!(run("pretty").contains("\n    \"id\": \"cp_000000000000000000000002\""));
+    assert_eq!(
+        run("json").lines().count(),
+        3,
+        "json: one permission per line"
+    );
+
+    let yaml: Vec<Value> = serde_norway::from_str(&run("yaml")).unwrap();
+    assert_eq!(ids(&yaml), newest_first);
+
+    let raw = jsonl(&run("raw"));
+    assert_eq!(raw.len(), 1, "one page");
+    assert_eq!(raw[0]["object"], "list");
+    assert_eq!(raw[0]["has_more"], false);
+
+    let table = run("table");
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        rows[0].split_whitespace().collect::<Vec<_>>(),
+        ["ID", "PROJECT_ID", "CREATED_AT"]
+    );
+    assert_eq!(
+        rows[1],
+        "cp_000000000000000000000002  proj_000000000000000000000002  2024-07-23T20:00:02Z"
+    );
+    assert_eq!(rows.len(), 4);
+}
+
+#[test]
+fn list_follows_pages_and_stops_at_max_items() {
+    let server = Server::seeded(25);
+    let output = server
+        .cmd()
+        .args([
+            "list",
+            CKPT,
+            "--limit",
+            "10",
+            "--order",
+            "ascending",
+            "--max-items",
+            "23",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let items = ids(&jsonl(&stdout(&output)));
+    let expected: Vec<String> = (0..23).map(|i| format!("cp_{i:024}")).collect();
+    assert_eq!(items, expected);
+    assert_eq!(server.requests(), 3, "pages of 10, 10 and 3 of 10");
+
+    // Without a cap, every page; `raw` shows the pages themselves.
+    let output = server
+        .cmd()
+        .args(["--format", "raw", "list", "--limit", "10"])
+        .args(["--fine-tuned-model-checkpoint", CKPT])
+        .output()
+        .unwrap();
+    let pages = jsonl(&stdout(&output));
+    let sizes: Vec<usize> = pages
+        .iter()
+        .map(|p| p["data"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [10, 10, 5]);
+    assert_eq!(pages[2]["has_more"], false);
+    assert_eq!(server.requests(), 6);
+
+    // --after and --project-id are sent as given.
+    let output = server
+        .cmd()
+        .args([
+            "list",
+            CKPT,
+            "--order",
+            "asc",
+            "--after",
+            "cp_000000000000000000000020",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(ids(&jsonl(&stdout(&output))).len(), 4);
+    let output = server
+        .cmd()
+        .args([
+            "list",
+            CKPT,
+            "--project-id",
+            "proj_000000000000000000000007",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        ids(&jsonl(&stdout(&output))),
+        ["cp_000000000000000000000007"]
+    );
+}
+
+#[test]
+fn an_error_after_some_pages_keeps_what_was_printed_and_exits_1() {
+    let server = Server::seeded(25);
+    // The first request passes, the second gets a 500.
+    server
+        .emulator()
+        .inject(Fault::Delay(Duration::from_millis(1)), 1);
+    server.emulator().inject(
+        Fault::Status {
+            status: 500,
+            retry_after_ms: None,
+            retry_after: None,
+        },
+        1,
+    );
+    let output = server
+        .cmd()
+        .args([
+            "--max-retries",
+            "0",
+            "--format",
+            "json",
+            "list",
+            CKPT,
+            "--limit",
+            "10",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let printed: Vec<Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(printed.len(), 10, "the first page, as a closed array");
+    let err = stderr(&output);
+    let first_line = err.lines().next().unwrap();
+    assert_eq!(
+        first_line,
+        format!(
+            "GET \"{}/fine_tuning/checkpoints/{CKPT}/permissions?after=cp_000000000000000000000015&limit=10\": 500 Internal Server Error",
+            server.url
+        )
+    );
+    assert!(err.contains("\"error\": {"), "{err}");
+}
+
+#[test]
+fn retrieve_prints_one_page_and_warns() {
+    let server = Server::seeded(5);
+    let output = server
+        .cmd()
+        .args(["retrieve", CKPT, "--limit", "2", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let page: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(page["object"], "list");
+    assert_eq!(page["has_more"], true);
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        stderr(&output).trim(),
+        "warning: `retrieve` is deprecated: Retrieve is deprecated. Please swap to the paginated list method instead."
+    );
+    assert_eq!(server.requests(), 1, "one page only");
+
+    let output = server
+        .cmd()
+        .args([
+            "retrieve",
+            "--fine-tuned-model-checkpoint",
+            CKPT,
+            "--format",
+            "table",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&output).lines().count(), 6);
+}
+
+#[test]
+fn create_grants_from_flags_and_reports_the_count() {
+    let server = Server::seeded(0);
+    let output = server
+        .cmd()
+        .args([
+            "create",
+            CKPT,
+            "--project-id",
+            "proj_a",
+            "--project-id",
+            "proj_b",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let granted = jsonl(&stdout(&output));
+    let projects: Vec<&str> = granted
+        .iter()
+        .map(|v| v["project_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(projects, ["proj_a", "proj_b"]);
+    assert!(
+        stderr(&output).contains("granted 2 project(s)"),
+        "{}",
+        stderr(&output)
+    );
+
+    for format in ["json", "pretty", "yaml"] {
+        let output = server
+            .cmd()
+            .args([
+                "--format",
+                format,
+                "create",
+                "--fine-tuned-model-checkpoint",
+                CKPT,
+            ])
+            .args(["--project-id", "proj_c"])
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        let page: Value = if format == "yaml" {
+            serde_norway::from_str(&stdout(&output)).unwrap()
+        } else {
+            serde_json::from_str(&stdout(&output)).unwrap()
+        };
+        assert_eq!(page["object"], "list", "{format}");
+        assert_eq!(page["data"][0]["project_id"], "proj_c", "{format}");
+    }
+    let output = server
+        .cmd()
+        .args([
+            "--format",
+            "table",
+            "create",
+            CKPT,
+            "--project-id",
+            "proj_d",
+        ])
+        .output()
+        .unwrap();
+    assert!(stdout(&output).starts_with("ID "));
+    assert!(stdout(&output).contains("  proj_d  "));
+}
+
+#[test]
+fn create_reads_project_ids_from_stdin() {
+    let server = Server::seeded(0);
+    let output = server
+        .cmd()
+        .args(["create", CKPT])
+        .write_stdin("# grants\nproj_a\r\n\n  proj_b\nproj_a\n")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(jsonl(&stdout(&output)).len(), 2, "repeats are granted once");
+
+    let output = server
+        .cmd()
+        .args([
+            "create",
+            CKPT,
+            "--project-id",
+            "proj_flag",
+            "--project-id",
+            "-",
+        ])
+        .write_stdin(r#"["proj_c", "proj_d"]"#)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let projects: Vec<String> = jsonl(&stdout(&output))
+        .iter()
+        .map(|v| v["project_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(projects, ["proj_flag", "proj_c", "proj_d"]);
+}
+
+#[test]
+fn bulk_create_is_sent_in_batches_of_100() {
+    let server = Server::seeded(0);
+    let ids: String = (0..250).map(|i| format!("proj_{i:04}\n")).collect();
+    let output = server
+        .cmd()
+        .args(["create", CKPT])
+        .write_stdin(ids)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(jsonl(&stdout(&output)).len(), 250);
+    assert_eq!(server.requests(), 3);
+    assert_eq!(
+        stderr(&output).trim(),
+        format!("granted 250 project(s) access to {CKPT} (3 request(s))")
+    );
+    let listed = server
+        .cmd()
+        .args(["list", CKPT, "--limit", "100"])
+        .output()
+        .unwrap();
+    assert_eq!(jsonl(&stdout(&listed)).len(), 250);
+}
+
+#[test]
+fn a_failed_batch_reports_what_was_granted_and_exits_1() {
+    let server = Server::seeded(0);
+    server
+        .emulator()
+        .inject(Fault::Delay(Duration::from_millis(1)), 1);
+    server.emulator().inject(
+        Fault::Status {
+            status: 503,
+            retry_after_ms: None,
+            retry_after: None,
+        },
+        1,
+    );
+    let ids: String = (0..150).map(|i| format!("proj_{i:04}\n")).collect();
+    let output = server
+        .cmd()
+        .args(["--max-retries", "0", "create", CKPT, "--concurrency", "1"])
+        .write_stdin(ids)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        jsonl(&stdout(&output)).len(),
+        100,
+        "the first batch is printed"
+    );
+    let err = stderr(&output);
+    assert!(
+        err.contains("granted 100 of 150 project(s) before the error"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "POST \"{}/fine_tuning/checkpoints/{CKPT}/permissions\": 503 Service Unavailable",
+            server.url
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_stdin_is_a_usage_error_and_sends_nothing() {
+    let server = Server::seeded(0);
+    let cases = [
+        (
+            "proj_a\nproj_b proj_c\n",
+            "line 2: project id \"proj_b proj_c\" contains ' '",
+        ),
+        ("[\"proj_a\", 7]", "not a JSON array of strings"),
+        ("{\"project_ids\": [\"proj_a\"]}", "JSON object"),
+        ("", "standard input holds no project ids"),
+        (
+            "\n# only a comment\n",
+            "standard input holds no project ids",
+        ),
+    ];
+    for (input, message) in cases {
+        server
+            .cmd()
+            .args(["create", CKPT])
+            .write_stdin(input)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(message));
+    }
+    server
+        .cmd()
+        .args(["create", CKPT])
+        .write_stdin(&b"proj_a\n\xff\xfe\n"[..])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not UTF-8"));
+    assert_eq!(server.requests(), 0);
+}
+
+#[test]
+fn delete_by_positionals_or_flags_then_404() {
+    let server = Server::seeded(2);
+    let output = server
+        .cmd()
+        .args(["delete", CKPT, "cp_000000000000000000000000"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let deleted: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(deleted["deleted"], true);
+    assert_eq!(deleted["id"], "cp_000000000000000000000000");
+
+    // A flag for the checkpoint: the positional is the permission id.
+    server
+        .cmd()
+        .args([
+            "--format",
+            "table",
+            "delete",
+            "--fine-tuned-model-checkpoint",
+            CKPT,
+        ])
+        .arg("cp_000000000000000000000001")
+        .assert()
+        .success()
+        .stdout("ID                           DELETED\ncp_000000000000000000000001  true\n");
+
+    let output = server
+        .cmd()
+        .args([
+            "delete",
+            "--permission-id",
+            "cp_000000000000000000000001",
+            CKPT,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stdout(&output), "");
+    let err = stderr(&output);
+    let mut lines = err.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        format!(
+            "DELETE \"{}/fine_tuning/checkpoints/{CKPT}/permissions/cp_000000000000000000000001\": 404 Not Found",
+            server.url
+        )
+    );
+    let json_end = err.find("\n}\n").unwrap() + 2;
+    let body: Value = serde_json::from_str(&err[err.find('{').unwrap()..json_end]).unwrap();
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert_eq!(body["error"]["param"], "permission_id");
+    assert!(err.contains("request id: req_"), "{err}");
+}
+
+#[test]
+fn without_a_key_nothing_is_sent_and_the_variables_are_named() {
+    let server = Server::seeded(1);
+    for verb in [
+        &["list", CKPT][..],
+        &["create", CKPT, "--project-id", "p"],
+        &["delete", CKPT, "cp_1"],
+    ] {
+        bare()
+            .env("OPENAI_BASE_URL", &server.url)
+            .env("OPENAI_ADMIN_KEY", "")
+            .args(verb)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(
+                predicate::str::contains("OPENAI_ADMIN_KEY")
+                    .and(predicate::str::contains("OPENAI_API_KEY")),
+            );
+    }
+    assert_eq!(server.requests(), 0);
+    // OPENAI_API_KEY alone is used (the emulator answers 403: not an admin key).
+    bare()
+        .env("OPENAI_BASE_URL", &server.url)
+        .env("OPENAI_API_KEY", "sk-proj-0123456789abcdef")
+        .args(["list", CKPT])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(format!(
+            "GET \"{}/fine_tuning/checkpoints/{CKPT}/permissions\": 403 Forbidden\n",
+            server.url
+        )));
+    // A flag wins over the variables.
+    bare()
+        .env("OPENAI_BASE_URL", &server.url)
+        .env("OPENAI_ADMIN_KEY", "sk-proj-0123456789abcdef")
+        .args(["list", CKPT, "--admin-api-key", KEY])
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_rejected_key_is_an_api_error() {
+    let server = Server::seeded(1);
+    server
+        .cmd()
+        .env("OPENAI_ADMIN_KEY", "not a key")
+        .args(["list", CKPT])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("permissions\": 401 Unauthorized\n")
+                .and(predicate::str::contains("\"code\": \"invalid_api_key\"")),
+        );
+}
+
+#[test]
+fn bad_usage_exits_2_with_clap_messages() {
+    let server = Server::seeded(0);
+    let cases: [(&[&str], &str); 9] = [
+        (&["list"], "missing --fine-tuned-model-checkpoint"),
+        (&["list", CKPT, "extra"], "unexpected argument 'extra'"),
+        (
+            &["list", CKPT, "--limit", "0"],
+            "invalid value '0' for '--limit <N>'",
+        ),
+        (
+            &["list", CKPT, "--order", "sideways"],
+            "possible values: ascending, descending",
+        ),
+        (
+            &["--format", "xml", "list", CKPT],
+            "invalid value 'xml' for '--format <FORMAT>'",
+        ),
+        (&["list", CKPT, "--bogus"], "unexpected argument '--bogus'"),
+        (&["delete", CKPT], "missing --permission-id"),
+        (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+        (
+            &["list", CKPT, "--timeout=-3"],
+            "invalid value '-3' for '--timeout <SECONDS>'",
+        ),
+    ];
+    for (args, message) in cases {
+        server
+            .cmd()
+            .args(args)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(message));
+    }
+    server
+        .cmd()
+        .args(["create", CKPT, "--batch-size", "101", "--project-id", "p"])
+        .assert()
+        .code(2);
+    server
+        .cmd()
+        .args(["list", CKPT, "--base-url", "ftp://example.com"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("invalid base URL"));
+    bare()
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("Usage:"));
+    assert_eq!(server.requests(), 0);
+}
+
+#[test]
+fn network_errors_and_server_errors_exit_1() {
+    // A port that was just free: nothing listens there.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{closed}/v1");
+    bare()
+        .env("OPENAI_ADMIN_KEY", KEY)
+        .args(["list", CKPT, "--base-url", &url, "--max-retries", "0"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(format!(
+            "GET \"{url}/fine_tuning/checkpoints/{CKPT}/permissions\": connection error: "
+        )));
+
+    let server = Server::seeded(1);
+    server
+        .emulator()
+        .inject(Fault::Delay(Duration::from_secs(3)), 1);
+    server
+        .cmd()
+        .args(["list", CKPT, "--timeout", "0.3", "--max-retries", "0"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(": request timed out"));
+
+    // A 429 is retried (and the retry logged as a warning), then succeeds.
+    server.emulator().inject(
+        Fault::Status {
+            status: 429,
+            retry_after_ms: Some(10),
+            retry_after: None,
+        },
+        1,
+    );
+    server
+        .cmd()
+        .args(["list", CKPT])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("cp_000000000000000000000000"))
+        .stderr(predicate::str::contains("retrying request"));
+}
+
+#[test]
+fn debug_logs_requests_and_responses_but_never_the_key() {
+    let server = Server::seeded(3);
+    let flag_key = "sk-admin-from-the-flag-SECRET-987654";
+    let runs = [
+        server
+            .cmd()
+            .args(["--debug", "list", CKPT, "--limit", "2"])
+            .output()
+            .unwrap(),
+        server
+            .cmd()
+            .args(["--debug", "create", CKPT, "--project-id", "proj_x"])
+            .args(["--admin-api-key", flag_key])
+            .output()
+            .unwrap(),
+        server
+            .cmd()
+            .args(["delete", CKPT, "cp_missing", "--debug"])
+            .output()
+            .unwrap(),
+        server
+            .cmd()
+            .env("OPENAI_ADMIN_KEY", "sk-wrong-key-SECRET-1234567")
+            .args(["--debug", "list", CKPT])
+            .output()
+            .unwrap(),
+    ];
+    let err = stderr(&runs[0]);
+    assert!(err.contains("request method=\"GET\""), "{err}");
+    assert!(
+        err.contains("?after=cp_000000000000000000000001&limit=2"),
+        "{err}"
+    );
+    assert!(
+        err.contains("response status=200 request_id=\"req_"),
+        "{err}"
+    );
+    assert!(stderr(&runs[1]).contains("{\"project_ids\":[\"proj_x\"]}"));
+    for output in &runs {
+        let all = format!("{}{}", stdout(output), stderr(output));
+        assert!(!all.contains("SECRET"), "the key leaked:\n{all}");
+        assert!(!all.to_lowercase().contains("authorization"), "{all}");
+    }
+    // Help shows the variables' names, never their values.
+    server
+        .cmd()
+        .env("OPENAI_API_KEY", "sk-admin-in-env-SECRET-0000")
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("OPENAI_ADMIN_KEY")
+                .and(predicate::str::contains("SECRET").not()),
+        );
+}
+
+#[test]
+fn help_has_examples_for_every_verb() {
+    for verb in ["list", "retrieve", "create", "delete", "completions"] {
+        bare().args([verb, "--help"]).assert().success().stdout(
+            predicate::str::contains("Examples:")
+                .and(predicate::str::contains(format!("ckpt-perms {verb} "))),
+        );
+    }
+    bare().arg("--help").assert().success().stdout(
+        predicate::str::contains("Exit codes:").and(predicate::str::contains("--format <FORMAT>")),
+    );
+    bare()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("ckpt-perms "));
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef ckpt-perms"),
+        ("fish", "complete -c ckpt-perms"),
+    ] {
+        bare()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(
+                predicate::str::contains(marker)
+                    .and(predicate::str::contains("fine-tuned-model-checkpoint")),
+            );
+    }
+    bare().args(["completions", "powershell"]).assert().code(2);
+}
+
+/// On a terminal (a pseudo-terminal from `script`), a long listing draws a
+/// progress line on standard error while rows go to the file.
+#[test]
+fn progress_is_drawn_on_a_terminal_only() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let server = Server::seeded(30);
+    let dir = std::env::temp_dir().join(format!("ckpt-perms-progress-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rows = dir.join("rows.jsonl");
+    let screen = dir.join("screen.log");
+    let command = format!(
+        "'{}' list '{CKPT}' --limit 10 > '{}'",
+        env!("CARGO_BIN_EXE_ckpt-perms"),
+        rows.display()
+    );
+    let status = std::process::Command::new("script")
+        .args(["-qec", &command])
+        .arg(&screen)
+        .env("OPENAI_ADMIN_KEY", KEY)
+        .env("OPENAI_BASE_URL", &server.url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let screen_text = std::fs::read_to_string(&screen).unwrap();
+    assert!(
+        screen_text.contains("10 permissions from 1 page, fetching more"),
+        "{screen_text}"
+    );
+    assert!(
+        screen_text.contains("20 permissions from 2 pages"),
+        "{screen_text}"
+    );
+    assert!(screen_text.contains("\r\x1b[2K"), "the line is erased");
+    assert_eq!(std::fs::read_to_string(&rows).unwrap().lines().count(), 30);
+    let _ = std::fs::remove_dir_all(&dir);
+}
