@@ -59,9 +59,9 @@ impl Client {
         &self,
         call: impl Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ErrorResponse>>>,
     ) -> Result<ApiResponse<T>> {
-        match call.await {
-            Ok(response) => Ok(ApiResponse::from_generated(response)),
-            Err(error) => Err(Error::from_generated(error).await),
+        match crate::transport::record_request(call).await {
+            (Ok(response), _) => Ok(ApiResponse::from_generated(response)),
+            (Err(error), request) => Err(Error::from_generated(error, request).await),
         }
     }
 }

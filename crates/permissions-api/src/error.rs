@@ -24,6 +24,8 @@ pub enum Error {
         /// What reqwest reported.
         #[source]
         source: reqwest::Error,
+        /// The request, when it was built.
+        request: Option<RequestInfo>,
     },
     /// The request or the connection attempt took longer than the timeout.
     #[error("request timed out: {source}")]
@@ -31,6 +33,8 @@ pub enum Error {
         /// What reqwest reported.
         #[source]
         source: reqwest::Error,
+        /// The request, when it was built.
+        request: Option<RequestInfo>,
     },
     /// The server answered, but not with the JSON the API describes.
     #[error("could not decode the response{}: {message}; body starts: {excerpt:?}",
@@ -42,6 +46,8 @@ pub enum Error {
         message: String,
         /// The first bytes of the body, with anything that looks like a key masked.
         excerpt: String,
+        /// The request that got this answer.
+        request: Option<RequestInfo>,
     },
     /// An argument was refused before any request was sent.
     #[error("invalid argument: {0}")]
@@ -56,6 +62,22 @@ pub enum Error {
         /// The cursor that came back.
         cursor: String,
     },
+}
+
+/// The method and URL of a request that failed, for messages such as
+/// `DELETE "https://.../permissions/cp_x": 404 Not Found`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// The HTTP method.
+    pub method: reqwest::Method,
+    /// The full URL, with the query (which never holds the key).
+    pub url: reqwest::Url,
+}
+
+impl fmt::Display for RequestInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} \"{}\"", self.method, self.url)
+    }
 }
 
 /// The status class of a server error, as the official SDKs name them.
@@ -117,6 +139,8 @@ pub struct StatusError {
     pub code: Option<String>,
     /// The `x-request-id` response header, to quote when asking OpenAI for help.
     pub request_id: Option<String>,
+    /// The request that got this answer.
+    pub request: Option<RequestInfo>,
 }
 
 impl fmt::Display for StatusError {
@@ -164,53 +188,75 @@ impl Error {
         }
     }
 
-    pub(crate) fn from_reqwest(source: reqwest::Error) -> Self {
-        if source.is_timeout() {
-            Self::Timeout { source }
-        } else {
-            Self::Connection { source }
+    /// The method and URL of the request that failed, when one was sent.
+    pub fn request(&self) -> Option<&RequestInfo> {
+        match self {
+            Self::Status(e) => e.request.as_ref(),
+            Self::Connection { request, .. }
+            | Self::Timeout { request, .. }
+            | Self::Decode { request, .. } => request.as_ref(),
+            _ => None,
         }
     }
 
-    /// Converts an error of the generated client, reading the body of responses the
-    /// spec does not describe.
-    pub(crate) async fn from_generated(error: progenitor_client::Error<ErrorResponse>) -> Self {
+    pub(crate) fn from_reqwest(source: reqwest::Error, request: Option<RequestInfo>) -> Self {
+        if source.is_timeout() {
+            Self::Timeout { source, request }
+        } else {
+            Self::Connection { source, request }
+        }
+    }
+
+    /// Converts an error of the generated client for `request`, reading the body of
+    /// responses the spec does not describe.
+    pub(crate) async fn from_generated(
+        error: progenitor_client::Error<ErrorResponse>,
+        request: Option<RequestInfo>,
+    ) -> Self {
         use progenitor_client::Error as E;
         match error {
             E::ErrorResponse(response) => {
                 let (status, headers) = (response.status().as_u16(), response.headers().clone());
-                Self::from_envelope(status, &headers, response.into_inner())
+                Self::from_envelope(status, &headers, response.into_inner(), request)
             }
             E::UnexpectedResponse(response) => {
                 let status = response.status().as_u16();
                 let headers = response.headers().clone();
                 match response.bytes().await {
-                    Ok(body) if status >= 400 => {
-                        Self::from_envelope(status, &headers, envelope_from_body(status, &body))
-                    }
+                    Ok(body) if status >= 400 => Self::from_envelope(
+                        status,
+                        &headers,
+                        envelope_from_body(status, &body),
+                        request,
+                    ),
                     Ok(body) => Self::Decode {
                         status: Some(status),
                         message: "the API does not describe this status".into(),
                         excerpt: excerpt(&body),
+                        request,
                     },
-                    Err(source) => Self::from_reqwest(source),
+                    Err(source) => Self::from_reqwest(source, request),
                 }
             }
             E::InvalidResponsePayload(body, err) => Self::Decode {
                 status: None,
                 message: err.to_string(),
                 excerpt: excerpt(&body),
+                request,
             },
-            E::CommunicationError(source) | E::ResponseBodyError(source) => {
-                Self::from_reqwest(source)
-            }
-            E::InvalidUpgrade(source) => Self::from_reqwest(source),
-            E::InvalidRequest(message) => Self::InvalidArgument(message),
-            E::Custom(message) => Self::InvalidArgument(message),
+            E::CommunicationError(source)
+            | E::ResponseBodyError(source)
+            | E::InvalidUpgrade(source) => Self::from_reqwest(source, request),
+            E::InvalidRequest(message) | E::Custom(message) => Self::InvalidArgument(message),
         }
     }
 
-    fn from_envelope(status: u16, headers: &HeaderMap, body: ErrorResponse) -> Self {
+    fn from_envelope(
+        status: u16,
+        headers: &HeaderMap,
+        body: ErrorResponse,
+        request: Option<RequestInfo>,
+    ) -> Self {
         let error = body.error;
         let non_empty = |s: String| (!s.is_empty()).then_some(s);
         Self::Status(Box::new(StatusError {
@@ -221,6 +267,7 @@ impl Error {
             param: error.param,
             code: error.code,
             request_id: request_id(headers).map(str::to_owned),
+            request,
         }))
     }
 }

@@ -89,7 +89,7 @@ pub use config::{
     ApiKey, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, USER_AGENT,
     env,
 };
-pub use error::{Error, Result, StatusError, StatusKind};
+pub use error::{Error, RequestInfo, Result, StatusError, StatusKind};
 pub use pagination::{ListParams, PageStream, PermissionStream};
 pub use permissions_types;
 pub use response::ApiResponse;

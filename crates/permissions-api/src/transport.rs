@@ -2,12 +2,28 @@
 //! credentials and headers ([`prepare_request`]), retries and error bodies
 //! ([`Transport::execute`], called from the `ClientHooks::exec` hook).
 
-use std::time::Duration;
+use std::{cell::RefCell, future::Future, time::Duration};
 
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use reqwest::header::{HeaderMap, HeaderValue};
 
-use crate::{RetryPolicy, error::envelope_from_body, retry};
+use crate::{RequestInfo, RetryPolicy, error::envelope_from_body, retry};
+
+tokio::task_local! {
+    /// The last request the exec hook sent, for the error of a call made through
+    /// [`record_request`]: the generated client's errors do not carry it.
+    static SENT: RefCell<Option<RequestInfo>>;
+}
+
+/// Runs `call` (a generated operation) and returns its output with the method and
+/// URL of the request it sent, if it got that far.
+pub(crate) async fn record_request<F: Future>(call: F) -> (F::Output, Option<RequestInfo>) {
+    SENT.scope(RefCell::new(None), async move {
+        let output = call.await;
+        (output, SENT.with(|sent| sent.borrow_mut().take()))
+    })
+    .await
+}
 
 /// The settings the generated [`crate::generated::Client`] carries for every request.
 ///
@@ -56,12 +72,34 @@ impl Transport {
         mut request: reqwest::Request,
         operation: &str,
     ) -> reqwest::Result<reqwest::Response> {
+        let _ = SENT.try_with(|sent| {
+            *sent.borrow_mut() = Some(RequestInfo {
+                method: request.method().clone(),
+                url: request.url().clone(),
+            });
+        });
         let mut retries_done = 0;
         loop {
+            tracing::debug!(
+                operation,
+                method = %request.method(),
+                url = %request.url(),
+                attempt = retries_done + 1,
+                "sending request"
+            );
             let spare = (retries_done < self.retry.max_retries)
                 .then(|| request.try_clone())
                 .flatten();
             let result = http.execute(request).await;
+            match &result {
+                Ok(response) => tracing::debug!(
+                    operation,
+                    status = response.status().as_u16(),
+                    request_id = crate::error::request_id(response.headers()).unwrap_or("-"),
+                    "response"
+                ),
+                Err(error) => tracing::debug!(operation, error = %error, "no response"),
+            }
             let Some(next) = spare else {
                 return normalize_error_body(result?).await;
             };

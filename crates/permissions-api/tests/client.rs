@@ -464,6 +464,7 @@ async fn connection_errors_are_reported_after_retries() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+    assert_eq!(err.request().map(|r| r.method.as_str()), Some("DELETE"));
     assert!(!format!("{err:?}{err}").contains("SECRET"));
 }
 
@@ -494,11 +495,16 @@ async fn x_should_retry_overrides_the_status_rule() {
 
 #[tokio::test]
 async fn retry_after_in_seconds_and_as_a_date_are_honoured() {
-    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
-    for (header, minimum) in [
-        ("0.15".to_owned(), Duration::from_millis(150)),
-        (date, Duration::from_millis(900)),
-    ] {
+    // The date is formatted when its case starts, to whole seconds: 3 s ahead is
+    // at least 2 s once rounded down.
+    let in_three_seconds =
+        || httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3));
+    let cases: [(&dyn Fn() -> String, Duration); 2] = [
+        (&|| "0.15".to_owned(), Duration::from_millis(150)),
+        (&in_three_seconds, Duration::from_millis(1500)),
+    ];
+    for (make_header, minimum) in cases {
+        let header = make_header();
         let server = Recorder::start(move |_, n| {
             if n == 0 {
                 Reply::json(429, r#"{"error": {"message": "slow down", "type": "requests", "param": null, "code": null}}"#)
@@ -583,6 +589,15 @@ async fn each_error_status_has_its_kind_and_envelope_fields() {
         .unwrap_err();
     assert_eq!(err.kind(), Some(StatusKind::NotFound));
     assert!(err.to_string().starts_with("404 Not Found: "), "{err}");
+    let request = err.request().expect("the failed request is named");
+    assert_eq!(request.method, "DELETE");
+    assert_eq!(
+        request.to_string(),
+        format!(
+            "DELETE \"{}/fine_tuning/checkpoints/{CHECKPOINT}/permissions/cp_000000000000000000000000\"",
+            emulator.base_url()
+        )
+    );
 
     // 409, 422, 429 and 500 through scripted faults or a recording server.
     for (status, kind) in [
