@@ -25,7 +25,7 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
         /// The request, when it was built.
-        request: Option<RequestInfo>,
+        request: Option<Box<RequestInfo>>,
     },
     /// The request or the connection attempt took longer than the timeout.
     #[error("request timed out: {source}")]
@@ -34,7 +34,7 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
         /// The request, when it was built.
-        request: Option<RequestInfo>,
+        request: Option<Box<RequestInfo>>,
     },
     /// The server answered, but not with the JSON the API describes.
     #[error("could not decode the response{}: {message}; body starts: {excerpt:?}",
@@ -47,7 +47,7 @@ pub enum Error {
         /// The first bytes of the body, with anything that looks like a key masked.
         excerpt: String,
         /// The request that got this answer.
-        request: Option<RequestInfo>,
+        request: Option<Box<RequestInfo>>,
     },
     /// An argument was refused before any request was sent.
     #[error("invalid argument: {0}")]
@@ -194,12 +194,13 @@ impl Error {
             Self::Status(e) => e.request.as_ref(),
             Self::Connection { request, .. }
             | Self::Timeout { request, .. }
-            | Self::Decode { request, .. } => request.as_ref(),
+            | Self::Decode { request, .. } => request.as_deref(),
             _ => None,
         }
     }
 
     pub(crate) fn from_reqwest(source: reqwest::Error, request: Option<RequestInfo>) -> Self {
+        let request = request.map(Box::new);
         if source.is_timeout() {
             Self::Timeout { source, request }
         } else {
@@ -233,7 +234,7 @@ impl Error {
                         status: Some(status),
                         message: "the API does not describe this status".into(),
                         excerpt: excerpt(&body),
-                        request,
+                        request: request.map(Box::new),
                     },
                     Err(source) => Self::from_reqwest(source, request),
                 }
@@ -242,7 +243,7 @@ impl Error {
                 status: None,
                 message: err.to_string(),
                 excerpt: excerpt(&body),
-                request,
+                request: request.map(Box::new),
             },
             E::CommunicationError(source)
             | E::ResponseBodyError(source)

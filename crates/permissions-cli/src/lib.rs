@@ -21,7 +21,7 @@
 //! The binary is built on the `permissions-api` client layer; this library holds
 //! its parts so that they are documented and tested: [`cli`] (the clap
 //! definitions and help texts), [`output`] (the formats), [`input`] (project ids
-//! on standard input) and [`endpoint`] (the URLs printed in errors and logs).
+//! on standard input).
 //!
 //! # Decisions
 //!
@@ -52,10 +52,10 @@
 //!   Standard error gets `granted N project(s) ...`; after a failed batch, how many
 //!   were granted before it, and the error (exit 1).
 //! - **Errors** print `METHOD "URL": <status> <reason>`, then the error JSON
-//!   (`{"error": {...}}`) and the request id on standard error. The client's errors
-//!   do not carry the request, so the URL is rebuilt from the base URL and the
-//!   parameters ([`endpoint`]), encoded as the client encodes them. Network errors
-//!   print `METHOD "URL": <what failed>`.
+//!   (`{"error": {...}}`) and the request id on standard error; the method and URL
+//!   are the ones the client recorded for the request it sent
+//!   ([`permissions_api::Error::request`]). Network errors print
+//!   `METHOD "URL": <what failed>`.
 //! - **Exit codes**: [`0`](cli::EXIT_OK) success; [`1`](cli::EXIT_API) an API error,
 //!   a network error or timeout, an unreadable response, unwritable output;
 //!   [`2`](cli::EXIT_USAGE) a usage error: clap's own (bad flag or value), a
@@ -70,7 +70,6 @@
 //!   retries) always, requests and responses with `--debug`.
 
 pub mod cli;
-pub mod endpoint;
 pub mod input;
 pub mod output;
 mod run;

@@ -15,7 +15,6 @@ use crate::cli::{
     CheckpointArgs, Cli, Command, CompletionShell, CreateArgs, DeleteArgs, EXIT_API, EXIT_OK,
     EXIT_USAGE, GlobalArgs, ListArgs, PageArgs, RetrieveArgs,
 };
-use crate::endpoint;
 use crate::input;
 use crate::output::{Format, ItemWriter, write_deleted, write_page};
 
@@ -26,13 +25,9 @@ enum Failure {
     Usage(String),
     /// A bad combination of arguments, reported the way clap reports its own.
     Clap(clap::Error),
-    /// A request failed: `METHOD "URL": ...`, exit 1 (or 2 when the client refused
-    /// an argument before sending).
-    Request {
-        method: &'static str,
-        url: String,
-        error: Error,
-    },
+    /// A request failed: `METHOD "URL": ...` (the client names the request), exit 1
+    /// (or 2 when the client refused an argument before sending).
+    Request(Error),
     /// Standard output could not be written (a closed pipe ends the run quietly).
     Output(io::Error),
 }
@@ -333,10 +328,6 @@ impl Context {
         self.client.fine_tuning().checkpoints().permissions()
     }
 
-    fn base_url(&self) -> &str {
-        self.client.base_url()
-    }
-
     async fn list(&self, checkpoint: &str, params: ListParams) -> Result<(), Failure> {
         let mut pages = self.permissions().list_pages(checkpoint, params.clone());
         let mut writer = ItemWriter::new(BufWriter::new(io::stdout()), self.format);
@@ -344,8 +335,6 @@ impl Context {
         let mut cursor = params.after.clone();
         let mut page_count = 0u64;
         loop {
-            let url = endpoint::list_url(self.base_url(), checkpoint, &params, cursor.as_deref());
-            debug!(method = "GET", %url, "request");
             let page = match pages.next().await {
                 None => break,
                 Some(Ok(page)) => page,
@@ -353,11 +342,7 @@ impl Context {
                     progress.clear();
                     // Close what was printed (a JSON array stays valid), then fail.
                     writer.finish()?;
-                    return Err(Failure::Request {
-                        method: "GET",
-                        url,
-                        error,
-                    });
+                    return Err(Failure::Request(error));
                 }
             };
             log_response(page.status().as_u16(), page.request_id(), &*page);
@@ -379,19 +364,13 @@ impl Context {
 
     async fn retrieve(&self, checkpoint: &str, params: ListParams) -> Result<(), Failure> {
         eprintln!("warning: `retrieve` is deprecated: {RETRIEVE_DEPRECATION}");
-        let url = endpoint::list_url(self.base_url(), checkpoint, &params, None);
-        debug!(method = "GET", %url, "request");
         // The first page of `list_pages` is exactly the request `retrieve` sends,
         // with its status and request id for the log; no other page is fetched.
         let mut pages = self.permissions().list_pages(checkpoint, params);
         let page = match pages.next().await {
             Some(Ok(page)) => page,
             Some(Err(error)) => {
-                return Err(Failure::Request {
-                    method: "GET",
-                    url,
-                    error,
-                });
+                return Err(Failure::Request(error));
             }
             None => return Ok(()),
         };
@@ -414,7 +393,6 @@ impl Context {
             batch_size,
             concurrency,
         } = job;
-        let url = endpoint::permissions_url(self.base_url(), &checkpoint);
         let total = project_ids.len();
         let batches: Vec<Vec<String>> = project_ids
             .chunks(batch_size.max(1))
@@ -423,15 +401,9 @@ impl Context {
         let requests = batches.len();
         let permissions = self.permissions();
         let checkpoint_ref = checkpoint.as_str();
-        let url_ref = url.as_str();
         let mut results = futures::stream::iter(batches)
             .map(|batch| async move {
-                debug!(
-                    method = "POST",
-                    url = url_ref,
-                    body = %serde_json::json!({ "project_ids": &batch }),
-                    "request"
-                );
+                debug!(body = %serde_json::json!({ "project_ids": &batch }), "request body");
                 let count = batch.len();
                 permissions
                     .create_with_response(checkpoint_ref, batch)
@@ -486,18 +458,12 @@ impl Context {
                      {} project id(s) were not confirmed",
                     total - sent
                 );
-                Err(Failure::Request {
-                    method: "POST",
-                    url,
-                    error,
-                })
+                Err(Failure::Request(error))
             }
         }
     }
 
     async fn delete(&self, checkpoint: &str, permission_id: &str) -> Result<(), Failure> {
-        let url = endpoint::delete_url(self.base_url(), checkpoint, permission_id);
-        debug!(method = "DELETE", %url, "request");
         match self
             .permissions()
             .delete_with_response(checkpoint, permission_id)
@@ -512,11 +478,7 @@ impl Context {
                 write_deleted(BufWriter::new(io::stdout()), self.format, &response)?;
                 Ok(())
             }
-            Err(error) => Err(Failure::Request {
-                method: "DELETE",
-                url,
-                error,
-            }),
+            Err(error) => Err(Failure::Request(error)),
         }
     }
 }
@@ -584,18 +546,18 @@ fn report(failure: Failure) -> u8 {
             eprintln!("error: cannot write the output: {error}");
             EXIT_API
         }
-        Failure::Request { method, url, error } => report_request(method, &url, &error),
+        Failure::Request(error) => report_request(&error),
     }
 }
 
-fn report_request(method: &str, url: &str, error: &Error) -> u8 {
+fn report_request(error: &Error) -> u8 {
+    // `METHOD "URL"`, as the client recorded the request it sent.
+    let request = error
+        .request()
+        .map_or_else(|| "request".to_owned(), ToString::to_string);
     match error {
         Error::Status(status) => {
-            eprintln!(
-                "{method} \"{url}\": {} {}",
-                status.status,
-                reason(status.status)
-            );
+            eprintln!("{request}: {} {}", status.status, reason(status.status));
             eprintln!("{}", error_json(status));
             if let Some(id) = &status.request_id {
                 eprintln!("request id: {id}");
@@ -606,7 +568,7 @@ fn report_request(method: &str, url: &str, error: &Error) -> u8 {
             eprintln!("error: {message}");
             EXIT_USAGE
         }
-        Error::Connection { source } | Error::Timeout { source } => {
+        Error::Connection { source, .. } | Error::Timeout { source, .. } => {
             let what = if matches!(error, Error::Timeout { .. }) {
                 "request timed out"
             } else {
@@ -617,11 +579,11 @@ fn report_request(method: &str, url: &str, error: &Error) -> u8 {
             while let Some(next) = cause.source() {
                 cause = next;
             }
-            eprintln!("{method} \"{url}\": {what}: {cause}");
+            eprintln!("{request}: {what}: {cause}");
             EXIT_API
         }
         other => {
-            eprintln!("{method} \"{url}\": {other}");
+            eprintln!("{request}: {other}");
             EXIT_API
         }
     }

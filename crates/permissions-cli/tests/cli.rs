@@ -762,7 +762,8 @@ fn debug_logs_requests_and_responses_but_never_the_key() {
             .unwrap(),
     ];
     let err = stderr(&runs[0]);
-    assert!(err.contains("request method=\"GET\""), "{err}");
+    assert!(err.contains("sending request"), "{err}");
+    assert!(err.contains("method=GET"), "{err}");
     assert!(
         err.contains("?after=cp_000000000000000000000001&limit=2"),
         "{err}"
