@@ -28,6 +28,11 @@ commands:
 /// Tests that hold the snapshots of generated output and the spec checks.
 const SNAPSHOT_TESTS: &[&str] = &["codegen", "spec", "schema_agreement"];
 
+/// Left to `cargo test`: whether the fragment still says what the official document
+/// says is the business of `sync-spec`, not of regenerating code from the fragment,
+/// so that any edit of the fragment can be regenerated and reviewed.
+const NOT_SNAPSHOT_CHECKS: &[&str] = &["fragment_matches_the_official_document"];
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args
@@ -91,6 +96,8 @@ fn snapshot_tests(update: &str) -> Result<(), String> {
         .current_dir(workspace_root())
         .args(["test", "--quiet", "--package", "workspace-tests"])
         .args(SNAPSHOT_TESTS.iter().flat_map(|t| ["--test", t]))
+        .arg("--")
+        .args(NOT_SNAPSHOT_CHECKS.iter().flat_map(|t| ["--skip", t]))
         .env("INSTA_UPDATE", update);
     if update == "always" {
         // Write every snapshot, then let `check` judge them.
