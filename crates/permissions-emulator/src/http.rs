@@ -562,10 +562,31 @@ fn storage_failure(error: StoreError) -> Failure {
         StoreError::Storage(error) => tracing::error!(%error, "storage failure"),
         other => tracing::error!(error = ?other, "unexpected store answer"),
     }
+    internal_error()
+}
+
+/// The answer to a failure of ours, not of the request.
+fn internal_error() -> Failure {
     Failure::server(
         StatusCode::INTERNAL_SERVER_ERROR,
         "The server had an error while processing your request.",
     )
+}
+
+/// Runs a store write: on a blocking thread when it goes to SQLite (disk I/O must
+/// not stall the async workers), inline when the store is in memory.
+async fn write_store<T: Send + 'static>(
+    state: &EmulatorState,
+    write: impl FnOnce(&Store) -> T + Send + 'static,
+) -> Result<T, Failure> {
+    if state.is_persistent() {
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || write(&state.0.store))
+            .await
+            .map_err(|_| internal_error())
+    } else {
+        Ok(write(&state.0.store))
+    }
 }
 
 fn is_json_content_type(headers: &HeaderMap) -> bool {
@@ -677,27 +698,12 @@ async fn create(
         .code("invalid_content_type"));
     }
     let project_ids = parse_create_body(&body)?;
-    let records = if state.is_persistent() {
-        let state = state.clone();
-        tokio::task::spawn_blocking(move || state.0.store.create(&checkpoint, &project_ids))
-            .await
-            .map_err(|_| {
-                Failure::server(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "The server had an error while processing your request.",
-                )
-            })?
-    } else {
-        state.0.store.create(&checkpoint, &project_ids)
-    }
-    .map_err(storage_failure)?;
+    let records = write_store(&state, move |store| store.create(&checkpoint, &project_ids))
+        .await?
+        .map_err(storage_failure)?;
     let data: Vec<CheckpointPermission> = records.iter().map(|r| r.permission.clone()).collect();
-    let body = serde_json::to_vec(&PermissionList::new(data, false)).map_err(|_| {
-        Failure::server(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The server had an error while processing your request.",
-        )
-    })?;
+    let body =
+        serde_json::to_vec(&PermissionList::new(data, false)).map_err(|_| internal_error())?;
     Ok(json_response(StatusCode::OK, body))
 }
 
@@ -716,19 +722,12 @@ async fn delete_permission(
         .param("permission_id")
         .code("invalid_value"));
     }
-    let result = if state.is_persistent() {
-        let state = state.clone();
+    let result = {
         let (checkpoint, permission_id) = (checkpoint.clone(), permission_id.clone());
-        tokio::task::spawn_blocking(move || state.0.store.delete(&checkpoint, &permission_id))
-            .await
-            .map_err(|_| {
-                Failure::server(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "The server had an error while processing your request.",
-                )
-            })?
-    } else {
-        state.0.store.delete(&checkpoint, &permission_id)
+        write_store(&state, move |store| {
+            store.delete(&checkpoint, &permission_id)
+        })
+        .await?
     };
     match result {
         Ok(()) => {}
@@ -751,12 +750,7 @@ async fn delete_permission(
         object: PermissionObject::CheckpointPermission,
         deleted: true,
     })
-    .map_err(|_| {
-        Failure::server(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "The server had an error while processing your request.",
-        )
-    })?;
+    .map_err(|_| internal_error())?;
     Ok(json_response(StatusCode::OK, body))
 }
 

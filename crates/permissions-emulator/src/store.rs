@@ -359,26 +359,12 @@ impl Store {
             return Ok(result);
         }
         if let Some(db) = writer.db.as_mut() {
-            let tx = db.transaction()?;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO permissions (seq, id, checkpoint, project_id, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                for (seq, record) in &new {
-                    let seq = i64::try_from(*seq).map_err(|_| {
-                        StoreError::Storage(Error::Config("sequence overflow".into()))
-                    })?;
-                    insert.execute(params![
-                        seq,
-                        record.permission.id,
-                        checkpoint,
-                        record.permission.project_id,
-                        record.permission.created_at
-                    ])?;
-                }
-            }
-            tx.commit()?;
+            insert_rows(
+                db,
+                new.iter()
+                    .map(|(seq, record)| (checkpoint, *seq, &**record)),
+            )
+            .map_err(StoreError::Storage)?;
         }
         writer.next_seq += new.len() as u64;
         let mut index = self.write();
@@ -469,25 +455,11 @@ impl Store {
             }
         }
         if let Some(db) = writer.db.as_mut() {
-            let tx = db.transaction()?;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO permissions (seq, id, checkpoint, project_id, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                for (checkpoint, seq, record) in &new {
-                    let seq = i64::try_from(*seq)
-                        .map_err(|_| Error::Config("sequence overflow".into()))?;
-                    insert.execute(params![
-                        seq,
-                        record.permission.id,
-                        checkpoint,
-                        record.permission.project_id,
-                        record.permission.created_at
-                    ])?;
-                }
-            }
-            tx.commit()?;
+            insert_rows(
+                db,
+                new.iter()
+                    .map(|(checkpoint, seq, record)| (checkpoint.as_str(), *seq, &**record)),
+            )?;
         }
         writer.next_seq += new.len() as u64;
         let count = new.len();
@@ -502,4 +474,30 @@ impl Store {
     pub(crate) fn len(&self) -> usize {
         self.read().checkpoints.values().map(|e| e.live.len()).sum()
     }
+}
+
+/// Writes new permissions in one transaction: all of them, or none if one fails.
+fn insert_rows<'a>(
+    db: &mut Connection,
+    rows: impl Iterator<Item = (&'a str, u64, &'a Record)>,
+) -> Result<(), Error> {
+    let tx = db.transaction()?;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO permissions (seq, id, checkpoint, project_id, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (checkpoint, seq, record) in rows {
+            let seq = i64::try_from(seq).map_err(|_| Error::Config("sequence overflow".into()))?;
+            insert.execute(params![
+                seq,
+                record.permission.id,
+                checkpoint,
+                record.permission.project_id,
+                record.permission.created_at
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
