@@ -1,10 +1,16 @@
 //! Shared pieces of the benchmark programs.
 //!
+//! - `bench-suite` (run by `cargo xtask bench`): starts the servers, runs every
+//!   measurement below as its own process, interleaved over several rounds, and
+//!   writes `BENCHMARKS.md` with medians and ratios.
 //! - `page-server`: serves a listing of N permissions as pre-serialized pages, so
 //!   the server costs next to nothing and the client's own cost shows.
-//! - `client-bench`: lists everything (or repeats one call) through our client or
-//!   through a hand-written `reqwest` + serde loop, and reports wall time and the
-//!   process's peak memory.
+//! - `client-bench`: lists everything, repeats one call or grants many projects
+//!   through our client, a hand-written `reqwest` + serde loop or raw hyper, and
+//!   reports wall time, CPU time and the process's peak memory.
+//! - `load-gen`: HTTP/1 load on one URL, closed-loop (as fast as the server
+//!   answers) or at a constant rate (latency counted from each request's scheduled
+//!   time), with a latency distribution.
 
 use std::collections::HashMap;
 
@@ -51,16 +57,49 @@ pub fn peak_rss_kib() -> Option<u64> {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// CPU time (user + system) this process has used so far, in milliseconds, on Linux
-/// (`/proc/self/stat`, in clock ticks of 10 ms).
+/// CPU time (user + system) this process has used so far, in milliseconds, with
+/// microsecond resolution (`getrusage(RUSAGE_SELF)`; `/proc/self/stat` counts 10 ms
+/// ticks, too coarse for a thousand pages).
 pub fn cpu_time_ms() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may hold spaces) start at state (3rd).
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) * 10.0)
+    use nix::sys::resource::{UsageWho, getrusage};
+    use nix::sys::time::TimeValLike;
+    let usage = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    let micros = usage.user_time().num_microseconds() + usage.system_time().num_microseconds();
+    Some(micros as f64 / 1e3)
+}
+
+/// The value following `name` in `args`, or `default`.
+pub fn arg(args: &[String], name: &str, default: &str) -> String {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// The median of `values` (the mean of the two middle ones for an even count), or
+/// `None` when empty. NaNs sort last.
+pub fn median(values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    Some(if sorted.len().is_multiple_of(2) {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    })
+}
+
+/// The `q` quantile (0..=1) of sorted `values`, nearest rank; 0 when empty.
+pub fn quantile(sorted: &[u64], q: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 #[cfg(test)]
@@ -82,5 +121,24 @@ mod tests {
             after = page.last_id;
         }
         assert_eq!(seen, 250);
+    }
+
+    #[test]
+    fn medians_and_quantiles() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        let sorted: Vec<u64> = (1..=100).collect();
+        assert_eq!(quantile(&sorted, 0.99), 99);
+        assert_eq!(quantile(&sorted, 0.5), 50);
+        assert_eq!(quantile(&sorted, 1.0), 100);
+        assert_eq!(quantile(&[], 0.5), 0);
+    }
+
+    #[test]
+    fn args_take_the_following_value() {
+        let args: Vec<String> = ["x", "--n", "3"].map(String::from).to_vec();
+        assert_eq!(arg(&args, "--n", "1"), "3");
+        assert_eq!(arg(&args, "--m", "1"), "1");
     }
 }

@@ -1,27 +1,66 @@
 //! One client measurement, in its own process so that its peak memory is its own.
 //!
-//! `client-bench --base-url URL --client ours|reqwest --task list|call [--count N]
-//! [--concurrency C]` prints one JSON line:
-//! `{"client", "task", "items", "requests", "wall_ms", "us_per_request", "peak_rss_kib"}`.
+//! ```text
+//! client-bench --base-url URL --client ours|ours-pages|reqwest|hyper --task list|call|grant
+//!     [--count N] [--concurrency C] [--limit L] [--max-items N]
+//!     [--checkpoint ID] [--projects N] [--batch B]
+//! ```
 //!
-//! - `list`: every permission of the listing at limit 100, following the cursor.
-//! - `call`: `count` requests for the first page (limit 100), `concurrency` at a time.
+//! prints one JSON line: `{"client", "task", "concurrency", "items", "requests",
+//! "wall_ms", "us_per_request", "cpu_ms", "cpu_us_per_request", "peak_rss_kib",
+//! "verified"}`.
+//!
+//! - `list`: every permission of the listing at limit 100, following the cursor
+//!   (`ours`: the item stream `list`; `ours-pages`: the page stream `list_pages`).
+//! - `call`: `count` requests for the first page (`--limit`, default 100),
+//!   `concurrency` at a time (`ours`: the deprecated one-page `retrieve`).
+//! - `grant`: create permissions for `projects` new projects in batches of `batch`
+//!   ids per request, `concurrency` requests at a time; then list the checkpoint and
+//!   count how many of those projects are present (`verified`, outside the timing).
+//!
+//! The clients: ours (`permissions-api`), a hand-written `reqwest` + serde loop (the
+//! ideal), and raw hyper 1 (hyper-util's legacy pooled client, HTTP/1 only).
 
+use std::collections::HashSet;
 use std::time::Instant;
 
+use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper_util::client::legacy::{Client as HyperClient, connect::HttpConnector};
+use hyper_util::rt::TokioExecutor;
 use permissions_api::{Client, ListParams};
-use permissions_bench::{CHECKPOINT, cpu_time_ms, peak_rss_kib};
+use permissions_bench::{CHECKPOINT, arg, cpu_time_ms, peak_rss_kib};
 use permissions_types::PermissionList;
 
 const KEY: &str = "sk-admin-bench";
 
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_owned())
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The project ids of a grant run: 24 characters after `proj_`, like real ones.
+fn project_id(i: usize) -> String {
+    format!("proj_g{i:023}")
+}
+
+/// Follows the cursor through every page that `page` fetches, up to `max_items`.
+async fn list_all<F, Fut>(max_items: usize, page: F) -> Result<(usize, usize), BoxError>
+where
+    F: Fn(Option<String>) -> Fut,
+    Fut: Future<Output = Result<PermissionList, BoxError>>,
+{
+    let (mut items, mut requests) = (0, 0);
+    let mut after: Option<String> = None;
+    loop {
+        let page = page(after.take()).await?;
+        requests += 1;
+        items += page.data.len().min(max_items - items);
+        match page.last_id {
+            Some(last) if page.has_more && !page.data.is_empty() && items < max_items => {
+                after = Some(last)
+            }
+            _ => return Ok((items, requests)),
+        }
+    }
 }
 
 /// The hand-written ideal: reqwest + serde, following `after` by hand.
@@ -31,19 +70,17 @@ struct Manual {
 }
 
 impl Manual {
-    fn new(base_url: &str) -> Self {
+    fn new(base_url: &str, checkpoint: &str) -> Self {
         Self {
             http: reqwest::Client::new(),
-            url: format!("{base_url}/fine_tuning/checkpoints/{CHECKPOINT}/permissions"),
+            url: format!("{base_url}/fine_tuning/checkpoints/{checkpoint}/permissions"),
         }
     }
 
-    async fn page(
-        &self,
-        after: Option<&str>,
-    ) -> Result<PermissionList, Box<dyn std::error::Error>> {
-        let mut query: Vec<(&str, &str)> = vec![("limit", "100")];
-        if let Some(after) = after {
+    async fn page(&self, limit: usize, after: Option<String>) -> Result<PermissionList, BoxError> {
+        let limit = limit.to_string();
+        let mut query: Vec<(&str, &str)> = vec![("limit", &limit)];
+        if let Some(after) = &after {
             query.push(("after", after));
         }
         let response = self
@@ -57,43 +94,127 @@ impl Manual {
         Ok(serde_json::from_slice(&response.bytes().await?)?)
     }
 
-    async fn list_all(
-        &self,
-        max_items: usize,
-    ) -> Result<(usize, usize), Box<dyn std::error::Error>> {
-        let (mut items, mut requests) = (0, 0);
-        let mut after: Option<String> = None;
-        loop {
-            let page = self.page(after.as_deref()).await?;
-            requests += 1;
-            items += page.data.len().min(max_items - items);
-            match page.last_id {
-                Some(last) if page.has_more && !page.data.is_empty() && items < max_items => {
-                    after = Some(last)
-                }
-                _ => return Ok((items, requests)),
-            }
-        }
+    async fn create(&self, project_ids: &[String]) -> Result<PermissionList, BoxError> {
+        let body = serde_json::to_vec(&serde_json::json!({ "project_ids": project_ids }))?;
+        let response = self
+            .http
+            .post(&self.url)
+            .bearer_auth(KEY)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(serde_json::from_slice(&response.bytes().await?)?)
     }
 }
 
+/// Raw hyper 1: the pooled legacy client of hyper-util, HTTP/1 only.
+struct Raw {
+    http: HyperClient<HttpConnector, Empty<Bytes>>,
+    post: HyperClient<HttpConnector, Full<Bytes>>,
+    url: String,
+    auth: String,
+}
+
+impl Raw {
+    fn new(base_url: &str, checkpoint: &str) -> Self {
+        Self {
+            http: HyperClient::builder(TokioExecutor::new()).build_http(),
+            post: HyperClient::builder(TokioExecutor::new()).build_http(),
+            url: format!("{base_url}/fine_tuning/checkpoints/{checkpoint}/permissions"),
+            auth: format!("Bearer {KEY}"),
+        }
+    }
+
+    async fn body(
+        response: hyper::Response<hyper::body::Incoming>,
+    ) -> Result<PermissionList, BoxError> {
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        if !status.is_success() {
+            return Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&body)).into());
+        }
+        Ok(serde_json::from_slice(&body)?)
+    }
+
+    async fn page(&self, limit: usize, after: Option<String>) -> Result<PermissionList, BoxError> {
+        // Cursors are ASCII alphanumerics and `_`: nothing to escape.
+        let uri = match after {
+            Some(after) => format!("{}?limit={limit}&after={after}", self.url),
+            None => format!("{}?limit={limit}", self.url),
+        };
+        let request = hyper::Request::get(uri)
+            .header(hyper::header::AUTHORIZATION, &self.auth)
+            .body(Empty::new())?;
+        Self::body(self.http.request(request).await?).await
+    }
+
+    async fn create(&self, project_ids: &[String]) -> Result<PermissionList, BoxError> {
+        let body = serde_json::to_vec(&serde_json::json!({ "project_ids": project_ids }))?;
+        let request = hyper::Request::post(&self.url)
+            .header(hyper::header::AUTHORIZATION, &self.auth)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))?;
+        Self::body(self.post.request(request).await?).await
+    }
+}
+
+/// Sums the page sizes of `call` on each input, `concurrency` calls at a time.
+async fn repeat<I, F, Fut>(inputs: I, concurrency: usize, call: F) -> Result<usize, BoxError>
+where
+    I: IntoIterator,
+    F: Fn(I::Item) -> Fut,
+    Fut: Future<Output = Result<PermissionList, BoxError>>,
+{
+    futures::stream::iter(inputs)
+        .map(call)
+        .buffer_unordered(concurrency.max(1))
+        .try_fold(0, |sum, page| async move { Ok(sum + page.data.len()) })
+        .await
+}
+
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().collect();
     let base_url = arg(&args, "--base-url", "http://127.0.0.1:8089/v1");
     let which = arg(&args, "--client", "ours");
     let task = arg(&args, "--task", "list");
     let count: usize = arg(&args, "--count", "2000").parse()?;
     let concurrency: usize = arg(&args, "--concurrency", "1").parse()?;
+    let limit: usize = arg(&args, "--limit", "100").parse()?;
     let max_items: usize = arg(&args, "--max-items", &usize::MAX.to_string()).parse()?;
+    let checkpoint = arg(&args, "--checkpoint", CHECKPOINT);
+    let projects: usize = arg(&args, "--projects", "10000").parse()?;
+    let batch: usize = arg(&args, "--batch", "100").parse::<usize>()?.max(1);
 
     let ours = Client::builder().api_key(KEY).base_url(&base_url).build()?;
-    let manual = Manual::new(&base_url);
+    let permissions = ours.fine_tuning().checkpoints().permissions();
+    let manual = Manual::new(&base_url, &checkpoint);
+    let raw = Raw::new(&base_url, &checkpoint);
+    let batches: Vec<Vec<String>> = (0..projects)
+        .map(project_id)
+        .collect::<Vec<_>>()
+        .chunks(batch)
+        .map(<[String]>::to_vec)
+        .collect();
+
     let started = Instant::now();
+    let cpu_started = cpu_time_ms();
     let (items, requests) = match (which.as_str(), task.as_str()) {
         ("ours", "list") => {
-            let mut pages = ours.fine_tuning().checkpoints().permissions().list_pages(
-                CHECKPOINT,
+            let items = permissions
+                .list(
+                    &checkpoint,
+                    ListParams::new().limit(100).max_items(max_items as u64),
+                )
+                .try_fold(0usize, |n, _| async move { Ok(n + 1) })
+                .await?;
+            (items, items.div_ceil(100).max(1))
+        }
+        ("ours-pages", "list") => {
+            let mut pages = permissions.list_pages(
+                &checkpoint,
                 ListParams::new().limit(100).max_items(max_items as u64),
             );
             let (mut items, mut requests) = (0, 0);
@@ -103,34 +224,60 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             (items, requests)
         }
-        ("reqwest", "list") => manual.list_all(max_items).await?,
+        ("reqwest", "list") => list_all(max_items, |after| manual.page(100, after)).await?,
+        ("hyper", "list") => list_all(max_items, |after| raw.page(100, after)).await?,
         ("ours", "call") => {
-            let permissions = ours.fine_tuning().checkpoints().permissions();
-            let params = ListParams::new().limit(100);
-            let items: usize = futures::stream::iter(0..count)
-                .map(|_| {
-                    #[allow(deprecated)]
-                    permissions.retrieve(CHECKPOINT, &params)
-                })
-                .buffer_unordered(concurrency)
-                .map_ok(|page| page.data.len())
-                .try_fold(0, |sum, n| async move { Ok(sum + n) })
-                .await?;
+            let params = ListParams::new().limit(limit as u32);
+            let items = repeat(0..count, concurrency, |_| async {
+                #[allow(deprecated)]
+                Ok(permissions.retrieve(&checkpoint, &params).await?)
+            })
+            .await?;
             (items, count)
         }
         ("reqwest", "call") => {
-            let items: usize = futures::stream::iter(0..count)
-                .map(|_| manual.page(None))
-                .buffer_unordered(concurrency)
-                .map_ok(|page| page.data.len())
-                .try_fold(0, |sum, n| async move { Ok(sum + n) })
-                .await?;
+            let items = repeat(0..count, concurrency, |_| manual.page(limit, None)).await?;
             (items, count)
+        }
+        ("hyper", "call") => {
+            let items = repeat(0..count, concurrency, |_| raw.page(limit, None)).await?;
+            (items, count)
+        }
+        (client, "grant") => {
+            let (checkpoint, manual, raw) = (&checkpoint, &manual, &raw);
+            let items = repeat(&batches, concurrency, |ids| async move {
+                match client {
+                    "ours" => Ok(permissions.create(checkpoint, ids).await?),
+                    "reqwest" => manual.create(ids).await,
+                    "hyper" => raw.create(ids).await,
+                    other => Err(format!("unknown --client {other}").into()),
+                }
+            })
+            .await?;
+            (items, batches.len())
         }
         other => return Err(format!("unknown --client/--task {other:?}").into()),
     };
     let wall = started.elapsed();
-    let cpu_ms = cpu_time_ms();
+    let cpu_ms = cpu_time_ms()
+        .zip(cpu_started)
+        .map(|(end, start)| end - start);
+    let peak = peak_rss_kib();
+
+    // After the measurement: every granted project must be listed.
+    let verified = if task == "grant" {
+        let wanted: HashSet<String> = (0..projects).map(project_id).collect();
+        let present = permissions
+            .list(&checkpoint, ListParams::new().limit(100))
+            .try_fold(0usize, |n, permission| {
+                let hit = wanted.contains(&permission.project_id);
+                async move { Ok(n + usize::from(hit)) }
+            })
+            .await?;
+        Some(present)
+    } else {
+        None
+    };
     println!(
         "{}",
         serde_json::json!({
@@ -141,9 +288,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "requests": requests,
             "wall_ms": wall.as_secs_f64() * 1e3,
             "us_per_request": wall.as_secs_f64() * 1e6 / requests.max(1) as f64,
-            "peak_rss_kib": peak_rss_kib(),
+            "peak_rss_kib": peak,
             "cpu_ms": cpu_ms,
             "cpu_us_per_request": cpu_ms.map(|ms| ms * 1e3 / requests.max(1) as f64),
+            "verified": verified,
         })
     );
     Ok(())

@@ -1,8 +1,9 @@
 //! Serves a listing of pre-serialized pages on 127.0.0.1: the fastest possible
 //! server, so that client benchmarks measure the client.
 //!
-//! `page-server --listen 127.0.0.1:0 --total 100000 --limit 100` prints
-//! `listening on http://ADDR/v1` and serves until killed.
+//! `page-server --listen 127.0.0.1:0 --total 100000 --limit 100 [--workers 1]`
+//! prints `listening on http://ADDR/v1` and serves until killed, on `--workers`
+//! runtime threads (1 by default, leaving the other core to the client measured).
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -13,7 +14,7 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
-use permissions_bench::serialized_pages;
+use permissions_bench::{arg, serialized_pages};
 
 type Pages = Arc<HashMap<Option<String>, axum::body::Bytes>>;
 
@@ -39,17 +40,17 @@ async fn list(State(pages): State<Pages>, Query(query): Query<ListQuery>) -> imp
     }
 }
 
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_owned())
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let workers: usize = arg(&args, "--workers", "1").parse()?;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.max(1))
+        .enable_all()
+        .build()?
+        .block_on(serve(args))
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
+async fn serve(args: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
     let listen = arg(&args, "--listen", "127.0.0.1:0");
     let total: usize = arg(&args, "--total", "100000").parse()?;
     let limit: usize = arg(&args, "--limit", "100").parse()?;
