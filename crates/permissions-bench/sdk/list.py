@@ -1,0 +1,49 @@
+"""List every permission of the benchmark checkpoint through the official Python SDK.
+
+Usage: python3 list.py BASE_URL CHECKPOINT [MAX_ITEMS]
+Prints one JSON line like client-bench: items, requests, wall_ms (the listing only,
+after the import and the client's construction), cpu_ms, peak_rss_kib (this
+process's own high-water mark, getrusage(RUSAGE_SELF).ru_maxrss, read after the work).
+"""
+
+import json
+import resource
+import sys
+import time
+
+from openai import OpenAI
+
+LIMIT = 100
+
+
+def main() -> None:
+    base_url, checkpoint = sys.argv[1], sys.argv[2]
+    max_items = int(sys.argv[3]) if len(sys.argv) > 3 else None
+    # This SDK sends api_key (not the admin key) for these endpoints.
+    client = OpenAI(api_key="sk-admin-bench", base_url=base_url, max_retries=0)
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    items = 0
+    for _permission in client.fine_tuning.checkpoints.permissions.list(checkpoint, limit=LIMIT):
+        items += 1
+        if max_items is not None and items >= max_items:
+            break
+    wall_ms = (time.perf_counter() - started) * 1e3
+    cpu_ms = (time.process_time() - cpu_started) * 1e3
+    requests = max(1, -(-items // LIMIT))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({
+        "client": "python-sdk",
+        "task": "list",
+        "items": items,
+        "requests": requests,
+        "wall_ms": wall_ms,
+        "us_per_request": wall_ms * 1e3 / requests,
+        "cpu_ms": cpu_ms,
+        "cpu_us_per_request": cpu_ms * 1e3 / requests,
+        "peak_rss_kib": usage.ru_maxrss,
+    }))
+
+
+if __name__ == "__main__":
+    main()
