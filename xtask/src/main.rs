@@ -7,6 +7,9 @@
 //! - `cargo xtask sync-spec <file> [--check]`: regenerate `openapi/permissions.yaml`
 //!   from the official OpenAPI document and `openapi/overlay.yaml`, and print what
 //!   changed, breaking changes first (see [`xtask::sync`]).
+//! - `cargo xtask bench [--quick] [...]`: build the benchmark programs in release
+//!   mode and run `bench-suite` (crates/permissions-bench), which writes
+//!   `BENCHMARKS.md`. Not part of the tests; the full run takes about 15-25 minutes.
 
 use std::{
     path::{Path, PathBuf},
@@ -23,7 +26,11 @@ commands:
   sync-spec <official document> [--check]
             regenerate openapi/permissions.yaml from the official OpenAPI
             document (3.0 or 3.1) and openapi/overlay.yaml, and summarize what
-            changed; with --check, write nothing and fail if it would change";
+            changed; with --check, write nothing and fail if it would change
+  bench [--quick] [--rounds N] [--skip-build-cost] [--skip-sdks] [--out FILE]
+            run the benchmarks against the alternatives (release builds, servers
+            on 127.0.0.1) and write BENCHMARKS.md; --quick: smaller counts, fewer
+            rounds, no build cost";
 
 /// Tests that hold the snapshots of generated output and the spec checks.
 const SNAPSHOT_TESTS: &[&str] = &["codegen", "spec", "schema_agreement"];
@@ -47,6 +54,7 @@ fn main() -> ExitCode {
         ["sync-spec", upstream, "--check"] | ["sync-spec", "--check", upstream] => {
             sync_spec(Path::new(upstream), true)
         }
+        ["bench", rest @ ..] => bench(rest),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(())
@@ -147,6 +155,46 @@ fn check() -> Result<(), String> {
     })?;
     println!("generated code and snapshots are up to date");
     Ok(())
+}
+
+/// `cargo xtask bench`: builds the benchmark programs and the emulator in release
+/// mode, then runs `bench-suite` with `args` (the logic lives in
+/// `crates/permissions-bench`, so xtask stays light).
+fn bench(args: &[&str]) -> Result<(), String> {
+    let root = workspace_root();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(&cargo)
+        .current_dir(&root)
+        .args(["build", "--release", "-p", "permissions-bench", "-p"])
+        .args(["permissions-emulator", "--bins"])
+        .status()
+        .map_err(|e| format!("cannot run cargo build: {e}"))?;
+    if !status.success() {
+        return Err("building the benchmark programs failed (see above)".into());
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root.join(dir)
+            }
+        })
+        .unwrap_or_else(|| root.join("target"));
+    let suite = target.join("release/bench-suite");
+    let status = Command::new(&suite)
+        .current_dir(&root)
+        .arg("--root")
+        .arg(&root)
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", suite.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} failed (see above)", suite.display()))
+    }
 }
 
 /// `cargo xtask sync-spec`: regenerates the fragment from `upstream` and the overlay,
