@@ -3,8 +3,19 @@
 // Usage: node list.mjs BASE_URL CHECKPOINT [MAX_ITEMS]
 // Prints one JSON line like client-bench: items, requests, wall_ms (the listing only,
 // after the import and the client's construction), cpu_ms, peak_rss_kib (this
-// process's own high-water mark, process.resourceUsage().maxRSS, read after the work).
+// process's own high-water mark, read after the work: VmHWM of /proc/self/status, not
+// resourceUsage().maxRSS, which Linux carries over from the pre-exec copy of the
+// parent's memory).
+import { readFileSync } from 'node:fs';
 import OpenAI from 'openai';
+
+function peakRssKib() {
+  try {
+    const line = readFileSync('/proc/self/status', 'ascii').split('\n').find((l) => l.startsWith('VmHWM:'));
+    if (line) return Number(line.split(/\s+/)[1]);
+  } catch {}
+  return process.resourceUsage().maxRSS;
+}
 
 const LIMIT = 100;
 const [baseURL, checkpoint, maxArg] = process.argv.slice(2);
@@ -32,5 +43,5 @@ console.log(JSON.stringify({
   us_per_request: (wallMs * 1e3) / requests,
   cpu_ms: cpuMs,
   cpu_us_per_request: (cpuMs * 1e3) / requests,
-  peak_rss_kib: process.resourceUsage().maxRSS,
+  peak_rss_kib: peakRssKib(),
 }));

@@ -3,7 +3,8 @@
 Usage: python3 list.py BASE_URL CHECKPOINT [MAX_ITEMS]
 Prints one JSON line like client-bench: items, requests, wall_ms (the listing only,
 after the import and the client's construction), cpu_ms, peak_rss_kib (this
-process's own high-water mark, getrusage(RUSAGE_SELF).ru_maxrss, read after the work).
+process's own high-water mark, read after the work: VmHWM of /proc/self/status, not
+ru_maxrss, which Linux carries over from the pre-exec copy of the parent's memory).
 """
 
 import json
@@ -14,6 +15,17 @@ import time
 from openai import OpenAI
 
 LIMIT = 100
+
+
+def peak_rss_kib() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def main() -> None:
@@ -31,7 +43,6 @@ def main() -> None:
     wall_ms = (time.perf_counter() - started) * 1e3
     cpu_ms = (time.process_time() - cpu_started) * 1e3
     requests = max(1, -(-items // LIMIT))
-    usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({
         "client": "python-sdk",
         "task": "list",
@@ -41,7 +52,7 @@ def main() -> None:
         "us_per_request": wall_ms * 1e3 / requests,
         "cpu_ms": cpu_ms,
         "cpu_us_per_request": cpu_ms * 1e3 / requests,
-        "peak_rss_kib": usage.ru_maxrss,
+        "peak_rss_kib": peak_rss_kib(),
     }))
 
 

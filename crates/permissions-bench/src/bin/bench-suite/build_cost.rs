@@ -90,14 +90,20 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Appends one character to the first plain one-line `description:` of the spec.
+/// Appends one character to the first plain one-line `description:` of an operation
+/// (after `paths:`), which the generated code carries as a doc comment.
 fn edit_spec(spec: &Path) -> Result<(), Error> {
     let text = std::fs::read_to_string(spec)?;
+    let mut in_paths = false;
     let mut done = false;
     let edited: Vec<String> = text
         .lines()
         .map(|line| {
-            let value = line.trim_start().strip_prefix("description: ");
+            in_paths |= line == "paths:";
+            let value = line
+                .trim_start()
+                .strip_prefix("description: ")
+                .filter(|_| in_paths);
             match value {
                 Some(v) if !done && !v.is_empty() && !v.starts_with(['\'', '"', '|', '>']) => {
                     done = true;

@@ -348,24 +348,25 @@ fn install_sdks(paths: &Paths, results: &mut Results) -> Sdks {
     sdks
 }
 
-/// Writes a seed file of `total` permissions of [`CHECKPOINT`] (if not there yet).
+/// Writes a seed file of `total` permissions of [`CHECKPOINT`] (if not there yet),
+/// streaming, so that this process stays small.
 fn seed_file(paths: &Paths, total: usize) -> Result<PathBuf, Error> {
+    use std::io::Write as _;
     let path = paths.work.join(format!("seed-{total}.json"));
     if !path.exists() {
-        let permissions: Vec<Value> = (0..total)
-            .map(|i| {
-                json!({
-                    "checkpoint": CHECKPOINT,
-                    "project_id": format!("proj_{i:024}"),
-                    "id": format!("cp_{i:024}"),
-                    "created_at": 1_700_000_000 + i as i64,
-                })
-            })
-            .collect();
-        std::fs::write(
-            &path,
-            serde_json::to_vec(&json!({ "permissions": permissions }))?,
-        )?;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        out.write_all(b"{\"permissions\":[")?;
+        for i in 0..total {
+            let separator = if i == 0 { "" } else { "," };
+            write!(
+                out,
+                "{separator}{{\"checkpoint\":\"{CHECKPOINT}\",\"project_id\":\"proj_{i:024}\",\
+                 \"id\":\"cp_{i:024}\",\"created_at\":{}}}",
+                1_700_000_000 + i as i64
+            )?;
+        }
+        out.write_all(b"]}")?;
+        out.flush()?;
     }
     Ok(path)
 }

@@ -350,9 +350,10 @@ fn listing(md: &mut String, r: &Results, s: &Settings) {
          the same data: the pre-serialized page server (one thread; the ceiling, so that the \
          server's cost does not hide the client's) and the emulator (in memory). *List wall* \
          is the listing itself (after start-up and imports); *process* is spawn to exit. \
-         Peak RSS is each process's own high-water mark (VmHWM for Rust, \
-         `getrusage(RUSAGE_SELF).ru_maxrss` for Python, `process.resourceUsage().maxRSS` for \
-         Node), read by the process itself after the work: no polling, no race with reaping.\n",
+         Peak RSS is each process's own high-water mark (`VmHWM` of `/proc/self/status`), read \
+         by the process itself after the work: no polling, no race with reaping. (Not \
+         `getrusage` `ru_maxrss`: Linux carries it over from the pre-exec copy of the parent, \
+         so a child of a large parent reports the parent's size.)\n",
         n.div_ceil(100)
     );
     for (server, title) in [("page", "page server"), ("emulator", "emulator")] {
