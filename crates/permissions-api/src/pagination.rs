@@ -124,7 +124,7 @@ impl Cursor {
             return Some((Err(Error::RepeatedCursor { cursor }), None));
         }
         if let Some(remaining) = &mut self.remaining {
-            let data = &mut page.value_mut().data;
+            let data = &mut page.data;
             let keep = usize::try_from(*remaining)
                 .unwrap_or(usize::MAX)
                 .min(data.len());
