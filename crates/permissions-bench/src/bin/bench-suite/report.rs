@@ -121,10 +121,21 @@ fn goal_cell(value: Option<f64>, text: &str, ok: impl Fn(f64) -> bool) -> String
 pub fn render(r: &Results, s: &Settings, args: &[String]) -> String {
     let f = |k: &str| r.facts.get(k).cloned().unwrap_or_else(|| "?".into());
     let mut md = String::new();
-    let command = if args.is_empty() {
+    // `--root DIR` is how xtask tells the suite where the checkout is, not a choice
+    // of the person who ran it.
+    let mut shown = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        if arg == "--root" {
+            rest.next();
+        } else {
+            shown.push(arg.as_str());
+        }
+    }
+    let command = if shown.is_empty() {
         "cargo xtask bench".to_owned()
     } else {
-        format!("cargo xtask bench {}", args.join(" "))
+        format!("cargo xtask bench {}", shown.join(" "))
     };
     let _ = writeln!(
         md,
