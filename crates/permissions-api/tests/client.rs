@@ -12,7 +12,8 @@ use std::{
 use common::{Recorder, Reply};
 use futures::{StreamExt, TryStreamExt};
 use permissions_api::{
-    Client, Error, ListParams, RetryPolicy, StatusKind, permissions_types::ListOrder,
+    Client, Error, ListParams, Permissions, RetryPolicy, StatusKind,
+    permissions_types::{CheckpointPermission, ListOrder},
 };
 use permissions_emulator::{Emulator, Fault, SeedPermission};
 use permissions_types::PermissionObject;
@@ -28,6 +29,20 @@ fn fast_retries(max_retries: u32) -> RetryPolicy {
         max_delay: Duration::from_millis(20),
         ..RetryPolicy::default()
     }
+}
+
+/// `client.fine_tuning().checkpoints().permissions()`.
+fn permissions_of(client: &Client) -> Permissions<'_> {
+    client.fine_tuning().checkpoints().permissions()
+}
+
+/// Every permission `list` yields for [`CHECKPOINT`] with `params`.
+async fn list_all(client: &Client, params: ListParams) -> Vec<CheckpointPermission> {
+    permissions_of(client)
+        .list(CHECKPOINT, params)
+        .try_collect()
+        .await
+        .unwrap()
 }
 
 fn client_for(base_url: &str) -> Client {
@@ -101,14 +116,7 @@ async fn list_follows_the_cursor_across_many_pages() {
     let emulator = emulator_with(250).await;
     let client = client_for(&emulator.base_url());
     let before = emulator.request_count();
-    let all: Vec<_> = client
-        .fine_tuning()
-        .checkpoints()
-        .permissions()
-        .list(CHECKPOINT, ListParams::new().limit(7))
-        .try_collect()
-        .await
-        .unwrap();
+    let all: Vec<_> = list_all(&client, ListParams::new().limit(7)).await;
     assert_eq!(all.len(), 250);
     // Descending by default: newest first, each exactly once.
     let expected: Vec<_> = (0..250).rev().map(|i| format!("proj_{i:04}")).collect();
@@ -177,14 +185,7 @@ async fn max_items_caps_the_items_and_the_requests() {
     let emulator = emulator_with(100).await;
     let client = client_for(&emulator.base_url());
     let before = emulator.request_count();
-    let items: Vec<_> = client
-        .fine_tuning()
-        .checkpoints()
-        .permissions()
-        .list(CHECKPOINT, ListParams::new().limit(10).max_items(25))
-        .try_collect()
-        .await
-        .unwrap();
+    let items: Vec<_> = list_all(&client, ListParams::new().limit(10).max_items(25)).await;
     assert_eq!(items.len(), 25);
     assert_eq!(
         emulator.request_count() - before,
@@ -198,10 +199,7 @@ async fn max_items_caps_the_items_and_the_requests() {
 async fn pages_are_available_one_by_one_with_their_request_ids() {
     let emulator = emulator_with(12).await;
     let client = client_for(&emulator.base_url());
-    let pages: Vec<_> = client
-        .fine_tuning()
-        .checkpoints()
-        .permissions()
+    let pages: Vec<_> = permissions_of(&client)
         .list_pages(CHECKPOINT, ListParams::new().limit(5))
         .try_collect()
         .await
@@ -220,10 +218,7 @@ async fn pages_are_available_one_by_one_with_their_request_ids() {
 async fn retrieve_returns_one_raw_page() {
     let emulator = emulator_with(15).await;
     let client = client_for(&emulator.base_url());
-    let page = client
-        .fine_tuning()
-        .checkpoints()
-        .permissions()
+    let page = permissions_of(&client)
         .retrieve(CHECKPOINT, &ListParams::new().limit(10))
         .await
         .unwrap();
@@ -241,10 +236,7 @@ const LOOPING_PAGE: &str = r#"{"object": "list", "data": [
 async fn a_server_that_ignores_the_cursor_is_an_error_not_a_loop() {
     let server = Recorder::fixed(200, LOOPING_PAGE).await;
     let client = client_for(&server.url);
-    let results: Vec<_> = client
-        .fine_tuning()
-        .checkpoints()
-        .permissions()
+    let results: Vec<_> = permissions_of(&client)
         .list(CHECKPOINT, ListParams::new())
         .collect()
         .await;
@@ -268,14 +260,7 @@ async fn pagination_stops_on_empty_data_or_missing_last_id() {
     ] {
         let server = Recorder::fixed(200, body).await;
         let client = client_for(&server.url);
-        let items: Vec<_> = client
-            .fine_tuning()
-            .checkpoints()
-            .permissions()
-            .list(CHECKPOINT, ListParams::new())
-            .try_collect()
-            .await
-            .unwrap();
+        let items: Vec<_> = list_all(&client, ListParams::new()).await;
         assert!(items.len() <= 1);
         assert_eq!(server.requests().len(), 1, "{body}");
         server.stop().await;
@@ -301,14 +286,7 @@ async fn next_pages_repeat_the_parameters_with_the_new_cursor() {
         .order(ListOrder::Ascending)
         .project_id("proj_x")
         .after("cp_0");
-    let _: Vec<_> = client
-        .fine_tuning()
-        .checkpoints()
-        .permissions()
-        .list(CHECKPOINT, params)
-        .try_collect()
-        .await
-        .unwrap();
+    let _: Vec<_> = list_all(&client, params).await;
     let queries: Vec<_> = server
         .requests()
         .into_iter()
@@ -336,10 +314,7 @@ async fn rate_limits_are_retried_after_the_server_delay() {
     emulator.inject(fault, 2);
     let before = emulator.request_count();
     let started = Instant::now();
-    let page = client
-        .fine_tuning()
-        .checkpoints()
-        .permissions()
+    let page = permissions_of(&client)
         .list_pages(CHECKPOINT, ListParams::new())
         .next()
         .await
@@ -369,10 +344,7 @@ async fn server_errors_are_retried_up_to_the_limit_then_reported() {
     };
     emulator.inject(fault, 5);
     let before = emulator.request_count();
-    let err = client
-        .fine_tuning()
-        .checkpoints()
-        .permissions()
+    let err = permissions_of(&client)
         .create(CHECKPOINT, ["proj_a"])
         .await
         .unwrap_err();
@@ -394,10 +366,7 @@ async fn server_errors_are_retried_up_to_the_limit_then_reported() {
         .unwrap();
     let before = emulator.request_count();
     assert!(
-        no_retries
-            .fine_tuning()
-            .checkpoints()
-            .permissions()
+        permissions_of(&no_retries)
             .create(CHECKPOINT, ["proj_a"])
             .await
             .is_err()
@@ -419,10 +388,7 @@ async fn a_timed_out_attempt_is_retried() {
     emulator.inject(Fault::Delay(Duration::from_secs(2)), 1);
     let before = emulator.request_count();
     #[allow(deprecated)]
-    let page = client
-        .fine_tuning()
-        .checkpoints()
-        .permissions()
+    let page = permissions_of(&client)
         .retrieve(CHECKPOINT, &ListParams::new())
         .await
         .unwrap();
@@ -439,10 +405,7 @@ async fn a_timed_out_attempt_is_retried() {
         .build()
         .unwrap();
     #[allow(deprecated)]
-    let err = once
-        .fine_tuning()
-        .checkpoints()
-        .permissions()
+    let err = permissions_of(&once)
         .retrieve(CHECKPOINT, &ListParams::new())
         .await
         .unwrap_err();
@@ -641,10 +604,7 @@ async fn error_bodies_that_are_not_envelopes_keep_their_status() {
             .max_retries(0)
             .build()
             .unwrap();
-        let err = client
-            .fine_tuning()
-            .checkpoints()
-            .permissions()
+        let err = permissions_of(&client)
             .delete(CHECKPOINT, "cp_1")
             .await
             .unwrap_err();
@@ -753,10 +713,7 @@ async fn configured_headers_are_sent() {
         .user_agent("my-tool/1.0")
         .build()
         .unwrap();
-    client
-        .fine_tuning()
-        .checkpoints()
-        .permissions()
+    permissions_of(&client)
         .delete(CHECKPOINT, "cp_1")
         .await
         .unwrap();
@@ -822,7 +779,10 @@ async fn the_key_appears_in_no_log_error_or_debug_output() {
         .with_max_level(tracing::Level::TRACE)
         .with_writer(move || writer.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Global, not `set_default`: tracing caches per call site whether anyone
+    // listens, and tests on other threads without a subscriber would switch this
+    // test's call sites off. Other tests' logs land here too, and are searched too.
+    tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
 
     let emulator = emulator_with(2).await;
     let client = client_for(&emulator.base_url());
@@ -834,10 +794,7 @@ async fn the_key_appears_in_no_log_error_or_debug_output() {
         },
         5,
     );
-    let err = client
-        .fine_tuning()
-        .checkpoints()
-        .permissions()
+    let err = permissions_of(&client)
         .create(CHECKPOINT, ["proj_z"])
         .await
         .unwrap_err();
