@@ -55,13 +55,21 @@ impl Client {
     }
 
     /// Awaits a generated call and converts its result.
-    pub(crate) async fn call<T>(
-        &self,
-        call: impl Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ErrorResponse>>>,
-    ) -> Result<ApiResponse<T>> {
-        match crate::transport::record_request(call).await {
-            (Ok(response), _) => Ok(ApiResponse::from_generated(response)),
-            (Err(error), request) => Err(Error::from_generated(error, request).await),
+    ///
+    /// Not an `async fn` on purpose: the generated future is large (it holds the
+    /// transport's retry loop), and boxing it before the returned future exists keeps
+    /// every future that awaits this one small, so they are cheap to move (into a
+    /// `FuturesUnordered`, say) instead of being copied byte by byte.
+    pub(crate) fn call<T, F>(&self, call: F) -> impl Future<Output = Result<ApiResponse<T>>>
+    where
+        F: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ErrorResponse>>>,
+    {
+        let call = Box::pin(call);
+        async move {
+            match crate::transport::record_request(call).await {
+                (Ok(response), _) => Ok(ApiResponse::from_generated(response)),
+                (Err(error), request) => Err(Error::from_generated(error, request).await),
+            }
         }
     }
 }
