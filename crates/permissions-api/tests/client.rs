@@ -306,11 +306,7 @@ async fn next_pages_repeat_the_parameters_with_the_new_cursor() {
 async fn rate_limits_are_retried_after_the_server_delay() {
     let emulator = emulator_with(3).await;
     let client = client_for(&emulator.base_url());
-    let fault = Fault::Status {
-        status: 429,
-        retry_after_ms: Some(60),
-        retry_after: None,
-    };
+    let fault = Fault::status(429).retry_after_ms(60);
     emulator.inject(fault, 2);
     let before = emulator.request_count();
     let started = Instant::now();
@@ -337,11 +333,7 @@ async fn rate_limits_are_retried_after_the_server_delay() {
 async fn server_errors_are_retried_up_to_the_limit_then_reported() {
     let emulator = emulator_with(0).await;
     let client = client_for(&emulator.base_url());
-    let fault = Fault::Status {
-        status: 503,
-        retry_after_ms: None,
-        retry_after: None,
-    };
+    let fault = Fault::status(503);
     emulator.inject(fault, 5);
     let before = emulator.request_count();
     let err = permissions_of(&client)
@@ -570,14 +562,7 @@ async fn each_error_status_has_its_kind_and_envelope_fields() {
         (500, StatusKind::InternalServer),
         (418, StatusKind::Other),
     ] {
-        emulator.inject(
-            Fault::Status {
-                status,
-                retry_after_ms: None,
-                retry_after: None,
-            },
-            1,
-        );
+        emulator.inject(Fault::status(status), 1);
         let err = p.delete(CHECKPOINT, "cp_x").await.unwrap_err();
         assert_eq!(err.kind(), Some(kind), "{status}: {err:?}");
         assert_eq!(err.status(), Some(status));
@@ -786,14 +771,7 @@ async fn the_key_appears_in_no_log_error_or_debug_output() {
 
     let emulator = emulator_with(2).await;
     let client = client_for(&emulator.base_url());
-    emulator.inject(
-        Fault::Status {
-            status: 429,
-            retry_after_ms: Some(1),
-            retry_after: None,
-        },
-        5,
-    );
+    emulator.inject(Fault::status(429).retry_after_ms(1), 5);
     let err = permissions_of(&client)
         .create(CHECKPOINT, ["proj_z"])
         .await

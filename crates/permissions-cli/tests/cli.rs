@@ -251,14 +251,7 @@ fn an_error_after_some_pages_keeps_what_was_printed_and_exits_1() {
     server
         .emulator()
         .inject(Fault::Delay(Duration::from_millis(1)), 1);
-    server.emulator().inject(
-        Fault::Status {
-            status: 500,
-            retry_after_ms: None,
-            retry_after: None,
-        },
-        1,
-    );
+    server.emulator().inject(Fault::status(500), 1);
     let output = server
         .cmd()
         .args([
@@ -451,14 +444,7 @@ fn a_failed_batch_reports_what_was_granted_and_exits_1() {
     server
         .emulator()
         .inject(Fault::Delay(Duration::from_millis(1)), 1);
-    server.emulator().inject(
-        Fault::Status {
-            status: 503,
-            retry_after_ms: None,
-            retry_after: None,
-        },
-        1,
-    );
+    server.emulator().inject(Fault::status(503), 1);
     let ids: String = (0..150).map(|i| format!("proj_{i:04}\n")).collect();
     let output = server
         .cmd()
@@ -716,14 +702,9 @@ fn network_errors_and_server_errors_exit_1() {
         .stderr(predicate::str::contains(": request timed out"));
 
     // A 429 is retried (and the retry logged as a warning), then succeeds.
-    server.emulator().inject(
-        Fault::Status {
-            status: 429,
-            retry_after_ms: Some(10),
-            retry_after: None,
-        },
-        1,
-    );
+    server
+        .emulator()
+        .inject(Fault::status(429).retry_after_ms(10), 1);
     server
         .cmd()
         .args(["list", CKPT])

@@ -95,8 +95,10 @@ impl FaultConfig {
 /// use permissions_emulator::Fault;
 ///
 /// let throttled = Fault::Status { status: 429, retry_after_ms: Some(20), retry_after: None };
+/// assert_eq!(throttled, Fault::status(429).retry_after_ms(20));
+/// let failing = Fault::status(503);
 /// let slow = Fault::Delay(Duration::from_millis(50));
-/// # let _ = (throttled, slow);
+/// # let _ = (failing, slow);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -113,6 +115,33 @@ pub enum Fault {
     },
     /// Wait this long, then serve the request normally.
     Delay(Duration),
+}
+
+impl Fault {
+    /// An answer with `status` and the error envelope, without retry headers.
+    pub fn status(status: u16) -> Self {
+        Self::Status {
+            status,
+            retry_after_ms: None,
+            retry_after: None,
+        }
+    }
+
+    /// This fault with a `retry-after-ms` header (a status fault; others are kept).
+    pub fn retry_after_ms(self, ms: u64) -> Self {
+        match self {
+            Self::Status {
+                status,
+                retry_after,
+                ..
+            } => Self::Status {
+                status,
+                retry_after_ms: Some(ms),
+                retry_after,
+            },
+            other => other,
+        }
+    }
 }
 
 /// The faults of one emulator: a script of next faults, then random ones.
@@ -179,17 +208,9 @@ impl Faults {
         if draw < config.rate_limited {
             Some(status(429))
         } else if draw < config.rate_limited + config.server_error {
-            Some(Fault::Status {
-                status: 500,
-                retry_after_ms: None,
-                retry_after: None,
-            })
+            Some(Fault::status(500))
         } else if draw < config.rate_limited + config.server_error + config.unavailable {
-            Some(Fault::Status {
-                status: 503,
-                retry_after_ms: None,
-                retry_after: None,
-            })
+            Some(Fault::status(503))
         } else if delayed {
             Some(Fault::Delay(config.delay))
         } else {
@@ -206,14 +227,7 @@ mod tests {
     fn script_comes_first_and_runs_out() {
         let faults = Faults::new(FaultConfig::default()).expect("valid");
         faults.inject(Fault::Delay(Duration::from_millis(1)), 2);
-        faults.inject(
-            Fault::Status {
-                status: 503,
-                retry_after_ms: None,
-                retry_after: None,
-            },
-            1,
-        );
+        faults.inject(Fault::status(503), 1);
         assert_eq!(faults.next(), Some(Fault::Delay(Duration::from_millis(1))));
         assert_eq!(faults.next(), Some(Fault::Delay(Duration::from_millis(1))));
         assert!(matches!(

@@ -770,22 +770,8 @@ async fn scripted_faults_and_request_count() {
         },
         2,
     );
-    emulator.inject(
-        Fault::Status {
-            status: 503,
-            retry_after_ms: None,
-            retry_after: None,
-        },
-        1,
-    );
-    emulator.inject(
-        Fault::Status {
-            status: 500,
-            retry_after_ms: None,
-            retry_after: None,
-        },
-        1,
-    );
+    emulator.inject(Fault::status(503), 1);
+    emulator.inject(Fault::status(500), 1);
     for _ in 0..2 {
         let reply = api.create(CHECKPOINT, &["proj_a"]).await;
         assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
