@@ -4,12 +4,12 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -21,6 +21,7 @@ use permissions_types::{
 
 use crate::faults::{Fault, Faults};
 use crate::store::{Record, Store, StoreError};
+use crate::throttle::{Throttle, Verdict, go_duration};
 
 /// Largest request body accepted; larger ones are answered 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -43,6 +44,7 @@ pub(crate) struct Shared {
     pub(crate) faults: Faults,
     pub(crate) admin_key_prefix: String,
     pub(crate) requests: AtomicU64,
+    pub(crate) throttle: Throttle,
 }
 
 /// The state behind an emulator's router: its permissions, faults and settings.
@@ -76,6 +78,12 @@ impl EmulatorState {
     /// Number of live permissions over all checkpoints.
     pub fn permission_count(&self) -> usize {
         self.0.store.len()
+    }
+
+    /// Requests and 429 answers per endpoint (method and path template), sorted by
+    /// method and path; see [`EndpointCounters`](crate::EndpointCounters).
+    pub fn endpoint_counters(&self) -> Vec<crate::EndpointCounters> {
+        self.0.throttle.counters()
     }
 
     /// Whether the permissions are kept in a SQLite database file.
@@ -313,15 +321,75 @@ fn fault_failure(status: u16, retry_after_ms: Option<u64>, retry_after: Option<u
 }
 
 async fn authenticate_then(state: &EmulatorState, request: Request, next: Next) -> Response {
-    match authenticate(request.headers(), &state.0.admin_key_prefix) {
-        Ok(()) => next.run(request).await,
-        Err(failure) => failure.into_response(),
+    let key = match authenticate(request.headers(), &state.0.admin_key_prefix) {
+        Ok(key) => key,
+        Err(failure) => return failure.into_response(),
+    };
+    // Only routed requests have a path template; others (404s) are not throttled.
+    let verdict = match request.extensions().get::<MatchedPath>() {
+        Some(path) => state.0.throttle.check(
+            &key,
+            request.method().as_str(),
+            path.as_str(),
+            Instant::now(),
+        ),
+        None => Verdict::Unlimited,
+    };
+    drop(key);
+    match verdict {
+        Verdict::Unlimited => next.run(request).await,
+        Verdict::Throttled { limit, reset } => {
+            let mut failure = Failure::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "requests",
+                format!(
+                    "Rate limit reached for requests on this endpoint: limit {} per {}. \
+                     Please try again later.",
+                    limit.requests,
+                    go_duration(limit.window)
+                ),
+            )
+            .code("rate_limit_exceeded");
+            if limit.headers {
+                let ms = u64::try_from(reset.as_millis()).unwrap_or(u64::MAX).max(1);
+                failure.retry_after_ms = Some(ms);
+                failure.retry_after = Some(ms.div_ceil(1000));
+            }
+            let mut response = failure.into_response();
+            if limit.headers {
+                rate_limit_headers(response.headers_mut(), limit.requests, 0, reset);
+            }
+            response
+        }
+        Verdict::Served {
+            limit,
+            remaining,
+            reset,
+        } => {
+            let mut response = next.run(request).await;
+            if limit.headers {
+                rate_limit_headers(response.headers_mut(), limit.requests, remaining, reset);
+            }
+            response
+        }
     }
 }
 
-/// Checks `Authorization: Bearer <key>` and that the key is an admin key. The key is
-/// never logged nor echoed.
-fn authenticate(headers: &HeaderMap, admin_key_prefix: &str) -> Result<(), Failure> {
+/// The `x-ratelimit-*-requests` headers OpenAI sends where it sends them.
+fn rate_limit_headers(headers: &mut HeaderMap, limit: u32, remaining: u32, reset: Duration) {
+    headers.insert("x-ratelimit-limit-requests", HeaderValue::from(limit));
+    headers.insert(
+        "x-ratelimit-remaining-requests",
+        HeaderValue::from(remaining),
+    );
+    if let Ok(value) = HeaderValue::from_str(&go_duration(reset)) {
+        headers.insert("x-ratelimit-reset-requests", value);
+    }
+}
+
+/// Checks `Authorization: Bearer <key>` and that the key is an admin key, and
+/// returns the key (for the throttle's windows). The key is never logged nor echoed.
+fn authenticate(headers: &HeaderMap, admin_key_prefix: &str) -> Result<String, Failure> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(Failure::invalid(
@@ -361,7 +429,7 @@ fn authenticate(headers: &HeaderMap, admin_key_prefix: &str) -> Result<(), Failu
         )
         .code("insufficient_permissions"));
     }
-    Ok(())
+    Ok(key.to_owned())
 }
 
 /// Gives the error envelope to error responses that were made without one (axum's

@@ -45,12 +45,17 @@
 //! - Unknown query parameters are ignored; a known one given twice is a 400.
 //! - A key is an admin key when it starts with the configured prefix (`sk-admin-` by
 //!   default); any other well-formed key gets 403.
+//! - With a [`RateLimit`] (`--rate-limit 8/60s`), each key's requests to each
+//!   endpoint are counted in fixed windows, as the real admin API does: a 429 with
+//!   the rate-limit envelope (`type: "requests"`, `code: "rate_limit_exceeded"`) and
+//!   no headers, unless [`RateLimit::headers`] is set.
 
 mod error;
 mod faults;
 mod http;
 mod seed;
 mod store;
+mod throttle;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -66,6 +71,7 @@ pub use http::{
     DEFAULT_LIMIT, EmulatorState, MAX_BODY_BYTES, MAX_ID_LEN, MAX_LIMIT, MAX_PROJECT_IDS, router,
 };
 pub use seed::{SeedPermission, read_seed_file};
+pub use throttle::{EndpointCounters, RateLimit};
 
 /// The admin key prefix used when none is configured.
 pub const DEFAULT_ADMIN_KEY_PREFIX: &str = "sk-admin-";
@@ -79,6 +85,7 @@ pub struct EmulatorBuilder {
     seed_files: Vec<PathBuf>,
     database: Option<PathBuf>,
     faults: FaultConfig,
+    rate_limit: Option<RateLimit>,
     listen: SocketAddr,
 }
 
@@ -90,6 +97,7 @@ impl Default for EmulatorBuilder {
             seed_files: Vec::new(),
             database: None,
             faults: FaultConfig::default(),
+            rate_limit: None,
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         }
     }
@@ -128,6 +136,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Throttles every key's requests to each endpoint as the real admin API does
+    /// (see [`RateLimit`]); off by default.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
     /// The address to listen on; `127.0.0.1:0` (a free port) by default.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
@@ -156,6 +171,7 @@ impl EmulatorBuilder {
             faults,
             admin_key_prefix: self.admin_key_prefix,
             requests: AtomicU64::new(0),
+            throttle: throttle::Throttle::new(self.rate_limit),
         })))
     }
 
@@ -222,6 +238,11 @@ impl Emulator {
     /// How many HTTP requests reached the emulator, faulted ones included.
     pub fn request_count(&self) -> u64 {
         self.state.request_count()
+    }
+
+    /// Requests and 429 answers per endpoint; see [`EmulatorState::endpoint_counters`].
+    pub fn endpoint_counters(&self) -> Vec<EndpointCounters> {
+        self.state.endpoint_counters()
     }
 
     /// The emulator's state (also what [`router`] serves).

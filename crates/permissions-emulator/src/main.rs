@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! permissions-emulator --listen 127.0.0.1:8089 [--db FILE] [--seed FILE]
+//!     [--rate-limit 8/60s [--rate-limit-headers]]
 //! ```
 //!
 //! Prints `listening on http://ADDR/v1` on standard output once it accepts
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use permissions_emulator::{DEFAULT_ADMIN_KEY_PREFIX, Emulator, FaultConfig};
+use permissions_emulator::{DEFAULT_ADMIN_KEY_PREFIX, Emulator, FaultConfig, RateLimit};
 use tracing_subscriber::EnvFilter;
 
 /// A local emulator of the OpenAI fine-tuned checkpoint permissions API.
@@ -58,6 +59,14 @@ struct Args {
     /// Seed of the random fault draws, for repeatable runs.
     #[arg(long, value_name = "N")]
     fault_seed: Option<u64>,
+    /// Throttle each key's requests per endpoint as the real admin API does, in
+    /// fixed windows: REQUESTS/DURATION, such as 8/60s (or 8/3s for fast tests).
+    #[arg(long, value_name = "REQUESTS/DURATION")]
+    rate_limit: Option<RateLimit>,
+    /// With --rate-limit, send retry-after, retry-after-ms and x-ratelimit-* headers
+    /// (the real admin endpoints send none).
+    #[arg(long, requires = "rate_limit")]
+    rate_limit_headers: bool,
 }
 
 fn main() -> ExitCode {
@@ -102,6 +111,9 @@ async fn run(args: Args) -> Result<(), permissions_emulator::Error> {
             retry_after_ms: Some(args.fault_retry_after_ms),
             rng_seed: args.fault_seed,
         });
+    if let Some(limit) = args.rate_limit {
+        builder = builder.rate_limit(limit.with_headers(args.rate_limit_headers));
+    }
     if let Some(db) = args.db {
         builder = builder.database(db);
     }
