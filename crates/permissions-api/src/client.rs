@@ -49,6 +49,13 @@ impl Client {
         progenitor_client::ClientInfo::baseurl(&self.raw)
     }
 
+    /// What the pacer shared by this client and its clones is doing: responses,
+    /// 429s, and how long the most delayed endpoint still waits. For progress
+    /// displays; see [`Pacing`](crate::Pacing).
+    pub fn pacing_status(&self) -> crate::PacingStatus {
+        progenitor_client::ClientInfo::inner(&self.raw).pacing_status()
+    }
+
     /// The fine-tuning resources.
     pub fn fine_tuning(&self) -> FineTuning<'_> {
         FineTuning { client: self }

@@ -4,7 +4,7 @@ use std::{fmt, time::Duration};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::{Client, Error, Result, RetryPolicy, transport::Transport};
+use crate::{Client, Error, Pacing, Result, RetryPolicy, transport::Transport};
 
 /// The API's address unless configured otherwise.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -32,6 +32,10 @@ pub mod env {
     pub const ORG_ID: &str = "OPENAI_ORG_ID";
     /// Sent as `OpenAI-Project`.
     pub const PROJECT_ID: &str = "OPENAI_PROJECT_ID";
+    /// Requests per minute and endpoint ([`Pacing::max_rpm`](crate::Pacing::max_rpm)).
+    pub const MAX_RPM: &str = "OPENAI_ADMIN_MAX_RPM";
+    /// Requests at once within it ([`Pacing::burst`](crate::Pacing::burst)).
+    pub const BURST: &str = "OPENAI_ADMIN_BURST";
 }
 
 /// An API key. Its `Debug` output is redacted and it has no `Display`.
@@ -93,6 +97,9 @@ pub struct ClientBuilder {
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
+    pacing: Pacing,
+    /// `OPENAI_ADMIN_MAX_RPM` and `OPENAI_ADMIN_BURST` as read, checked by `build`.
+    pacing_env: Vec<(&'static str, String)>,
     user_agent: Option<String>,
     http_client: Option<reqwest::Client>,
 }
@@ -104,8 +111,10 @@ impl ClientBuilder {
     }
 
     /// A builder filled from the environment: the key from `OPENAI_ADMIN_KEY`, else
-    /// `OPENAI_API_KEY`; `OPENAI_BASE_URL`, `OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`.
-    /// Empty variables count as unset. Later calls override what it read.
+    /// `OPENAI_API_KEY`; `OPENAI_BASE_URL`, `OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`;
+    /// the pacing from `OPENAI_ADMIN_MAX_RPM` and `OPENAI_ADMIN_BURST` (whole
+    /// numbers; anything else fails at [`build`](Self::build)). Empty variables count
+    /// as unset. Later calls override what it read.
     pub fn from_env() -> Self {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -120,6 +129,10 @@ impl ClientBuilder {
             base_url: get(env::BASE_URL),
             organization: get(env::ORG_ID),
             project: get(env::PROJECT_ID),
+            pacing_env: [env::MAX_RPM, env::BURST]
+                .into_iter()
+                .filter_map(|name| Some((name, get(name)?)))
+                .collect(),
             ..Self::default()
         }
     }
@@ -182,6 +195,40 @@ impl ClientBuilder {
         self
     }
 
+    /// How long one request keeps retrying 429s (default 5 minutes; `None`: for as
+    /// long as it takes). See [`RetryPolicy::rate_limit_budget`].
+    pub fn rate_limit_budget(mut self, budget: Option<Duration>) -> Self {
+        self.retry = Some(RetryPolicy {
+            rate_limit_budget: budget,
+            ..self.retry.unwrap_or_default()
+        });
+        self
+    }
+
+    /// At most `max_rpm` requests per minute to each endpoint, shared by every
+    /// clone of the client (default: learned from the server's 429s). Overrides
+    /// `OPENAI_ADMIN_MAX_RPM`.
+    pub fn max_rpm(mut self, max_rpm: u32) -> Self {
+        self.pacing.max_rpm = (max_rpm > 0).then_some(max_rpm);
+        self.pacing_env.retain(|(name, _)| *name != env::MAX_RPM);
+        self
+    }
+
+    /// With [`max_rpm`](Self::max_rpm), how many requests may go at once (default
+    /// 1: evenly spaced). Overrides `OPENAI_ADMIN_BURST`.
+    pub fn burst(mut self, burst: u32) -> Self {
+        self.pacing.burst = Some(burst.max(1));
+        self.pacing_env.retain(|(name, _)| *name != env::BURST);
+        self
+    }
+
+    /// The whole pacing configuration; see [`Pacing`].
+    pub fn pacing(mut self, pacing: Pacing) -> Self {
+        self.pacing = pacing;
+        self.pacing_env.clear();
+        self
+    }
+
     /// The `User-Agent` header (default: this crate's name and version).
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = Some(user_agent.into());
@@ -210,6 +257,24 @@ impl ClientBuilder {
                 ))
             })?;
         let base_url = parse_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
+        let mut pacing = self.pacing;
+        for (name, value) in &self.pacing_env {
+            let number = value
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "{name}={value:?} is not a whole number of requests above 0"
+                    ))
+                })?;
+            if *name == env::MAX_RPM {
+                pacing.max_rpm = Some(number);
+            } else {
+                pacing.burst = Some(number);
+            }
+        }
 
         let mut headers = HeaderMap::new();
         let mut auth = HeaderValue::try_from(format!("Bearer {}", key.0)).map_err(|_| {
@@ -252,7 +317,8 @@ impl ClientBuilder {
             headers,
             self.retry.unwrap_or_default(),
             Some(timeout),
-        );
+        )
+        .with_pacing(pacing);
         Ok(Client::from_parts(
             crate::generated::Client::new_with_client(&base_url, http, transport),
         ))
@@ -317,6 +383,36 @@ mod tests {
         assert_eq!(b.project.as_deref(), Some("proj-1"));
         let client = b.build().unwrap();
         assert_eq!(client.base_url(), "http://127.0.0.1:9/v1");
+    }
+
+    #[test]
+    fn pacing_comes_from_the_environment_and_bad_values_are_refused() {
+        let b = ClientBuilder::from_lookup(lookup(&[
+            ("OPENAI_ADMIN_KEY", "sk-admin-1"),
+            ("OPENAI_ADMIN_MAX_RPM", "8"),
+            ("OPENAI_ADMIN_BURST", " 2 "),
+        ]));
+        assert_eq!(b.pacing_env.len(), 2);
+        assert!(b.clone().build().is_ok());
+        // An explicit setting replaces the variable.
+        let b = b.max_rpm(10);
+        assert_eq!(b.pacing_env, [(env::BURST, " 2 ".to_owned())]);
+        for bad in ["eight", "0", "-1", "1.5"] {
+            let pairs: &'static [(&'static str, &'static str)] = Box::leak(Box::new([
+                ("OPENAI_ADMIN_KEY", "sk-admin-1"),
+                (
+                    "OPENAI_ADMIN_MAX_RPM",
+                    Box::leak(bad.to_owned().into_boxed_str()),
+                ),
+            ]));
+            let err = ClientBuilder::from_lookup(lookup(pairs))
+                .build()
+                .unwrap_err();
+            assert!(
+                matches!(&err, Error::Config(m) if m.contains("OPENAI_ADMIN_MAX_RPM")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

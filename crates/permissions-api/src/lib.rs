@@ -62,6 +62,7 @@
 mod client;
 mod config;
 mod error;
+mod pacing;
 mod pagination;
 mod response;
 mod retry;
@@ -90,8 +91,9 @@ pub use config::{
     env,
 };
 pub use error::{Error, RequestInfo, Result, StatusError, StatusKind};
+pub use pacing::{Pacing, PacingStatus, SAFETY_MARGIN};
 pub use pagination::{ListParams, PageStream, PermissionStream};
 pub use permissions_types;
 pub use response::ApiResponse;
-pub use retry::RetryPolicy;
+pub use retry::{DEFAULT_RATE_LIMIT_BUDGET, RetryPolicy};
 pub use transport::Transport;

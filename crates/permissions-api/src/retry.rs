@@ -6,18 +6,28 @@ use reqwest::{StatusCode, header::HeaderMap};
 
 /// How failed requests are retried.
 ///
-/// Retried: connection errors, timeouts, and responses with status 408, 409, 429 or
-/// 5xx, unless the server says otherwise with `x-should-retry: true|false`. The wait
+/// **429** (rate limited) is retried for as long as
+/// [`rate_limit_budget`](Self::rate_limit_budget) allows, not a number of times: the
+/// admin API's window refills only after about 60 s. The waits are the endpoint's
+/// shared pause ([`Pacing`](crate::Pacing)): the server's `retry-after-ms` or
+/// `retry-after` however long, else a backoff doubling from 0.5 s to 60 s.
+///
+/// **Everything else** follows the official SDKs: connection errors, timeouts, and
+/// responses with status 408, 409 or 5xx are retried [`max_retries`](Self::max_retries)
+/// times. `x-should-retry: true|false` overrides the status (for 429 too). The wait
 /// is the server's `retry-after-ms`, else its `retry-after` (seconds or an HTTP
 /// date) when that is positive and at most [`max_retry_after`](Self::max_retry_after);
 /// otherwise `min(initial_delay * 2^n, max_delay)` times a random factor in
 /// `[0.75, 1]`, where `n` counts the retries already made.
 ///
 /// ```
+/// use std::time::Duration;
 /// use permissions_api::RetryPolicy;
 ///
 /// assert_eq!(RetryPolicy::default().max_retries, 2);
+/// assert_eq!(RetryPolicy::default().rate_limit_budget, Some(Duration::from_secs(300)));
 /// assert_eq!(RetryPolicy::none().max_retries, 0);
+/// assert_eq!(RetryPolicy::none().rate_limit_budget, Some(Duration::ZERO));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -27,9 +37,19 @@ pub struct RetryPolicy {
     pub initial_delay: Duration,
     /// The longest backoff delay.
     pub max_delay: Duration,
-    /// The longest server-requested delay that is honoured as given.
+    /// The longest server-requested delay that is honoured as given (not for 429,
+    /// whose wait is bounded by `rate_limit_budget`).
     pub max_retry_after: Duration,
+    /// How long one request keeps retrying 429s: the time since its first 429,
+    /// without the time it waited for its turn under the pacing limit. A request
+    /// gives up as soon as the next pause would end past the budget. `None` retries
+    /// for as long as it takes; `Some(Duration::ZERO)` never retries a 429.
+    pub rate_limit_budget: Option<Duration>,
 }
+
+/// How long a request keeps retrying 429s unless configured otherwise: five windows
+/// of the admin API's throttle.
+pub const DEFAULT_RATE_LIMIT_BUDGET: Duration = Duration::from_secs(300);
 
 impl Default for RetryPolicy {
     fn default() -> Self {
@@ -38,17 +58,24 @@ impl Default for RetryPolicy {
             initial_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(8),
             max_retry_after: Duration::from_secs(60),
+            rate_limit_budget: Some(DEFAULT_RATE_LIMIT_BUDGET),
         }
     }
 }
 
 impl RetryPolicy {
-    /// A policy that never retries.
+    /// A policy that never retries, not even a 429.
     pub fn none() -> Self {
         Self {
             max_retries: 0,
+            rate_limit_budget: Some(Duration::ZERO),
             ..Self::default()
         }
+    }
+
+    /// Whether a 429 may be retried at all under this policy.
+    pub(crate) fn retries_rate_limits(&self) -> bool {
+        self.rate_limit_budget != Some(Duration::ZERO)
     }
 
     /// The default policy with `max_retries` retries.

@@ -1,12 +1,14 @@
 //! What the generated client does around each request, through progenitor's hooks:
-//! credentials and headers ([`prepare_request`]), retries and error bodies
+//! credentials and headers ([`prepare_request`]), pacing, retries and error bodies
 //! ([`Transport::execute`], called from the `ClientHooks::exec` hook).
 
-use std::{cell::RefCell, future::Future, time::Duration};
+use std::{cell::RefCell, future::Future, sync::Arc, time::Duration};
 
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
+use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue};
 
+use crate::pacing::{Outcome, Pacer, Pacing, PacingStatus};
 use crate::{RequestInfo, RetryPolicy, error::envelope_from_body, retry};
 
 tokio::task_local! {
@@ -28,7 +30,8 @@ pub(crate) async fn record_request<F: Future>(call: F) -> (F::Output, Option<Req
 /// The settings the generated [`crate::generated::Client`] carries for every request.
 ///
 /// Built by [`crate::ClientBuilder`]; build one yourself only to use the generated
-/// client directly. Its `Debug` output never shows the key.
+/// client directly. Clones share one pacer ([`Pacing`]). Its `Debug` output never
+/// shows the key.
 #[derive(Clone, Debug, Default)]
 pub struct Transport {
     /// Requests whose URL starts with this get the headers (and so the key).
@@ -37,6 +40,7 @@ pub struct Transport {
     headers: HeaderMap,
     retry: RetryPolicy,
     timeout: Option<Duration>,
+    pacer: Arc<Pacer>,
 }
 
 impl Transport {
@@ -56,7 +60,15 @@ impl Transport {
             headers,
             retry,
             timeout,
+            pacer: Arc::default(),
         }
+    }
+
+    /// These settings with a new pacer of `pacing` (learned limits by default).
+    #[must_use]
+    pub fn with_pacing(mut self, pacing: Pacing) -> Self {
+        self.pacer = Arc::new(Pacer::new(pacing));
+        self
     }
 
     /// The retry policy.
@@ -64,13 +76,19 @@ impl Transport {
         &self.retry
     }
 
-    /// Sends `request`, retrying as the policy says, and turns error bodies that are
-    /// not the API's envelope into one so that the status is never lost.
+    /// What the pacer shared by these settings' clones is doing now.
+    pub fn pacing_status(&self) -> PacingStatus {
+        self.pacer.status()
+    }
+
+    /// Sends `request` when the endpoint's pacing allows, retrying as the policy
+    /// says, and turns error bodies that are not the API's envelope into one so that
+    /// the status is never lost. `operation` names the endpoint to pace.
     pub async fn execute(
         &self,
         http: &reqwest::Client,
         mut request: reqwest::Request,
-        operation: &str,
+        operation: &'static str,
     ) -> reqwest::Result<reqwest::Response> {
         let _ = SENT.try_with(|sent| {
             *sent.borrow_mut() = Some(RequestInfo {
@@ -79,39 +97,90 @@ impl Transport {
             });
         });
         let mut retries_done = 0;
+        let mut attempt = 0u32;
+        let mut throttled = Throttled::default();
         loop {
+            let permit = self.pacer.acquire(operation).await;
+            throttled.queued(permit.slot_wait);
+            attempt += 1;
             tracing::debug!(
                 operation,
                 method = %request.method(),
                 url = %request.url(),
-                attempt = retries_done + 1,
+                attempt,
                 "sending request"
             );
-            let spare = (retries_done < self.retry.max_retries)
+            let spare = (retries_done < self.retry.max_retries || self.retry.retries_rate_limits())
                 .then(|| request.try_clone())
                 .flatten();
             let result = http.execute(request).await;
-            match &result {
-                Ok(response) => tracing::debug!(
-                    operation,
-                    status = response.status().as_u16(),
-                    request_id = crate::error::request_id(response.headers()).unwrap_or("-"),
-                    "response"
-                ),
-                Err(error) => tracing::debug!(operation, error = %error, "no response"),
-            }
+            let rate_limited = match &result {
+                Ok(response) => {
+                    tracing::debug!(
+                        operation,
+                        status = response.status().as_u16(),
+                        request_id = crate::error::request_id(response.headers()).unwrap_or("-"),
+                        "response"
+                    );
+                    let headers = response.headers();
+                    if response.status() == StatusCode::TOO_MANY_REQUESTS {
+                        let retry_after =
+                            retry::server_delay(headers, std::time::SystemTime::now())
+                                .filter(|wait| !wait.is_zero());
+                        let pause =
+                            permit.report(Outcome::Throttled { retry_after }, Some(headers));
+                        retry::is_retryable_response(response.status(), headers).then_some(pause)
+                    } else {
+                        permit.report(Outcome::Answered, Some(headers));
+                        None
+                    }
+                }
+                Err(error) => {
+                    tracing::debug!(operation, error = %error, "no response");
+                    permit.report(Outcome::NoAnswer, None);
+                    None
+                }
+            };
             let Some(next) = spare else {
                 return normalize_error_body(result?).await;
             };
+            if let Some(pause) = rate_limited {
+                // The pacer holds the wait: the next `acquire` sleeps until the
+                // endpoint's pause ends, together with every other request.
+                let spent = throttled.spent();
+                if let Some(budget) = self.retry.rate_limit_budget
+                    && spent + pause > budget
+                {
+                    tracing::warn!(
+                        operation,
+                        attempts = attempt,
+                        throttled_ms = millis(spent),
+                        budget_ms = millis(budget),
+                        "rate limited: giving up, the next wait would end past the budget"
+                    );
+                    return normalize_error_body(result?).await;
+                }
+                tracing::info!(
+                    operation,
+                    attempt,
+                    throttled_ms = millis(spent),
+                    wait_ms = millis(pause),
+                    "rate limited (429): retrying when the endpoint's pause ends"
+                );
+                drop(result);
+                request = next;
+                continue;
+            }
             let delay = match &result {
                 Ok(response)
-                    if !response.status().is_success()
+                    if retries_done < self.retry.max_retries
+                        && !response.status().is_success()
                         && retry::is_retryable_response(response.status(), response.headers()) =>
                 {
                     self.retry
                         .delay(retries_done, Some(response.headers()), retry::jitter())
                 }
-                Err(error) if is_transient(error) => {
+                Err(error) if retries_done < self.retry.max_retries && is_transient(error) => {
                     self.retry.delay(retries_done, None, retry::jitter())
                 }
                 _ => return normalize_error_body(result?).await,
@@ -125,7 +194,7 @@ impl Transport {
                 retry = retries_done + 1,
                 of = self.retry.max_retries,
                 cause = %cause,
-                delay_ms = delay.as_millis() as u64,
+                delay_ms = millis(delay),
                 "retrying request"
             );
             drop(result);
@@ -134,6 +203,32 @@ impl Transport {
             retries_done += 1;
         }
     }
+}
+
+/// How long one request has been rate limited: since its first 429, without the
+/// time it then spent waiting for its turn under the pacing limit.
+#[derive(Debug, Default)]
+struct Throttled {
+    since: Option<tokio::time::Instant>,
+    queued: Duration,
+}
+
+impl Throttled {
+    fn queued(&mut self, slot_wait: Duration) {
+        if self.since.is_some() {
+            self.queued += slot_wait;
+        }
+    }
+
+    /// Starts the count at the first 429 and returns the time spent so far.
+    fn spent(&mut self) -> Duration {
+        let since = *self.since.get_or_insert_with(tokio::time::Instant::now);
+        since.elapsed().saturating_sub(self.queued)
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The pre-request hook of the generated client (see `permissions_codegen::settings`).

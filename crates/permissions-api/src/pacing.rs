@@ -1,0 +1,730 @@
+//! Pacing shared by the whole client: one limiter per endpoint, so that a job
+//! survives the admin API's throttle instead of colliding with it.
+//!
+//! # Design
+//!
+//! The real admin endpoints allow about 7 to 10 requests per endpoint and minute,
+//! in a fixed window that refills about 60 s after it opened, and answer 429
+//! without `Retry-After` or `x-ratelimit-*` headers. The official SDKs retry twice
+//! within 8 s and give up. This module makes the client finish such jobs.
+//!
+//! **Shared state.** A [`Pacer`] lives behind an `Arc` in the [`Transport`], so every
+//! clone of a [`Client`](crate::Client) and every request in flight share it. It
+//! keeps one [`Endpoint`] per operation (method + path template), behind a mutex that
+//! is never held across an `.await`:
+//!
+//! - the **limit**: at most `burst` requests in any `period` (configured, or
+//!   learned), enforced by reserving each request a send time from the log of the
+//!   last `burst` reservations: a slot is `burst` reservations back plus `period`.
+//!   A fixed server window of `burst` per `period` can never be exceeded that way;
+//!   periods are stretched by [`SAFETY_MARGIN`] against clock and latency jitter;
+//! - the **pause**: after a 429 every request of the endpoint waits until the
+//!   same instant (`Retry-After`/`retry-after-ms` when the server sends one, else a
+//!   backoff that doubles from 0.5 s up to 60 s with jitter, so that the waits end
+//!   up spanning a whole window); a response with `x-ratelimit-remaining-requests:
+//!   0` pauses until its `x-ratelimit-reset-requests` before any 429;
+//! - the **probe**: when the pause ends, one request goes alone; the others wait
+//!   for its answer (no thundering herd). A 429 doubles the pause; any other answer
+//!   ends the throttle round and releases the others under the limit. A probe
+//!   whose future is dropped hands the role on at once.
+//!
+//! **Learning** (when no limit is configured). Successes are counted in a *run*,
+//! from the first request sent after the last recovery. When a probe succeeds,
+//! the window has refilled: the run's successes are what one window holds
+//! (`burst`), and the time from the run's first request to the probe is an upper
+//! bound of the window (`period`). The new run starts at the probe, so later
+//! windows line up with the server's.
+//!
+//! **Relaxing.** A learned limit is an estimate from above, so after every
+//! `2 × burst` successes in a row it is relaxed: the period shrinks by 1/16, but
+//! never below the longest interval that was seen to be too short (a 429 sent that
+//! long after a run began); once at that floor, `burst` grows by one. An estimate
+//! that is now too loose meets a 429 and is measured again. A configured limit is
+//! never changed; the pause and the probe still apply to the 429s it may meet.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::retry;
+
+/// How much longer than the limit's period the pacer waits: 2 %, so that the
+/// requests of a new window never reach the server before the old window closed.
+pub const SAFETY_MARGIN: f64 = 0.02;
+/// The first pause after a 429 without `Retry-After`; it doubles on each further 429.
+const FIRST_PAUSE: Duration = Duration::from_millis(500);
+/// The longest pause: as long as the real API's window.
+const LONGEST_PAUSE: Duration = Duration::from_secs(60);
+
+/// How requests are paced per endpoint (method and path template).
+///
+/// With `max_rpm` set, each endpoint sends at most `burst` requests in any
+/// `burst × 60 / max_rpm` seconds (`burst` defaults to 1: evenly spaced requests).
+/// Without it the client learns the limit from the 429s it meets (see the module
+/// documentation). Read from `OPENAI_ADMIN_MAX_RPM` and `OPENAI_ADMIN_BURST` by
+/// [`ClientBuilder::from_env`](crate::ClientBuilder::from_env), the names the
+/// Terraform provider for the same API uses.
+///
+/// ```
+/// use permissions_api::Pacing;
+///
+/// let paced = Pacing::max_rpm(8).burst(2);
+/// assert_eq!(paced.limit(), Some((2, std::time::Duration::from_secs(15))));
+/// assert_eq!(Pacing::learned().limit(), None);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Pacing {
+    /// Requests per minute and endpoint; `None` learns the limit from 429s.
+    pub max_rpm: Option<u32>,
+    /// Requests that may go at once, within `max_rpm` (ignored without it).
+    pub burst: Option<u32>,
+}
+
+impl Pacing {
+    /// No configured limit: the client learns it from the 429s it meets.
+    pub fn learned() -> Self {
+        Self::default()
+    }
+
+    /// At most `max_rpm` requests per minute and endpoint (0 counts as unset).
+    pub fn max_rpm(max_rpm: u32) -> Self {
+        Self {
+            max_rpm: (max_rpm > 0).then_some(max_rpm),
+            burst: None,
+        }
+    }
+
+    /// This pacing with `burst` requests allowed at once (0 counts as 1).
+    #[must_use]
+    pub fn burst(mut self, burst: u32) -> Self {
+        self.burst = Some(burst.max(1));
+        self
+    }
+
+    /// The configured limit as (`burst`, `period`): at most `burst` requests in any
+    /// `period`; `None` when the limit is learned.
+    pub fn limit(&self) -> Option<(u32, Duration)> {
+        let rpm = self.max_rpm.filter(|&rpm| rpm > 0)?;
+        let burst = self.burst.unwrap_or(1).max(1);
+        Some((
+            burst,
+            Duration::from_secs_f64(60.0 * f64::from(burst) / f64::from(rpm)),
+        ))
+    }
+}
+
+/// What the pacer is doing, over all endpoints, for progress displays.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PacingStatus {
+    /// Responses received.
+    pub responses: u64,
+    /// Of which 429s.
+    pub throttled: u64,
+    /// How long until the most delayed endpoint may send again, when a request
+    /// waits for the rate limit (a pause after a 429, or a reserved slot).
+    pub waiting: Option<Duration>,
+}
+
+/// At most `burst` requests in any `period`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Limit {
+    burst: u32,
+    period: Duration,
+}
+
+/// The successes since the last recovery.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    started: Instant,
+    served: u32,
+}
+
+/// One endpoint's share of the pacer.
+#[derive(Debug)]
+struct Endpoint {
+    limit: Option<Limit>,
+    learns: bool,
+    /// Send times reserved for the last `limit.burst` requests, in order.
+    slots: VecDeque<Instant>,
+    pause_until: Option<Instant>,
+    /// 429s in the current throttle round (0: not throttled).
+    strikes: u32,
+    probing: bool,
+    run: Option<Run>,
+    /// The longest run age at which a 429 was still met: the window is longer.
+    too_short: Duration,
+    /// Successes since the limit last changed, for relaxing it.
+    clean: u32,
+    responses: u64,
+    throttled: u64,
+    wakeup: Arc<Notify>,
+}
+
+/// The pacer of one client (and its clones); see the module documentation.
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    configured: Option<Limit>,
+    endpoints: Mutex<HashMap<&'static str, Endpoint>>,
+}
+
+/// How the answer to a paced request is reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// 429: the endpoint is throttled; `retry_after` is the server's wait, if any.
+    Throttled { retry_after: Option<Duration> },
+    /// Any other response: the endpoint served the request.
+    Answered,
+    /// No response (connection error, timeout): says nothing of the throttle.
+    NoAnswer,
+}
+
+/// The right to send one request now, from [`Pacer::acquire`]. Reported with
+/// [`Permit::report`]; dropping it unreported (a cancelled request) releases the
+/// probe role.
+#[derive(Debug)]
+pub(crate) struct Permit<'a> {
+    pacer: &'a Pacer,
+    endpoint: &'static str,
+    probe: bool,
+    sent_at: Instant,
+    /// Time spent waiting for a reserved slot (not for a pause or a probe).
+    pub(crate) slot_wait: Duration,
+    reported: bool,
+}
+
+/// A reserved slot that is given back if its request is cancelled before it is sent.
+struct Reservation<'a> {
+    pacer: &'a Pacer,
+    endpoint: &'static str,
+    at: Instant,
+    armed: bool,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut endpoints = self.pacer.lock();
+            if let Some(endpoint) = endpoints.get_mut(self.endpoint)
+                && let Some(index) = endpoint.slots.iter().rposition(|&t| t == self.at)
+            {
+                endpoint.slots.remove(index);
+            }
+        }
+    }
+}
+
+impl Default for Pacer {
+    fn default() -> Self {
+        Self::new(Pacing::learned())
+    }
+}
+
+impl Pacer {
+    pub(crate) fn new(pacing: Pacing) -> Self {
+        Self {
+            configured: pacing
+                .limit()
+                .map(|(burst, period)| Limit { burst, period }),
+            endpoints: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<&'static str, Endpoint>> {
+        self.endpoints.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn endpoint<'m>(
+        &self,
+        endpoints: &'m mut HashMap<&'static str, Endpoint>,
+        name: &'static str,
+    ) -> &'m mut Endpoint {
+        endpoints
+            .entry(name)
+            .or_insert_with(|| Endpoint::new(self.configured))
+    }
+
+    /// Waits until a request to `endpoint` may be sent: past any pause, as the
+    /// probe or after it, and at its reserved slot. Every wait is logged.
+    pub(crate) async fn acquire(&self, endpoint: &'static str) -> Permit<'_> {
+        let wakeup = {
+            let mut endpoints = self.lock();
+            self.endpoint(&mut endpoints, endpoint).wakeup.clone()
+        };
+        loop {
+            // Made before the state is read, so that no wake-up in between is missed.
+            let notified = wakeup.notified();
+            let now = Instant::now();
+            let wait = {
+                let mut endpoints = self.lock();
+                let state = self.endpoint(&mut endpoints, endpoint);
+                if let Some(until) = state.pause_until.filter(|&until| until > now) {
+                    Wait::Pause(until)
+                } else if state.strikes > 0 && state.probing {
+                    Wait::Probe
+                } else if state.strikes > 0 {
+                    state.probing = true;
+                    return Permit {
+                        pacer: self,
+                        endpoint,
+                        probe: true,
+                        sent_at: now,
+                        slot_wait: Duration::ZERO,
+                        reported: false,
+                    };
+                } else {
+                    Wait::Slot(state.reserve(now))
+                }
+            };
+            match wait {
+                Wait::Probe => {
+                    tracing::debug!(endpoint, "rate limited: waiting for the probe's answer");
+                    notified.await;
+                }
+                Wait::Pause(until) => {
+                    tracing::debug!(
+                        endpoint,
+                        wait_ms = millis(until - now),
+                        "rate limited: waiting for the endpoint's pause to end"
+                    );
+                    tokio::time::sleep_until(until).await;
+                }
+                Wait::Slot(at) => {
+                    let mut reservation = Reservation {
+                        pacer: self,
+                        endpoint,
+                        at,
+                        armed: true,
+                    };
+                    if at > now {
+                        tracing::debug!(
+                            endpoint,
+                            wait_ms = millis(at - now),
+                            "pacing: waiting for the endpoint's next request slot"
+                        );
+                        tokio::time::sleep_until(at).await;
+                    }
+                    reservation.armed = false;
+                    return Permit {
+                        pacer: self,
+                        endpoint,
+                        probe: false,
+                        sent_at: Instant::now(),
+                        slot_wait: at.saturating_duration_since(now),
+                        reported: false,
+                    };
+                }
+            }
+        }
+    }
+
+    /// What the pacer is doing now, over all endpoints.
+    pub(crate) fn status(&self) -> PacingStatus {
+        let now = Instant::now();
+        let endpoints = self.lock();
+        let mut status = PacingStatus::default();
+        for state in endpoints.values() {
+            status.responses += state.responses;
+            status.throttled += state.throttled;
+            let until = state
+                .pause_until
+                .into_iter()
+                .chain(state.slots.back().copied());
+            if let Some(wait) = until.map(|t| t.saturating_duration_since(now)).max()
+                && !wait.is_zero()
+            {
+                status.waiting = status.waiting.max(Some(wait));
+            }
+        }
+        status
+    }
+}
+
+enum Wait {
+    Probe,
+    Pause(Instant),
+    Slot(Instant),
+}
+
+impl Endpoint {
+    /// An endpoint with a configured limit, or one that learns its limit.
+    fn new(configured: Option<Limit>) -> Self {
+        Self {
+            limit: configured,
+            learns: configured.is_none(),
+            slots: VecDeque::new(),
+            pause_until: None,
+            strikes: 0,
+            probing: false,
+            run: None,
+            too_short: Duration::ZERO,
+            clean: 0,
+            responses: 0,
+            throttled: 0,
+            wakeup: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Reserves the earliest send time the limit allows from `now` on.
+    fn reserve(&mut self, now: Instant) -> Instant {
+        let Some(limit) = self.limit else {
+            return now;
+        };
+        let burst = limit.burst.max(1) as usize;
+        while self.slots.len() > burst {
+            self.slots.pop_front();
+        }
+        let mut at = now;
+        if self.slots.len() == burst
+            && let Some(&oldest) = self.slots.front()
+        {
+            at = at.max(oldest + limit.period.mul_f64(1.0 + SAFETY_MARGIN));
+        }
+        if let Some(&last) = self.slots.back() {
+            at = at.max(last);
+        }
+        self.slots.push_back(at);
+        at
+    }
+
+    fn throttled(&mut self, permit: &Permit<'_>, retry_after: Option<Duration>, now: Instant) {
+        self.throttled += 1;
+        if let Some(run) = self.run {
+            self.too_short = self
+                .too_short
+                .max(permit.sent_at.saturating_duration_since(run.started));
+        }
+        // A request sent before the round began adds no strike: the round's
+        // requests wait together, on one pause.
+        if !(permit.probe || self.strikes == 0) {
+            return;
+        }
+        self.strikes += 1;
+        self.probing = false;
+        let (pause, why) = match retry_after {
+            Some(wait) => (wait, "the server's Retry-After"),
+            None => (backoff(self.strikes), "429 without Retry-After: backoff"),
+        };
+        let until = now + pause;
+        self.pause_until = Some(self.pause_until.map_or(until, |t| t.max(until)));
+        tracing::info!(
+            endpoint = permit.endpoint,
+            strike = self.strikes,
+            pause_ms = millis(pause),
+            why,
+            "rate limited: pausing the endpoint"
+        );
+        self.wakeup.notify_waiters();
+    }
+
+    fn answered(&mut self, permit: &Permit<'_>, headers: Option<&HeaderMap>, now: Instant) {
+        if permit.probe {
+            self.recovered(permit);
+        } else {
+            let run = self.run.get_or_insert(Run {
+                started: permit.sent_at,
+                served: 0,
+            });
+            run.started = run.started.min(permit.sent_at);
+            run.served += 1;
+            self.relax(permit.endpoint);
+        }
+        if let Some(reset) = headers.and_then(exhausted_until) {
+            self.pause_until = Some(now + reset);
+            tracing::debug!(
+                endpoint = permit.endpoint,
+                pause_ms = millis(reset),
+                "x-ratelimit-remaining-requests is 0: pausing until the window resets"
+            );
+        }
+    }
+
+    /// The probe was served: the window has refilled.
+    fn recovered(&mut self, permit: &Permit<'_>) {
+        if self.learns
+            && let Some(run) = self.run.filter(|run| run.served > 0)
+        {
+            let period = permit
+                .sent_at
+                .saturating_duration_since(run.started)
+                .max(self.too_short);
+            let learned = Limit {
+                burst: run.served,
+                period,
+            };
+            if self.limit != Some(learned) {
+                tracing::info!(
+                    endpoint = permit.endpoint,
+                    burst = learned.burst,
+                    period_ms = millis(learned.period),
+                    "learned the endpoint's rate limit"
+                );
+            }
+            self.limit = Some(learned);
+            self.clean = 0;
+        }
+        self.strikes = 0;
+        self.probing = false;
+        self.pause_until = None;
+        self.run = Some(Run {
+            started: permit.sent_at,
+            served: 1,
+        });
+        self.slots.clear();
+        self.slots.push_back(permit.sent_at);
+        self.wakeup.notify_waiters();
+    }
+
+    /// Loosens a learned limit after a long enough run without a 429.
+    fn relax(&mut self, endpoint: &'static str) {
+        let Some(limit) = self.limit.as_mut().filter(|_| self.learns) else {
+            return;
+        };
+        self.clean += 1;
+        if self.clean < 2 * limit.burst {
+            return;
+        }
+        self.clean = 0;
+        let shorter = limit.period - limit.period / 16;
+        if shorter > self.too_short {
+            limit.period = shorter;
+        } else {
+            limit.burst += 1;
+        }
+        tracing::debug!(
+            endpoint,
+            burst = limit.burst,
+            period_ms = millis(limit.period),
+            "relaxed the learned rate limit"
+        );
+    }
+}
+
+impl Permit<'_> {
+    /// Reports the answer to this request; returns how long the endpoint is now
+    /// paused (zero when it is not).
+    pub(crate) fn report(mut self, outcome: Outcome, headers: Option<&HeaderMap>) -> Duration {
+        self.reported = true;
+        let now = Instant::now();
+        let mut endpoints = self.pacer.lock();
+        let state = self.pacer.endpoint(&mut endpoints, self.endpoint);
+        match outcome {
+            Outcome::Throttled { retry_after } => {
+                state.responses += 1;
+                state.throttled(&self, retry_after, now);
+            }
+            Outcome::Answered => {
+                state.responses += 1;
+                state.answered(&self, headers, now);
+            }
+            Outcome::NoAnswer => self.release_probe(state),
+        }
+        state
+            .pause_until
+            .map_or(Duration::ZERO, |until| until.saturating_duration_since(now))
+    }
+
+    fn release_probe(&self, state: &mut Endpoint) {
+        if self.probe {
+            state.probing = false;
+            state.wakeup.notify_waiters();
+        }
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if !self.reported && self.probe {
+            let mut endpoints = self.pacer.lock();
+            let state = self.pacer.endpoint(&mut endpoints, self.endpoint);
+            self.release_probe(state);
+        }
+    }
+}
+
+/// The pause after the `strikes`-th 429 of a round without `Retry-After`:
+/// 0.5 s doubling up to 60 s, times a random factor in `[0.75, 1]`.
+fn backoff(strikes: u32) -> Duration {
+    let doubled =
+        FIRST_PAUSE.saturating_mul(2u32.saturating_pow(strikes.saturating_sub(1).min(16)));
+    doubled.min(LONGEST_PAUSE).mul_f64(retry::jitter())
+}
+
+/// When a response says the window is used up (`x-ratelimit-remaining-requests:
+/// 0`), how long until it resets (`x-ratelimit-reset-requests`).
+fn exhausted_until(headers: &HeaderMap) -> Option<Duration> {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if text("x-ratelimit-remaining-requests")? != "0" {
+        return None;
+    }
+    parse_reset(text("x-ratelimit-reset-requests")?).filter(|d| *d <= LONGEST_PAUSE * 10)
+}
+
+/// A duration as OpenAI's `x-ratelimit-reset-*` headers write it (Go's format):
+/// `20ms`, `1.5s`, `6m0s`, `1h2m3s`.
+fn parse_reset(text: &str) -> Option<Duration> {
+    let mut rest = text;
+    let mut total = 0.0f64;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit] {
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[unit..];
+        total += number * scale;
+    }
+    (total.is_finite() && total < 1e9).then(|| Duration::from_secs_f64(total))
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    const EP: &str = "listFineTuningCheckpointPermissions";
+
+    #[test]
+    fn configured_limits_space_requests_and_allow_bursts() {
+        assert_eq!(Pacing::max_rpm(0).limit(), None);
+        assert_eq!(
+            Pacing::max_rpm(120).limit(),
+            Some((1, Duration::from_millis(500)))
+        );
+        assert_eq!(
+            Pacing::max_rpm(160).burst(8).limit(),
+            Some((8, Duration::from_secs(3)))
+        );
+        let mut state = Endpoint::new(Some(Limit {
+            burst: 2,
+            period: Duration::from_secs(1),
+        }));
+        let t0 = Instant::now();
+        let period = Duration::from_secs(1).mul_f64(1.0 + SAFETY_MARGIN);
+        assert_eq!(state.reserve(t0), t0);
+        assert_eq!(state.reserve(t0), t0);
+        assert_eq!(state.reserve(t0), t0 + period);
+        assert_eq!(state.reserve(t0), t0 + period);
+        assert_eq!(state.reserve(t0), t0 + period * 2);
+        // Any `period` holds at most `burst` reservations.
+        let slots: Vec<_> = state.slots.iter().copied().collect();
+        for pair in slots.windows(3) {
+            assert!(pair[2] - pair[0] >= period, "{slots:?}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_to_a_whole_window() {
+        let ms: Vec<u128> = (1..=9).map(|s| backoff(s).as_millis()).collect();
+        for (strike, (&got, top)) in ms
+            .iter()
+            .zip([500u128, 1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000])
+            .enumerate()
+        {
+            assert!(
+                (top * 3 / 4..=top).contains(&got),
+                "strike {}: {got} ms",
+                strike + 1
+            );
+        }
+        let total: u128 = (1..=8).map(|s| backoff(s).as_millis()).sum();
+        assert!(total >= 60_000, "{total}");
+    }
+
+    #[test]
+    fn reset_headers_parse_in_go_format() {
+        assert_eq!(parse_reset("20ms"), Some(Duration::from_millis(20)));
+        assert_eq!(parse_reset("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_reset("6m0s"), Some(Duration::from_secs(360)));
+        assert_eq!(parse_reset("1h2m3s"), Some(Duration::from_secs(3723)));
+        for bad in ["", "s", "5", "5x", "-1s", "1.2.3s"] {
+            assert_eq!(parse_reset(bad), None, "{bad:?}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-remaining-requests", HeaderValue::from(0));
+        headers.insert(
+            "x-ratelimit-reset-requests",
+            HeaderValue::from_static("2.5s"),
+        );
+        assert_eq!(exhausted_until(&headers), Some(Duration::from_millis(2500)));
+        headers.insert("x-ratelimit-remaining-requests", HeaderValue::from(3));
+        assert_eq!(exhausted_until(&headers), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_throttle_round_teaches_the_window() {
+        let pacer = Pacer::new(Pacing::learned());
+        let t0 = Instant::now();
+        // A window of 3 requests: served, served, served, then 429.
+        for _ in 0..3 {
+            pacer.acquire(EP).await.report(Outcome::Answered, None);
+        }
+        let permit = pacer.acquire(EP).await;
+        permit.report(Outcome::Throttled { retry_after: None }, None);
+        let status = pacer.status();
+        assert_eq!((status.responses, status.throttled), (4, 1));
+        assert!(status.waiting.is_some());
+        // The next request waits out the pause and goes alone, as the probe.
+        let probe = pacer.acquire(EP).await;
+        assert!(probe.probe);
+        assert!(t0.elapsed() >= Duration::from_millis(375));
+        probe.report(Outcome::Answered, None);
+        let learned = pacer.lock()[EP].limit.expect("learned");
+        assert_eq!(learned.burst, 3);
+        assert!(learned.period >= Duration::from_millis(375), "{learned:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_others_wait_for_the_probe_and_a_dropped_probe_hands_on() {
+        let pacer = Arc::new(Pacer::new(Pacing::learned()));
+        pacer.acquire(EP).await.report(
+            Outcome::Throttled {
+                retry_after: Some(Duration::from_secs(1)),
+            },
+            None,
+        );
+        let probe = pacer.acquire(EP).await;
+        assert!(probe.probe);
+        let waiter = {
+            let pacer = pacer.clone();
+            tokio::spawn(async move {
+                let permit = pacer.acquire(EP).await;
+                permit.probe
+            })
+        };
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(
+            !waiter.is_finished(),
+            "a second request went during the probe"
+        );
+        drop(probe);
+        assert!(waiter.await.unwrap(), "the waiter did not become the probe");
+    }
+}
