@@ -8,16 +8,17 @@
 //! without `Retry-After` or `x-ratelimit-*` headers. The official SDKs retry twice
 //! within 8 s and give up. This module makes the client finish such jobs.
 //!
-//! **Shared state.** A [`Pacer`] lives behind an `Arc` in the [`Transport`], so every
-//! clone of a [`Client`](crate::Client) and every request in flight share it. It
-//! keeps one [`Endpoint`] per operation (method + path template), behind a mutex that
-//! is never held across an `.await`:
+//! **Shared state.** A [`Pacer`] lives behind an `Arc` in the [`Transport`](crate::Transport),
+//! so every clone of a [`Client`](crate::Client) and every request in flight share
+//! it. It keeps one [`Endpoint`] per operation (method + path template), behind a
+//! mutex that is never held across an `.await`:
 //!
-//! - the **limit**: at most `burst` requests in any `period` (configured, or
-//!   learned), enforced by reserving each request a send time from the log of the
-//!   last `burst` reservations: a slot is `burst` reservations back plus `period`.
-//!   A fixed server window of `burst` per `period` can never be exceeded that way;
-//!   periods are stretched by [`SAFETY_MARGIN`] against clock and latency jitter;
+//! - the **limit**: at most `burst` requests per `period` (configured, or learned),
+//!   in windows the pacer keeps the way the server keeps its own: a window opens
+//!   with the first request after the previous one closed, holds `burst`
+//!   requests, and lasts `period` stretched by [`SAFETY_MARGIN`] (against latency
+//!   jitter). Each request reserves its send time under the lock, then sleeps
+//!   without it: requests go in the order they asked, never in a stampede;
 //! - the **pause**: after a 429 every request of the endpoint waits until the
 //!   same instant (`Retry-After`/`retry-after-ms` when the server sends one, else a
 //!   backoff that doubles from 0.5 s up to 60 s with jitter, so that the waits end
@@ -26,23 +27,32 @@
 //! - the **probe**: when the pause ends, one request goes alone; the others wait
 //!   for its answer (no thundering herd). A 429 doubles the pause; any other answer
 //!   ends the throttle round and releases the others under the limit. A probe
-//!   whose future is dropped hands the role on at once.
+//!   whose future is dropped hands the role on at once, and a cancelled request's
+//!   reserved slot is given back.
 //!
-//! **Learning** (when no limit is configured). Successes are counted in a *run*,
-//! from the first request sent after the last recovery. When a probe succeeds,
-//! the window has refilled: the run's successes are what one window holds
-//! (`burst`), and the time from the run's first request to the probe is an upper
-//! bound of the window (`period`). The new run starts at the probe, so later
-//! windows line up with the server's.
+//! **Learning** (when no limit is configured). The successes of the last window
+//! that was served are counted. When a probe succeeds, the server's window has
+//! refilled: that count is what one window holds (`burst`), and the time from
+//! that window's opening to the probe is an upper bound of its length
+//! (`period`). Every 429 gives a lower bound: the server's window was still open
+//! that long after it opened. The probe opens the next window, so the client's
+//! windows line up with the server's from then on.
 //!
-//! **Relaxing.** A learned limit is an estimate from above, so after every
-//! `2 × burst` successes in a row it is relaxed: the period shrinks by 1/16, but
-//! never below the longest interval that was seen to be too short (a 429 sent that
-//! long after a run began); once at that floor, `burst` grows by one. An estimate
-//! that is now too loose meets a 429 and is measured again. A configured limit is
-//! never changed; the pause and the probe still apply to the 429s it may meet.
+//! Once a limit is learned, each window's first request goes alone (the others
+//! of its window wait for its answer), so a window opened too early costs one 429,
+//! not a burst of them. An opener served after a full window tightens the upper
+//! bound. After a 429 in a known window, the pause lasts until that window is
+//! known to have refilled (its opening plus the upper bound), not a guess.
+//!
+//! **Relaxing.** A learned period is an estimate from above. After every two
+//! clean windows it is halved towards the lower bound, until the two are within
+//! 1/16 of each other; from then on `burst` grows by one every eight clean
+//! windows. An estimate that becomes too loose meets a 429, which raises the lower
+//! bound (or sets `burst` back to what a window held), and is measured again. A configured limit is never changed; the pause
+//! and the probe still apply to the 429s it may meet (another program may share
+//! the key).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -138,10 +148,17 @@ struct Limit {
     period: Duration,
 }
 
-/// The successes since the last recovery.
+/// One of the pacer's windows: opened at `start`, `reserved` requests so far.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Window {
+    start: Instant,
+    reserved: u32,
+}
+
+/// The successes of the last window that was served.
 #[derive(Clone, Copy, Debug)]
 struct Run {
-    started: Instant,
+    window: Instant,
     served: u32,
 }
 
@@ -150,15 +167,19 @@ struct Run {
 struct Endpoint {
     limit: Option<Limit>,
     learns: bool,
-    /// Send times reserved for the last `limit.burst` requests, in order.
-    slots: VecDeque<Instant>,
+    /// The window the last reservation went to (it may lie in the future).
+    window: Option<Window>,
     pause_until: Option<Instant>,
     /// 429s in the current throttle round (0: not throttled).
     strikes: u32,
     probing: bool,
     run: Option<Run>,
-    /// The longest run age at which a 429 was still met: the window is longer.
+    /// The longest time after a served window opened at which a 429 was still
+    /// met: the server's window is longer than this.
     too_short: Duration,
+    /// The shortest time after a full window opened at which the server served
+    /// again: its window is at most this long.
+    proven: Option<Duration>,
     /// Successes since the limit last changed, for relaxing it.
     clean: u32,
     responses: u64,
@@ -191,18 +212,33 @@ pub(crate) enum Outcome {
 pub(crate) struct Permit<'a> {
     pacer: &'a Pacer,
     endpoint: &'static str,
-    probe: bool,
+    role: Role,
     sent_at: Instant,
+    /// The pacer's window this request was sent in.
+    window: Instant,
     /// Time spent waiting for a reserved slot (not for a pause or a probe).
     pub(crate) slot_wait: Duration,
     reported: bool,
+}
+
+/// Why a request goes when it goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// In a window that another request opened.
+    Plain,
+    /// First of a learned window: the others of its window wait for its answer,
+    /// so that a window opened too early costs one 429, not a burst of them.
+    Opener,
+    /// First after a pause: the round ends when it is served.
+    Probe,
 }
 
 /// A reserved slot that is given back if its request is cancelled before it is sent.
 struct Reservation<'a> {
     pacer: &'a Pacer,
     endpoint: &'static str,
-    at: Instant,
+    window: Instant,
+    role: Role,
     armed: bool,
 }
 
@@ -210,10 +246,15 @@ impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         if self.armed {
             let mut endpoints = self.pacer.lock();
-            if let Some(endpoint) = endpoints.get_mut(self.endpoint)
-                && let Some(index) = endpoint.slots.iter().rposition(|&t| t == self.at)
-            {
-                endpoint.slots.remove(index);
+            if let Some(endpoint) = endpoints.get_mut(self.endpoint) {
+                if let Some(window) = endpoint.window.as_mut()
+                    && window.start == self.window
+                {
+                    window.reserved = window.reserved.saturating_sub(1);
+                }
+                if self.role != Role::Plain {
+                    endpoint.release_gate();
+                }
             }
         }
     }
@@ -265,25 +306,36 @@ impl Pacer {
                 let state = self.endpoint(&mut endpoints, endpoint);
                 if let Some(until) = state.pause_until.filter(|&until| until > now) {
                     Wait::Pause(until)
-                } else if state.strikes > 0 && state.probing {
+                } else if state.probing {
                     Wait::Probe
                 } else if state.strikes > 0 {
                     state.probing = true;
                     return Permit {
                         pacer: self,
                         endpoint,
-                        probe: true,
+                        role: Role::Probe,
                         sent_at: now,
+                        window: now,
                         slot_wait: Duration::ZERO,
                         reported: false,
                     };
                 } else {
-                    Wait::Slot(state.reserve(now))
+                    let (at, window, opens) = state.reserve(now);
+                    let role = if opens && state.learns && state.limit.is_some() {
+                        state.probing = true;
+                        Role::Opener
+                    } else {
+                        Role::Plain
+                    };
+                    Wait::Slot { at, window, role }
                 }
             };
             match wait {
                 Wait::Probe => {
-                    tracing::debug!(endpoint, "rate limited: waiting for the probe's answer");
+                    tracing::debug!(
+                        endpoint,
+                        "pacing: waiting for the answer to the request that went first"
+                    );
                     notified.await;
                 }
                 Wait::Pause(until) => {
@@ -294,11 +346,12 @@ impl Pacer {
                     );
                     tokio::time::sleep_until(until).await;
                 }
-                Wait::Slot(at) => {
+                Wait::Slot { at, window, role } => {
                     let mut reservation = Reservation {
                         pacer: self,
                         endpoint,
-                        at,
+                        window,
+                        role,
                         armed: true,
                     };
                     if at > now {
@@ -313,8 +366,9 @@ impl Pacer {
                     return Permit {
                         pacer: self,
                         endpoint,
-                        probe: false,
+                        role,
                         sent_at: Instant::now(),
+                        window,
                         slot_wait: at.saturating_duration_since(now),
                         reported: false,
                     };
@@ -334,7 +388,7 @@ impl Pacer {
             let until = state
                 .pause_until
                 .into_iter()
-                .chain(state.slots.back().copied());
+                .chain(state.window.map(|w| w.start));
             if let Some(wait) = until.map(|t| t.saturating_duration_since(now)).max()
                 && !wait.is_zero()
             {
@@ -348,7 +402,11 @@ impl Pacer {
 enum Wait {
     Probe,
     Pause(Instant),
-    Slot(Instant),
+    Slot {
+        at: Instant,
+        window: Instant,
+        role: Role,
+    },
 }
 
 impl Endpoint {
@@ -357,12 +415,13 @@ impl Endpoint {
         Self {
             limit: configured,
             learns: configured.is_none(),
-            slots: VecDeque::new(),
+            window: None,
             pause_until: None,
             strikes: 0,
             probing: false,
             run: None,
             too_short: Duration::ZERO,
+            proven: configured.map(|limit| limit.period),
             clean: 0,
             responses: 0,
             throttled: 0,
@@ -370,26 +429,45 @@ impl Endpoint {
         }
     }
 
-    /// Reserves the earliest send time the limit allows from `now` on.
-    fn reserve(&mut self, now: Instant) -> Instant {
-        let Some(limit) = self.limit else {
-            return now;
+    /// Reserves the earliest send time the limit allows from `now` on; says which
+    /// window it falls in and whether it opens that window.
+    fn reserve(&mut self, now: Instant) -> (Instant, Instant, bool) {
+        let open = |start| Window { start, reserved: 1 };
+        let (at, window) = match (self.limit, self.window) {
+            // No limit yet: one window, opened by the first request.
+            (None, Some(window)) => (
+                now,
+                Window {
+                    reserved: window.reserved + 1,
+                    ..window
+                },
+            ),
+            (Some(limit), Some(window)) => {
+                let end = window.start + stretched(limit.period);
+                if now >= end {
+                    (now, open(now))
+                } else if window.reserved < limit.burst {
+                    (
+                        now.max(window.start),
+                        Window {
+                            reserved: window.reserved + 1,
+                            ..window
+                        },
+                    )
+                } else {
+                    (end, open(end))
+                }
+            }
+            (_, None) => (now, open(now)),
         };
-        let burst = limit.burst.max(1) as usize;
-        while self.slots.len() > burst {
-            self.slots.pop_front();
-        }
-        let mut at = now;
-        if self.slots.len() == burst
-            && let Some(&oldest) = self.slots.front()
-        {
-            at = at.max(oldest + limit.period.mul_f64(1.0 + SAFETY_MARGIN));
-        }
-        if let Some(&last) = self.slots.back() {
-            at = at.max(last);
-        }
-        self.slots.push_back(at);
-        at
+        self.window = Some(window);
+        (at, window.start, window.reserved == 1)
+    }
+
+    /// Lets the requests that wait for an opener or a probe go on.
+    fn release_gate(&mut self) {
+        self.probing = false;
+        self.wakeup.notify_waiters();
     }
 
     fn throttled(&mut self, permit: &Permit<'_>, retry_after: Option<Duration>, now: Instant) {
@@ -397,20 +475,30 @@ impl Endpoint {
         if let Some(run) = self.run {
             self.too_short = self
                 .too_short
-                .max(permit.sent_at.saturating_duration_since(run.started));
+                .max(permit.sent_at.saturating_duration_since(run.window));
         }
         // A request sent before the round began adds no strike: the round's
         // requests wait together, on one pause.
-        if !(permit.probe || self.strikes == 0) {
+        if !(permit.role == Role::Probe || self.strikes == 0) {
             return;
         }
         self.strikes += 1;
         self.probing = false;
-        let (pause, why) = match retry_after {
-            Some(wait) => (wait, "the server's Retry-After"),
-            None => (backoff(self.strikes), "429 without Retry-After: backoff"),
+        let (mut until, why) = match retry_after {
+            Some(wait) => (now + wait, "the server's Retry-After"),
+            None => (
+                now + backoff(self.strikes),
+                "429 without Retry-After: backoff",
+            ),
         };
-        let until = now + pause;
+        // The first 429 of a round, in a known window: wait until that window is
+        // known to have refilled, rather than probe it by guesswork.
+        if let (None, 1, Some(run), Some(proven)) =
+            (retry_after, self.strikes, self.run, self.proven)
+        {
+            until = until.max(run.window + stretched(proven));
+        }
+        let pause = until.saturating_duration_since(now);
         self.pause_until = Some(self.pause_until.map_or(until, |t| t.max(until)));
         tracing::info!(
             endpoint = permit.endpoint,
@@ -423,15 +511,31 @@ impl Endpoint {
     }
 
     fn answered(&mut self, permit: &Permit<'_>, headers: Option<&HeaderMap>, now: Instant) {
-        if permit.probe {
+        if permit.role == Role::Probe {
             self.recovered(permit);
         } else {
-            let run = self.run.get_or_insert(Run {
-                started: permit.sent_at,
-                served: 0,
-            });
-            run.started = run.started.min(permit.sent_at);
-            run.served += 1;
+            if permit.role == Role::Opener {
+                self.release_gate();
+                // Served after a full window: that window had closed by now.
+                if let (Some(run), Some(limit)) = (self.run, self.limit)
+                    && run.window < permit.window
+                    && run.served >= limit.burst
+                {
+                    let closed_by = permit.sent_at.saturating_duration_since(run.window);
+                    self.proven = Some(self.proven.map_or(closed_by, |p| p.min(closed_by)));
+                }
+            }
+            match self.run.as_mut() {
+                Some(run) if run.window == permit.window => run.served += 1,
+                // An answer from an older window, overtaken: it teaches nothing.
+                Some(run) if run.window > permit.window => {}
+                _ => {
+                    self.run = Some(Run {
+                        window: permit.window,
+                        served: 1,
+                    });
+                }
+            }
             self.relax(permit.endpoint);
         }
         if let Some(reset) = headers.and_then(exhausted_until) {
@@ -449,22 +553,21 @@ impl Endpoint {
         if self.learns
             && let Some(run) = self.run.filter(|run| run.served > 0)
         {
-            let period = permit
-                .sent_at
-                .saturating_duration_since(run.started)
-                .max(self.too_short);
+            let measured = permit.sent_at.saturating_duration_since(run.window);
+            let proven = self.proven.map_or(measured, |p| p.min(measured));
+            self.proven = Some(proven);
+            let period = proven.max(self.too_short);
             let learned = Limit {
                 burst: run.served,
                 period,
             };
-            if self.limit != Some(learned) {
-                tracing::info!(
-                    endpoint = permit.endpoint,
-                    burst = learned.burst,
-                    period_ms = millis(learned.period),
-                    "learned the endpoint's rate limit"
-                );
-            }
+            tracing::info!(
+                endpoint = permit.endpoint,
+                burst = learned.burst,
+                period_ms = millis(learned.period),
+                longer_than_ms = millis(self.too_short),
+                "learned the endpoint's rate limit"
+            );
             self.limit = Some(learned);
             self.clean = 0;
         }
@@ -472,29 +575,33 @@ impl Endpoint {
         self.probing = false;
         self.pause_until = None;
         self.run = Some(Run {
-            started: permit.sent_at,
+            window: permit.sent_at,
             served: 1,
         });
-        self.slots.clear();
-        self.slots.push_back(permit.sent_at);
+        self.window = Some(Window {
+            start: permit.sent_at,
+            reserved: 1,
+        });
         self.wakeup.notify_waiters();
     }
 
-    /// Loosens a learned limit after a long enough run without a 429.
+    /// Loosens a learned limit after two clean windows: the period halfway down
+    /// to its lower bound while they are far apart, else one more request per
+    /// window (after eight).
     fn relax(&mut self, endpoint: &'static str) {
         let Some(limit) = self.limit.as_mut().filter(|_| self.learns) else {
             return;
         };
         self.clean += 1;
-        if self.clean < 2 * limit.burst {
+        let narrow = limit.period.saturating_sub(self.too_short) <= limit.period / 16;
+        if self.clean < limit.burst * if narrow { 8 } else { 2 } {
             return;
         }
         self.clean = 0;
-        let shorter = limit.period - limit.period / 16;
-        if shorter > self.too_short {
-            limit.period = shorter;
-        } else {
+        if narrow {
             limit.burst += 1;
+        } else {
+            limit.period = (limit.period + self.too_short) / 2;
         }
         tracing::debug!(
             endpoint,
@@ -530,16 +637,15 @@ impl Permit<'_> {
     }
 
     fn release_probe(&self, state: &mut Endpoint) {
-        if self.probe {
-            state.probing = false;
-            state.wakeup.notify_waiters();
+        if self.role != Role::Plain {
+            state.release_gate();
         }
     }
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        if !self.reported && self.probe {
+        if !self.reported && self.role != Role::Plain {
             let mut endpoints = self.pacer.lock();
             let state = self.pacer.endpoint(&mut endpoints, self.endpoint);
             self.release_probe(state);
@@ -600,6 +706,11 @@ fn parse_reset(text: &str) -> Option<Duration> {
     (total.is_finite() && total < 1e9).then(|| Duration::from_secs_f64(total))
 }
 
+/// A period with the safety margin.
+fn stretched(period: Duration) -> Duration {
+    period.mul_f64(1.0 + SAFETY_MARGIN)
+}
+
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
@@ -628,16 +739,53 @@ mod tests {
         }));
         let t0 = Instant::now();
         let period = Duration::from_secs(1).mul_f64(1.0 + SAFETY_MARGIN);
-        assert_eq!(state.reserve(t0), t0);
-        assert_eq!(state.reserve(t0), t0);
-        assert_eq!(state.reserve(t0), t0 + period);
-        assert_eq!(state.reserve(t0), t0 + period);
-        assert_eq!(state.reserve(t0), t0 + period * 2);
-        // Any `period` holds at most `burst` reservations.
-        let slots: Vec<_> = state.slots.iter().copied().collect();
-        for pair in slots.windows(3) {
-            assert!(pair[2] - pair[0] >= period, "{slots:?}");
+        assert_eq!(state.reserve(t0), (t0, t0, true));
+        assert_eq!(state.reserve(t0), (t0, t0, false));
+        // The third waits for the next window, which the fourth shares.
+        let next = t0 + period;
+        assert_eq!(state.reserve(t0), (next, next, true));
+        assert_eq!(state.reserve(t0), (next, next, false));
+        assert_eq!(state.reserve(t0).0, t0 + period * 2);
+        // After a quiet spell, a window opens at once.
+        let later = t0 + period * 10;
+        assert_eq!(state.reserve(later), (later, later, true));
+    }
+
+    #[test]
+    fn relaxing_halves_the_gap_then_grows_the_burst() {
+        let mut state = Endpoint::new(None);
+        state.limit = Some(Limit {
+            burst: 2,
+            period: Duration::from_secs(4),
+        });
+        state.too_short = Duration::from_secs(2);
+        let mut periods = Vec::new();
+        for _ in 0..16 {
+            state.relax(EP);
+            let limit = state.limit.unwrap();
+            periods.push((limit.burst, limit.period.as_millis()));
         }
+        // Two clean windows of 2 halve the gap: 4 s, 3 s, 2.5 s, ... until it is
+        // within 1/16; then one more per window, after eight windows.
+        assert_eq!(periods[3], (2, 3000));
+        assert_eq!(periods[7], (2, 2500));
+        assert_eq!(periods[15], (2, 2125));
+        assert!(periods.iter().all(|&(_, ms)| ms > 2000), "{periods:?}");
+        let mut grown = state.limit.unwrap().burst;
+        for _ in 0..16 {
+            state.relax(EP);
+        }
+        grown = state.limit.unwrap().burst - grown;
+        assert_eq!(grown, 1, "{:?}", state.limit);
+        // A configured limit is never relaxed.
+        let mut fixed = Endpoint::new(Some(Limit {
+            burst: 1,
+            period: Duration::from_secs(1),
+        }));
+        for _ in 0..100 {
+            fixed.relax(EP);
+        }
+        assert_eq!(fixed.limit.unwrap().period, Duration::from_secs(1));
     }
 
     #[test]
@@ -693,7 +841,7 @@ mod tests {
         assert!(status.waiting.is_some());
         // The next request waits out the pause and goes alone, as the probe.
         let probe = pacer.acquire(EP).await;
-        assert!(probe.probe);
+        assert_eq!(probe.role, Role::Probe);
         assert!(t0.elapsed() >= Duration::from_millis(375));
         probe.report(Outcome::Answered, None);
         let learned = pacer.lock()[EP].limit.expect("learned");
@@ -711,12 +859,12 @@ mod tests {
             None,
         );
         let probe = pacer.acquire(EP).await;
-        assert!(probe.probe);
+        assert_eq!(probe.role, Role::Probe);
         let waiter = {
             let pacer = pacer.clone();
             tokio::spawn(async move {
                 let permit = pacer.acquire(EP).await;
-                permit.probe
+                permit.role == Role::Probe
             })
         };
         tokio::time::sleep(Duration::from_secs(5)).await;
