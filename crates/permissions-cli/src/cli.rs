@@ -15,6 +15,8 @@ pub const EXIT_API: u8 = 1;
 /// Exit code of a usage error: bad flags or values (clap's message), no API key,
 /// bad standard input, an invalid base URL. Nothing was sent.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code of a run stopped by Ctrl-C (SIGINT), after saying what was done.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 const ABOUT: &str = "Manage OpenAI fine-tuned checkpoint permissions: share a checkpoint with projects, list, and revoke.";
 
@@ -31,7 +33,15 @@ Environment:
   OPENAI_BASE_URL    base URL (default https://api.openai.com/v1)
   OPENAI_ORG_ID      sent as OpenAI-Organization
   OPENAI_PROJECT_ID  sent as OpenAI-Project
+  OPENAI_ADMIN_MAX_RPM, OPENAI_ADMIN_BURST   as --max-rpm and --burst
   Flags win over variables; --admin-api-key wins over --api-key.
+
+Rate limits:
+  The admin endpoints allow a few requests per minute each. Without --max-rpm the
+  client learns the limit from the 429s it meets: every request waits for the
+  endpoint's pause together, and one goes first. A 429 is retried for up to
+  --rate-limit-budget (5 minutes by default); on a terminal the progress line says
+  \"waiting for the rate limit (N s)\". Ctrl-C stops and says what was done.
 
 Formats (--format):
   auto   table when standard output is a terminal, jsonl otherwise
@@ -47,6 +57,7 @@ Exit codes:
   1  API error (error status), network error or timeout; the failed request is
      printed as METHOD \"URL\": <status> <reason> followed by the error JSON
   2  usage error: bad flags, no API key, bad standard input; nothing was sent
+  130  stopped by Ctrl-C; standard error says what was done and what was not
 
 --debug logs each request and response on standard error; the key is never logged.";
 
@@ -105,9 +116,29 @@ pub struct GlobalArgs {
     /// Time limit of each request attempt, in seconds [default: 600].
     #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
+    /// Requests per minute to each endpoint (default: learned from the server's 429s).
+    #[arg(long, global = true, value_name = "N", env = env::MAX_RPM,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_rpm: Option<u32>,
+    /// With --max-rpm: requests that may go at once [default: 1].
+    #[arg(long, global = true, value_name = "N", env = env::BURST,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub burst: Option<u32>,
+    /// How long one request keeps retrying 429s, in seconds, or `none` for no limit [default: 300].
+    #[arg(long, global = true, value_name = "SECONDS|none", value_parser = parse_budget)]
+    pub rate_limit_budget: Option<Budget>,
     /// Log requests and responses on standard error (never the key).
     #[arg(long, global = true)]
     pub debug: bool,
+}
+
+/// The value of `--rate-limit-budget`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Budget {
+    /// Give up on 429s after this long.
+    Limited(Duration),
+    /// Retry 429s for as long as it takes.
+    Unlimited,
 }
 
 /// The verbs.
@@ -122,7 +153,7 @@ pub enum Command {
     /// Grant a checkpoint to projects (POST .../permissions).
     #[command(after_help = CREATE_EXAMPLES)]
     Create(CreateArgs),
-    /// Revoke one permission (DELETE .../permissions/{permission_id}).
+    /// Revoke permissions (DELETE .../permissions/{permission_id}, one request each).
     #[command(after_help = DELETE_EXAMPLES)]
     Delete(DeleteArgs),
     /// Print a shell completion script.
@@ -141,8 +172,9 @@ Examples:
   ckpt-perms list ft:... --project-id proj_abGMw1llN8IrBb6SvvY5A1iH --format json
   ckpt-perms list ft:... --max-items 250 --format jsonl > permissions.jsonl
 
-Items are printed as their pages arrive. On a terminal, a progress line on standard
-error counts the permissions of long listings; nothing extra is printed when piped.";
+Pages of 100 are asked for unless --limit is given (the fewest requests). Items are
+printed as their pages arrive. On a terminal, a progress line on standard error
+counts the permissions and shows the rate; nothing extra is printed when piped.";
 
 const RETRIEVE_EXAMPLES: &str = "\
 Examples:
@@ -168,7 +200,12 @@ The number of granted projects is reported on standard error.";
 const DELETE_EXAMPLES: &str = "\
 Examples:
   ckpt-perms delete ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd cp_zc4Q7MP6XxulcVzj4MZdwsAB
-  ckpt-perms delete --fine-tuned-model-checkpoint ft:... --permission-id cp_zc4Q7MP6XxulcVzj4MZdwsAB";
+  ckpt-perms delete --fine-tuned-model-checkpoint ft:... --permission-id cp_zc4Q7MP6XxulcVzj4MZdwsAB
+  ckpt-perms delete ft:... cp_a cp_b cp_c                 # several permissions
+  ckpt-perms list ft:... | jq -r .id | ckpt-perms delete ft:... -   # ids on standard input
+
+Each permission is one request; --concurrency of them are in flight at once. After a
+failure or Ctrl-C, standard error says how many were revoked and which were not.";
 
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
@@ -257,15 +294,20 @@ pub struct CreateArgs {
 /// `delete`.
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
-    /// The checkpoint, then the permission id (fill the flags that are not given, in order).
+    /// The checkpoint (unless the flag gives it), then permission ids; `-` reads ids
+    /// from standard input.
     #[arg(value_name = "CHECKPOINT|PERMISSION_ID")]
     pub positional: Vec<String>,
     /// The checkpoint flag.
     #[command(flatten)]
     pub checkpoint: CheckpointArgs,
-    /// The permission to delete, such as cp_zc4Q7MP6XxulcVzj4MZdwsAB.
+    /// A permission to delete, such as cp_zc4Q7MP6XxulcVzj4MZdwsAB (repeatable).
     #[arg(long, value_name = "PERMISSION_ID")]
-    pub permission_id: Option<String>,
+    pub permission_id: Vec<String>,
+    /// Requests in flight at once when there are several permissions.
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub concurrency: u32,
 }
 
 /// The `--order` values.
@@ -311,6 +353,22 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
+/// Parses `--rate-limit-budget`: seconds (fractions allowed, 0 never retries a
+/// 429), or `none`.
+fn parse_budget(text: &str) -> Result<Budget, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(Budget::Unlimited);
+    }
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is neither a number of seconds nor `none`"))?;
+    if !(seconds.is_finite() && (0.0..=1e7).contains(&seconds)) {
+        return Err("expected a number of seconds from 0 to 10000000, or `none`".into());
+    }
+    Ok(Budget::Limited(Duration::from_secs_f64(seconds)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +377,19 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn budgets_are_seconds_or_none() {
+        assert_eq!(parse_budget("none"), Ok(Budget::Unlimited));
+        assert_eq!(
+            parse_budget("90"),
+            Ok(Budget::Limited(Duration::from_secs(90)))
+        );
+        assert_eq!(parse_budget("0"), Ok(Budget::Limited(Duration::ZERO)));
+        for bad in ["-1", "NaN", "soon", "", "1e9"] {
+            assert!(parse_budget(bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Project ids read from standard input for bulk grants.
+//! Ids read from standard input: project ids for bulk grants, permission ids for
+//! bulk revokes.
 //!
 //! Two shapes are accepted, told apart by the first non-blank character:
 //!
@@ -42,6 +43,12 @@ impl std::error::Error for InputError {}
 /// Reads all of `reader` (at most [`MAX_INPUT_BYTES`]) and parses it with
 /// [`parse_project_ids`].
 pub fn read_project_ids(reader: impl Read) -> Result<Vec<String>, InputError> {
+    read_ids(reader, "project id")
+}
+
+/// Reads all of `reader` (at most [`MAX_INPUT_BYTES`]) and parses it with
+/// [`parse_ids`]; `what` names the ids in messages (`"permission id"`).
+pub fn read_ids(reader: impl Read, what: &str) -> Result<Vec<String>, InputError> {
     let mut bytes = Vec::new();
     reader
         .take(MAX_INPUT_BYTES + 1)
@@ -59,11 +66,17 @@ pub fn read_project_ids(reader: impl Read) -> Result<Vec<String>, InputError> {
             e.utf8_error().valid_up_to()
         ))
     })?;
-    parse_project_ids(&text)
+    parse_ids(&text, what)
 }
 
 /// Parses project ids: a JSON array of strings, or one id per line.
 pub fn parse_project_ids(text: &str) -> Result<Vec<String>, InputError> {
+    parse_ids(text, "project id")
+}
+
+/// Parses ids of any kind (`what`, for messages): a JSON array of strings, or one
+/// id per line.
+pub fn parse_ids(text: &str, what: &str) -> Result<Vec<String>, InputError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim_start().starts_with('{') {
         return Err(InputError(
@@ -80,27 +93,27 @@ pub fn parse_project_ids(text: &str) -> Result<Vec<String>, InputError> {
         values
             .iter()
             .enumerate()
-            .map(|(i, id)| check(id.trim(), || format!("element {i} of the JSON array")))
+            .map(|(i, id)| check(id.trim(), what, || format!("element {i} of the JSON array")))
             .collect::<Result<Vec<_>, _>>()?
     } else {
         text.lines()
             .enumerate()
             .map(|(n, line)| (n + 1, line.trim()))
             .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
-            .map(|(n, line)| check(line, || format!("line {n}")))
+            .map(|(n, line)| check(line, what, || format!("line {n}")))
             .collect::<Result<Vec<_>, _>>()?
     };
     Ok(dedup(ids))
 }
 
 /// Checks one id; `place` says where it was, for the message.
-fn check(id: &str, place: impl Fn() -> String) -> Result<String, InputError> {
+fn check(id: &str, what: &str, place: impl Fn() -> String) -> Result<String, InputError> {
     if id.is_empty() {
-        return Err(InputError(format!("{}: empty project id", place())));
+        return Err(InputError(format!("{}: empty {what}", place())));
     }
     if let Some(c) = id.chars().find(|c| c.is_whitespace() || c.is_control()) {
         return Err(InputError(format!(
-            "{}: project id {id:?} contains {c:?}; give one id per line",
+            "{}: {what} {id:?} contains {c:?}; give one id per line",
             place()
         )));
     }

@@ -6,11 +6,12 @@
 //! ckpt-perms [GLOBAL OPTIONS] list     CHECKPOINT [--after ID] [--limit N] [--order ascending|descending] [--project-id P] [--max-items N]
 //! ckpt-perms [GLOBAL OPTIONS] retrieve CHECKPOINT [--after ID] [--limit N] [--order ...] [--project-id P]   (deprecated)
 //! ckpt-perms [GLOBAL OPTIONS] create   CHECKPOINT --project-id P [--project-id P ...]   (or ids on standard input)
-//! ckpt-perms [GLOBAL OPTIONS] delete   CHECKPOINT PERMISSION_ID
+//! ckpt-perms [GLOBAL OPTIONS] delete   CHECKPOINT PERMISSION_ID [PERMISSION_ID ...|-] [--concurrency N]
 //! ckpt-perms completions bash|zsh|fish
 //!
 //! GLOBAL OPTIONS: --api-key --admin-api-key --base-url --organization --project
-//!                 --format auto|json|jsonl|pretty|table|raw|yaml --max-retries --timeout --debug
+//!                 --format auto|json|jsonl|pretty|table|raw|yaml --max-retries --timeout
+//!                 --max-rpm N --burst N --rate-limit-budget SECONDS|none --debug
 //! ```
 //!
 //! The checkpoint is `--fine-tuned-model-checkpoint` or the first positional
@@ -29,13 +30,27 @@
 //!   when it is piped: readable by people, and line by line by `jq`, `grep` or
 //!   `while read`. The official CLI's docs name `auto` without defining it; this is
 //!   the common convention.
+//! - **Few requests.** The admin endpoints allow a few requests per minute, so
+//!   `list` asks for pages of 100 (the API's maximum) unless `--limit` is given:
+//!   the same output for a tenth of the requests. Bulk `create` sends batches of
+//!   100, and `delete` takes many ids in one run, so that one client, with one
+//!   pacer, spends them.
+//! - **Rate limits** are the client layer's ([`permissions_api::Pacing`]): learned
+//!   from the 429s met unless `--max-rpm` (or `OPENAI_ADMIN_MAX_RPM`) and
+//!   `--burst` (`OPENAI_ADMIN_BURST`) are given; a 429 is retried for
+//!   `--rate-limit-budget` seconds (300 by default, `none` for ever).
+//! - **Long jobs** show a progress line on standard error when it is a terminal:
+//!   done / total where known, requests, the rate, and `waiting for the rate
+//!   limit (N s)` while paused. When standard error is not a terminal, the pauses
+//!   are logged as lines instead. When a job fails or is stopped by Ctrl-C (exit
+//!   130), standard error says what was done and what was not: permissions listed
+//!   and the `--after` cursor to continue from, projects granted and not
+//!   confirmed, permissions revoked and the ids that were not.
 //! - **`list` streams.** Pages are printed as they arrive (one page in memory):
 //!   `jsonl` a permission per line, `table` rows, `json`/`pretty` an array whose
 //!   elements are written as they come, `yaml` a sequence, `raw` each page object
 //!   on its own line (the only format that keeps `has_more` and the cursors).
-//!   When standard error is a terminal, a progress line counts the permissions
-//!   while further pages are fetched; it is erased before rows are printed and at
-//!   the end. When standard error is not a terminal nothing extra is written.
+//!   The progress line is erased before rows are printed and at the end.
 //! - **The table has fixed column widths** (see [`output`]): aligned across pages
 //!   without waiting for the last one; ids have known shapes, and a longer id is
 //!   printed whole. Times are RFC 3339 UTC.
@@ -60,18 +75,21 @@
 //!   a network error or timeout, an unreadable response, unwritable output;
 //!   [`2`](cli::EXIT_USAGE) a usage error: clap's own (bad flag or value), a
 //!   missing path parameter, no API key, bad standard input, an invalid base URL.
-//!   With exit code 2 nothing was sent. A closed output pipe (`| head`) ends the
+//!   With exit code 2 nothing was sent. [`130`](cli::EXIT_INTERRUPTED): stopped by
+//!   Ctrl-C, after saying what was done. A closed output pipe (`| head`) ends the
 //!   run quietly with 0.
 //! - **Keys**: `--admin-api-key`, `--api-key`, `OPENAI_ADMIN_KEY`,
 //!   `OPENAI_API_KEY`, the first one set. Without any, the run stops before any
 //!   request and names the variables. Help texts never show a key's value, and
 //!   `--debug` logs methods, URLs, bodies, statuses and request ids, never headers.
 //! - **Logging** goes through `tracing` on standard error: warnings (the client's
-//!   retries) always, requests and responses with `--debug`.
+//!   retries) always, rate-limit pauses when standard error is not a terminal,
+//!   requests and responses with `--debug`.
 
 pub mod cli;
 pub mod input;
 pub mod output;
+mod progress;
 mod run;
 
 use std::process::ExitCode;

@@ -1,10 +1,13 @@
 //! Runs a parsed command line: configuration, the four verbs, error reports.
 
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::CommandFactory;
 use futures::{StreamExt, TryStreamExt};
+use permissions_api::DEFAULT_RATE_LIMIT_BUDGET;
 use permissions_api::permissions_types::{ApiError, ErrorResponse, PermissionList};
 use permissions_api::{
     Client, Error, ListParams, Permissions, RETRIEVE_DEPRECATION, StatusError, env,
@@ -12,11 +15,12 @@ use permissions_api::{
 use tracing::debug;
 
 use crate::cli::{
-    CheckpointArgs, Cli, Command, CompletionShell, CreateArgs, DeleteArgs, EXIT_API, EXIT_OK,
-    EXIT_USAGE, GlobalArgs, ListArgs, PageArgs, RetrieveArgs,
+    Budget, CheckpointArgs, Cli, Command, CompletionShell, CreateArgs, DeleteArgs, EXIT_API,
+    EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, GlobalArgs, ListArgs, PageArgs, RetrieveArgs,
 };
 use crate::input;
 use crate::output::{Format, ItemWriter, write_deleted, write_page};
+use crate::progress::{Interrupted, Progress, Tally, drive};
 
 /// Why a run failed; each maps to an exit code.
 #[derive(Debug)]
@@ -30,6 +34,14 @@ enum Failure {
     Request(Error),
     /// Standard output could not be written (a closed pipe ends the run quietly).
     Output(io::Error),
+    /// Ctrl-C: what was done has been said, exit 130.
+    Interrupted,
+}
+
+impl From<Interrupted> for Failure {
+    fn from(_: Interrupted) -> Self {
+        Self::Interrupted
+    }
 }
 
 impl From<io::Error> for Failure {
@@ -53,7 +65,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
     if let Command::Completions { shell } = command {
         return completions(shell);
     }
-    init_logging(global.debug);
+    init_logging(global.debug, io::stderr().is_terminal());
     let client = build_client(&global)?;
     let format = global.format.resolve(io::stdout().is_terminal());
     let ctx = Context {
@@ -79,7 +91,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             Job::List((checkpoint, params)) => ctx.list(&checkpoint, params).await,
             Job::Retrieve((checkpoint, params)) => ctx.retrieve(&checkpoint, params).await,
             Job::Create(job) => ctx.create(job).await,
-            Job::Delete((checkpoint, id)) => ctx.delete(&checkpoint, &id).await,
+            Job::Delete(job) => ctx.delete(job).await,
         }
     })
 }
@@ -88,7 +100,13 @@ enum Job {
     List((String, ListParams)),
     Retrieve((String, ListParams)),
     Create(CreateJob),
-    Delete((String, String)),
+    Delete(DeleteJob),
+}
+
+struct DeleteJob {
+    checkpoint: String,
+    permission_ids: Vec<String>,
+    concurrency: usize,
 }
 
 struct CreateJob {
@@ -111,18 +129,22 @@ fn completions(shell: CompletionShell) -> Result<(), Failure> {
 }
 
 /// Logs go to standard error: warnings (such as retries) always, requests and
-/// responses with `--debug`. Only this crate and the client layer log; the HTTP
-/// stack below them, which sees the headers, never does.
-fn init_logging(debug: bool) {
+/// responses with `--debug`, and the rate limit's pauses when standard error is
+/// not a terminal (on a terminal the progress line shows them). Only this crate
+/// and the client layer log; the HTTP stack below them, which sees the headers,
+/// never does.
+fn init_logging(debug: bool, stderr_is_terminal: bool) {
     let filter = if debug {
         "permissions_cli=debug,permissions_api=debug"
-    } else {
+    } else if stderr_is_terminal {
         "permissions_cli=warn,permissions_api=warn"
+    } else {
+        "permissions_cli=warn,permissions_api=warn,permissions_api::pacing=info"
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(io::stderr)
-        .with_ansi(io::stderr().is_terminal())
+        .with_ansi(stderr_is_terminal)
         .with_target(false)
         .try_init();
 }
@@ -172,6 +194,18 @@ fn build_client(global: &GlobalArgs) -> Result<Client, Failure> {
     if let Some(retries) = global.max_retries {
         builder = builder.max_retries(retries);
     }
+    if let Some(max_rpm) = global.max_rpm {
+        builder = builder.max_rpm(max_rpm);
+    }
+    if let Some(burst) = global.burst {
+        builder = builder.burst(burst);
+    }
+    let budget = match global.rate_limit_budget {
+        None => Some(DEFAULT_RATE_LIMIT_BUDGET),
+        Some(Budget::Limited(budget)) => Some(budget),
+        Some(Budget::Unlimited) => None,
+    };
+    builder = builder.rate_limit_budget(budget);
     builder.build().map_err(|error| match error {
         Error::Config(message) => Failure::Usage(message),
         other => Failure::Usage(other.to_string()),
@@ -246,9 +280,14 @@ fn list_params(page: PageArgs) -> ListParams {
     }
 }
 
+/// Pages `list` asks for unless `--limit` is given: the API's maximum, so that a
+/// listing spends the fewest requests of the throttled endpoint.
+const LIST_PAGE: u32 = 100;
+
 fn list_job(args: ListArgs) -> Result<(String, ListParams), Failure> {
     let checkpoint = checkpoint("list", args.positional, args.checkpoint)?;
     let mut params = list_params(args.page);
+    params.limit = params.limit.or(Some(LIST_PAGE));
     params.max_items = args.max_items;
     Ok((checkpoint, params))
 }
@@ -260,21 +299,44 @@ fn retrieve_job(args: RetrieveArgs) -> Result<(String, ListParams), Failure> {
     ))
 }
 
-fn delete_job(args: DeleteArgs) -> Result<(String, String), Failure> {
-    let mut values = path_args(
-        "delete",
-        args.positional,
-        vec![
-            (
-                "--fine-tuned-model-checkpoint <CHECKPOINT>",
-                args.checkpoint.fine_tuned_model_checkpoint,
-            ),
-            ("--permission-id <PERMISSION_ID>", args.permission_id),
-        ],
-    )?;
-    let id = values.pop().unwrap_or_default();
-    let checkpoint = values.pop().unwrap_or_default();
-    Ok((checkpoint, id))
+/// The permission ids of `delete`: after the checkpoint (flag or first
+/// positional), the `--permission-id` flags and the other positionals; `-` reads
+/// standard input too.
+fn delete_job(args: DeleteArgs) -> Result<DeleteJob, Failure> {
+    let mut positional = args.positional.into_iter();
+    let checkpoint = match args.checkpoint.fine_tuned_model_checkpoint {
+        Some(checkpoint) => checkpoint,
+        None => positional
+            .next()
+            .ok_or_else(|| missing("delete", "--fine-tuned-model-checkpoint <CHECKPOINT>"))?,
+    };
+    let mut ids: Vec<String> = args.permission_id.into_iter().chain(positional).collect();
+    let read_stdin = ids.iter().any(|id| id == "-");
+    ids.retain(|id| id != "-");
+    if read_stdin {
+        let from_stdin = input::read_ids(io::stdin().lock(), "permission id")
+            .map_err(|e| Failure::Usage(format!("standard input: {e}")))?;
+        ids.extend(from_stdin);
+    }
+    if ids.is_empty() {
+        return Err(missing(
+            "delete",
+            "--permission-id <PERMISSION_ID> (or give it as a positional argument, or - to read ids from standard input)",
+        ));
+    }
+    Ok(DeleteJob {
+        checkpoint,
+        permission_ids: input::dedup(ids),
+        concurrency: args.concurrency as usize,
+    })
+}
+
+/// A missing argument, reported the way clap reports its own.
+fn missing(verb: &str, what: &str) -> Failure {
+    Failure::Clap(verb_command(verb).error(
+        clap::error::ErrorKind::MissingRequiredArgument,
+        format!("missing {what}"),
+    ))
 }
 
 /// The project ids of `create`: the `--project-id` flags, and standard input when
@@ -328,38 +390,59 @@ impl Context {
         self.client.fine_tuning().checkpoints().permissions()
     }
 
+    /// The progress line of a long job: on a terminal, unless `--debug` logs there.
+    fn progress(&self) -> Progress<'_> {
+        Progress::new(self.stderr_is_terminal && !self.debug, &self.client)
+    }
+
     async fn list(&self, checkpoint: &str, params: ListParams) -> Result<(), Failure> {
-        let mut pages = self.permissions().list_pages(checkpoint, params.clone());
-        let mut writer = ItemWriter::new(BufWriter::new(io::stdout()), self.format);
-        let mut progress = Progress::new(self.stderr_is_terminal && !self.debug);
-        let mut cursor = params.after.clone();
-        let mut page_count = 0u64;
-        loop {
-            let page = match pages.next().await {
-                None => break,
-                Some(Ok(page)) => page,
-                Some(Err(error)) => {
-                    progress.clear();
-                    // Close what was printed (a JSON array stays valid), then fail.
-                    writer.finish()?;
-                    return Err(Failure::Request(error));
-                }
-            };
-            log_response(page.status().as_u16(), page.request_id(), &*page);
-            page_count += 1;
-            progress.clear();
-            writer.page(&page)?;
-            let capped = params.max_items.is_some_and(|max| writer.items() >= max);
-            let more = page.has_more && !page.data.is_empty() && page.last_id.is_some();
-            if !more || capped {
-                break;
+        let tally = Tally::new("permissions listed", params.max_items);
+        let progress = self.progress();
+        // Outside the job, so that what was printed is closed (a JSON array stays
+        // valid) however the job ends.
+        let writer = RefCell::new(ItemWriter::new(BufWriter::new(io::stdout()), self.format));
+        let cursor = RefCell::new(params.after.clone());
+        let job = async {
+            // `list_pages` applies the stop rules and `max_items`.
+            let mut pages = self.permissions().list_pages(checkpoint, params.clone());
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(Failure::Request)?;
+                log_response(page.status().as_u16(), page.request_id(), &*page);
+                progress.clear();
+                writer.borrow_mut().page(&page)?;
+                tally.add(page.data.len() as u64);
+                cursor.borrow_mut().clone_from(&page.last_id);
             }
-            progress.show(writer.items(), page_count);
-            cursor.clone_from(&page.last_id);
+            Ok::<(), Failure>(())
+        };
+        let outcome = drive(job, &progress, &tally).await;
+        writer.into_inner().finish()?;
+        let unfinished = |what: &str| {
+            // Nothing listed: the error alone says it.
+            if tally.done() == 0 {
+                return;
+            }
+            let resume = cursor
+                .borrow()
+                .as_ref()
+                .map(|last| format!(" (continue with --after {last})"))
+                .unwrap_or_default();
+            eprintln!(
+                "{what}: listed {} permission(s); the rest were not listed{resume}",
+                tally.done()
+            );
+        };
+        match outcome {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(failure)) => {
+                unfinished("stopped by the error below");
+                Err(failure)
+            }
+            Err(interrupted) => {
+                unfinished("interrupted");
+                Err(interrupted.into())
+            }
         }
-        progress.clear();
-        writer.finish()?;
-        Ok(())
     }
 
     async fn retrieve(&self, checkpoint: &str, params: ListParams) -> Result<(), Failure> {
@@ -399,86 +482,139 @@ impl Context {
             .map(<[String]>::to_vec)
             .collect();
         let requests = batches.len();
+        let tally = Tally::new("projects granted", Some(total as u64));
+        let progress = self.progress();
+        // Streamed formats print each batch as it is answered; documents gather
+        // the batches into one page, printed however the job ends.
+        let streamed = matches!(self.format, Format::Table | Format::Jsonl | Format::Raw);
+        let writer = RefCell::new(ItemWriter::new(BufWriter::new(io::stdout()), self.format));
+        let gathered = RefCell::new(Vec::new());
+        let confirmed = Cell::new(0usize);
         let permissions = self.permissions();
         let checkpoint_ref = checkpoint.as_str();
-        let mut results = futures::stream::iter(batches)
-            .map(|batch| async move {
-                debug!(body = %serde_json::json!({ "project_ids": &batch }), "request body");
-                let count = batch.len();
-                permissions
-                    .create_with_response(checkpoint_ref, batch)
-                    .await
-                    .map(|page| (count, page))
-            })
-            .buffered(concurrency.max(1));
-
-        // Streamed formats print each batch as it is answered; documents gather
-        // the batches into one page.
-        let streamed = matches!(self.format, Format::Table | Format::Jsonl | Format::Raw);
-        let mut writer = ItemWriter::new(BufWriter::new(io::stdout()), self.format);
-        let mut gathered = Vec::new();
-        let mut sent = 0usize;
-        let mut granted = 0usize;
-        let outcome = loop {
-            match results.try_next().await {
-                Ok(Some((count, page))) => {
-                    log_response(page.status().as_u16(), page.request_id(), &*page);
-                    sent += count;
-                    granted += page.data.len();
-                    if streamed {
-                        writer.page(&page)?;
-                    } else {
-                        gathered.extend(page.into_inner().data);
-                    }
+        let job = async {
+            let mut results = futures::stream::iter(batches)
+                .map(|batch| async move {
+                    debug!(body = %serde_json::json!({ "project_ids": &batch }), "request body");
+                    let count = batch.len();
+                    permissions
+                        .create_with_response(checkpoint_ref, batch)
+                        .await
+                        .map(|page| (count, page))
+                })
+                .buffered(concurrency.max(1));
+            while let Some((count, page)) = results.try_next().await.map_err(Failure::Request)? {
+                log_response(page.status().as_u16(), page.request_id(), &*page);
+                confirmed.set(confirmed.get() + count);
+                tally.add(page.data.len() as u64);
+                if streamed {
+                    progress.clear();
+                    writer.borrow_mut().page(&page)?;
+                } else {
+                    gathered.borrow_mut().extend(page.into_inner().data);
                 }
-                Ok(None) => break Ok(()),
-                Err(error) => break Err(error),
             }
+            Ok::<(), Failure>(())
         };
-        drop(results);
+        let outcome = drive(job, &progress, &tally).await;
         if streamed {
-            writer.finish()?;
-        } else if outcome.is_ok() || !gathered.is_empty() {
+            writer.into_inner().finish()?;
+        }
+        let gathered = gathered.into_inner();
+        let finished = matches!(outcome, Ok(Ok(())));
+        if !streamed && (finished || !gathered.is_empty()) {
             write_page(
                 BufWriter::new(io::stdout()),
                 self.format,
                 &PermissionList::new(gathered, false),
             )?;
         }
+        let granted = tally.done();
+        let unconfirmed = total - confirmed.get();
         match outcome {
-            Ok(()) => {
+            Ok(Ok(())) => {
                 eprintln!(
                     "granted {granted} project(s) access to {checkpoint} ({requests} request(s))"
                 );
                 Ok(())
             }
-            Err(error) => {
+            Ok(Err(failure)) => {
                 eprintln!(
                     "granted {granted} of {total} project(s) before the error below; \
-                     {} project id(s) were not confirmed",
-                    total - sent
+                     {unconfirmed} project id(s) were not confirmed"
                 );
-                Err(Failure::Request(error))
+                Err(failure)
+            }
+            Err(interrupted) => {
+                eprintln!(
+                    "interrupted: granted {granted} of {total} project(s); \
+                     {unconfirmed} project id(s) were not confirmed"
+                );
+                Err(interrupted.into())
             }
         }
     }
 
-    async fn delete(&self, checkpoint: &str, permission_id: &str) -> Result<(), Failure> {
-        match self
-            .permissions()
-            .delete_with_response(checkpoint, permission_id)
-            .await
-        {
-            Ok(response) => {
+    async fn delete(&self, job: DeleteJob) -> Result<(), Failure> {
+        let DeleteJob {
+            checkpoint,
+            permission_ids,
+            concurrency,
+        } = job;
+        let total = permission_ids.len();
+        let tally = Tally::new("permissions revoked", Some(total as u64));
+        let progress = self.progress();
+        let revoked = RefCell::new(HashSet::new());
+        let permissions = self.permissions();
+        let checkpoint_ref = checkpoint.as_str();
+        let job = async {
+            let mut results = futures::stream::iter(permission_ids.iter())
+                .map(|id| async move {
+                    permissions
+                        .delete_with_response(checkpoint_ref, id)
+                        .await
+                        .map(|response| (id, response))
+                })
+                .buffered(concurrency.max(1));
+            while let Some((id, response)) = results.try_next().await.map_err(Failure::Request)? {
                 log_response(
                     response.status().as_u16(),
                     response.request_id(),
                     &*response,
                 );
+                progress.clear();
                 write_deleted(BufWriter::new(io::stdout()), self.format, &response)?;
-                Ok(())
+                revoked.borrow_mut().insert(id.as_str());
+                tally.add(1);
             }
-            Err(error) => Err(Failure::Request(error)),
+            Ok::<(), Failure>(())
+        };
+        let outcome = drive(job, &progress, &tally).await;
+        let revoked = revoked.into_inner();
+        let unfinished = |what: &str| {
+            let left: Vec<&str> = permission_ids
+                .iter()
+                .map(String::as_str)
+                .filter(|id| !revoked.contains(id))
+                .collect();
+            eprintln!(
+                "{what}: revoked {} of {total} permission(s); not revoked: {}",
+                revoked.len(),
+                left.join(" ")
+            );
+        };
+        match outcome {
+            Ok(Ok(())) => Ok(()),
+            // The error of a single delete says it all.
+            Ok(Err(failure)) if total == 1 => Err(failure),
+            Ok(Err(failure)) => {
+                unfinished("stopped by the error below");
+                Err(failure)
+            }
+            Err(interrupted) => {
+                unfinished("interrupted");
+                Err(interrupted.into())
+            }
         }
     }
 }
@@ -490,44 +626,6 @@ fn log_response<T: serde::Serialize>(status: u16, request_id: Option<&str>, body
         body = %serde_json::to_string(body).unwrap_or_default(),
         "response"
     );
-}
-
-/// A one-line count of a long listing on standard error, drawn only on a
-/// terminal, and erased before rows are printed and at the end.
-struct Progress {
-    enabled: bool,
-    shown: bool,
-}
-
-impl Progress {
-    fn new(enabled: bool) -> Self {
-        Self {
-            enabled,
-            shown: false,
-        }
-    }
-
-    fn show(&mut self, items: u64, pages: u64) {
-        if self.enabled {
-            let mut err = io::stderr().lock();
-            let plural = if pages == 1 { "page" } else { "pages" };
-            let _ = write!(
-                err,
-                "\r\x1b[2K{items} permissions from {pages} {plural}, fetching more…"
-            );
-            let _ = err.flush();
-            self.shown = true;
-        }
-    }
-
-    fn clear(&mut self) {
-        if self.shown {
-            let mut err = io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K");
-            let _ = err.flush();
-            self.shown = false;
-        }
-    }
 }
 
 /// Prints a failure on standard error and returns its exit code.
@@ -542,6 +640,7 @@ fn report(failure: Failure) -> u8 {
             EXIT_USAGE
         }
         Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => EXIT_OK,
+        Failure::Interrupted => EXIT_INTERRUPTED,
         Failure::Output(error) => {
             eprintln!("error: cannot write the output: {error}");
             EXIT_API

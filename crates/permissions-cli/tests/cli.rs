@@ -22,14 +22,25 @@ struct Server {
 
 impl Server {
     fn start(seeds: Vec<SeedPermission>) -> Self {
+        Self::with(Emulator::builder().seed(seeds))
+    }
+
+    /// An emulator throttled like the real admin API, time-compressed.
+    fn throttled(count: usize, limit: &str) -> Self {
+        Self::with(
+            Emulator::builder()
+                .seed(seeds(count))
+                .rate_limit(limit.parse().unwrap()),
+        )
+    }
+
+    fn with(builder: permissions_emulator::EmulatorBuilder) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
-        let emulator = runtime
-            .block_on(Emulator::builder().seed(seeds).start())
-            .unwrap();
+        let emulator = runtime.block_on(builder.start()).unwrap();
         let url = emulator.base_url();
         Self {
             runtime,
@@ -49,6 +60,15 @@ impl Server {
 
     fn requests(&self) -> u64 {
         self.emulator().request_count()
+    }
+
+    /// (requests, 429s) the emulator counted for `method`.
+    fn counted(&self, method: &str) -> (u64, u64) {
+        self.emulator()
+            .endpoint_counters()
+            .into_iter()
+            .find(|c| c.method == method)
+            .map_or((0, 0), |c| (c.requests, c.throttled))
     }
 
     /// The binary with a clean environment pointing at this emulator.
@@ -88,6 +108,8 @@ fn bare() -> Command {
         "OPENAI_BASE_URL",
         "OPENAI_ORG_ID",
         "OPENAI_PROJECT_ID",
+        "OPENAI_ADMIN_MAX_RPM",
+        "OPENAI_ADMIN_BURST",
         "RUST_LOG",
     ] {
         cmd.env_remove(name);
@@ -270,9 +292,14 @@ fn an_error_after_some_pages_keeps_what_was_printed_and_exits_1() {
     let printed: Vec<Value> = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(printed.len(), 10, "the first page, as a closed array");
     let err = stderr(&output);
-    let first_line = err.lines().next().unwrap();
+    let mut lines = err.lines();
     assert_eq!(
-        first_line,
+        lines.next().unwrap(),
+        "stopped by the error below: listed 10 permission(s); the rest were not listed \
+         (continue with --after cp_000000000000000000000015)"
+    );
+    assert_eq!(
+        lines.next().unwrap(),
         format!(
             "GET \"{}/fine_tuning/checkpoints/{CKPT}/permissions?after=cp_000000000000000000000015&limit=10\": 500 Internal Server Error",
             server.url
@@ -593,7 +620,7 @@ fn without_a_key_nothing_is_sent_and_the_variables_are_named() {
         .assert()
         .code(1)
         .stderr(predicate::str::starts_with(format!(
-            "GET \"{}/fine_tuning/checkpoints/{CKPT}/permissions\": 403 Forbidden\n",
+            "GET \"{}/fine_tuning/checkpoints/{CKPT}/permissions?limit=100\": 403 Forbidden\n",
             server.url
         )));
     // A flag wins over the variables.
@@ -615,7 +642,7 @@ fn a_rejected_key_is_an_api_error() {
         .assert()
         .code(1)
         .stderr(
-            predicate::str::contains("permissions\": 401 Unauthorized\n")
+            predicate::str::contains("permissions?limit=100\": 401 Unauthorized\n")
                 .and(predicate::str::contains("\"code\": \"invalid_api_key\"")),
         );
 }
@@ -687,7 +714,7 @@ fn network_errors_and_server_errors_exit_1() {
         .assert()
         .code(1)
         .stderr(predicate::str::starts_with(format!(
-            "GET \"{url}/fine_tuning/checkpoints/{CKPT}/permissions\": connection error: "
+            "GET \"{url}/fine_tuning/checkpoints/{CKPT}/permissions?limit=100\": connection error: "
         )));
 
     let server = Server::seeded(1);
@@ -701,7 +728,8 @@ fn network_errors_and_server_errors_exit_1() {
         .code(1)
         .stderr(predicate::str::contains(": request timed out"));
 
-    // A 429 is retried (and the retry logged as a warning), then succeeds.
+    // A 429 is retried (and the pause logged, standard error not being a
+    // terminal), then succeeds.
     server
         .emulator()
         .inject(Fault::status(429).retry_after_ms(10), 1);
@@ -711,7 +739,9 @@ fn network_errors_and_server_errors_exit_1() {
         .assert()
         .success()
         .stdout(predicate::str::contains("cp_000000000000000000000000"))
-        .stderr(predicate::str::contains("retrying request"));
+        .stderr(predicate::str::contains(
+            "rate limited: pausing the endpoint",
+        ));
 }
 
 #[test]
@@ -809,25 +839,23 @@ fn completions_for_each_shell() {
     bare().args(["completions", "powershell"]).assert().code(2);
 }
 
-/// On a terminal (a pseudo-terminal from `script`), a long listing draws a
-/// progress line on standard error while rows go to the file.
-#[test]
-fn progress_is_drawn_on_a_terminal_only() {
+/// Runs `args` of the binary under `script`, on a pseudo-terminal, with standard
+/// output to a file; returns (exit status, the terminal's text, the output).
+/// `None` when `script` (util-linux) is not installed.
+fn on_a_terminal(server: &Server, args: &str) -> Option<(bool, String, String)> {
     if std::process::Command::new("script")
         .arg("--version")
         .output()
         .is_err()
     {
         eprintln!("skipped: `script` (util-linux) is not installed");
-        return;
+        return None;
     }
-    let server = Server::seeded(30);
-    let dir = std::env::temp_dir().join(format!("ckpt-perms-progress-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = tempfile_dir();
     let rows = dir.join("rows.jsonl");
     let screen = dir.join("screen.log");
     let command = format!(
-        "'{}' list '{CKPT}' --limit 10 > '{}'",
+        "'{}' {args} > '{}'",
         env!("CARGO_BIN_EXE_ckpt-perms"),
         rows.display()
     );
@@ -836,21 +864,206 @@ fn progress_is_drawn_on_a_terminal_only() {
         .arg(&screen)
         .env("OPENAI_ADMIN_KEY", KEY)
         .env("OPENAI_BASE_URL", &server.url)
+        .env_remove("OPENAI_ADMIN_MAX_RPM")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .status()
         .unwrap();
-    assert!(status.success());
     let screen_text = std::fs::read_to_string(&screen).unwrap();
-    assert!(
-        screen_text.contains("10 permissions from 1 page, fetching more"),
-        "{screen_text}"
-    );
-    assert!(
-        screen_text.contains("20 permissions from 2 pages"),
-        "{screen_text}"
-    );
-    assert!(screen_text.contains("\r\x1b[2K"), "the line is erased");
-    assert_eq!(std::fs::read_to_string(&rows).unwrap().lines().count(), 30);
+    let rows_text = std::fs::read_to_string(&rows).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+    Some((status.success(), screen_text, rows_text))
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "ckpt-perms-test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// On a terminal (a pseudo-terminal from `script`), a long listing draws a
+/// progress line on standard error while rows go to the file.
+#[test]
+fn progress_is_drawn_on_a_terminal_only() {
+    let server = Server::seeded(30);
+    server
+        .emulator()
+        .inject(Fault::Delay(Duration::from_millis(400)), 3);
+    let Some((ok, screen, rows)) = on_a_terminal(&server, &format!("list '{CKPT}' --limit 10"))
+    else {
+        return;
+    };
+    assert!(ok, "{screen}");
+    assert!(screen.contains(" permissions listed · "), "{screen}");
+    assert!(screen.contains(" requests"), "{screen}");
+    assert!(screen.contains("\r\x1b[2K"), "the line is erased");
+    assert_eq!(rows.lines().count(), 30);
+
+    // Piped, standard error stays empty.
+    let output = server.cmd().args(["list", CKPT]).output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(stderr(&output), "");
+}
+
+/// While the client waits for a throttled endpoint, the line says so.
+#[test]
+fn the_progress_line_shows_the_wait_for_the_rate_limit() {
+    let server = Server::throttled(1500, "8/2s");
+    let Some((ok, screen, rows)) = on_a_terminal(&server, &format!("list '{CKPT}'")) else {
+        return;
+    };
+    assert!(ok, "{screen}");
+    assert!(screen.contains("waiting for the rate limit ("), "{screen}");
+    assert_eq!(rows.lines().count(), 1500);
+}
+
+#[test]
+fn a_throttled_api_lists_1500_and_grants_1000_without_configuration() {
+    let server = Server::throttled(1500, "8/2s");
+    let output = server
+        .cmd()
+        .args(["list", CKPT])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(jsonl(&stdout(&output)).len(), 1500);
+    let (requests, throttled) = server.counted("GET");
+    assert_eq!(requests - throttled, 15, "pages of 100");
+
+    let ids: String = (0..1000).map(|i| format!("proj_new_{i:05}\n")).collect();
+    let output = server
+        .cmd()
+        .args(["create", CKPT])
+        .write_stdin(ids)
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(jsonl(&stdout(&output)).len(), 1000);
+    assert!(
+        stderr(&output).contains("granted 1000 project(s) access to"),
+        "{}",
+        stderr(&output)
+    );
+    let (requests, throttled) = server.counted("POST");
+    assert_eq!(requests - throttled, 10, "batches of 100");
+}
+
+#[test]
+fn with_the_rate_configured_hardly_any_request_is_throttled() {
+    let server = Server::throttled(1500, "8/2s");
+    let output = server
+        .cmd()
+        .env("OPENAI_ADMIN_MAX_RPM", "240")
+        .args(["list", CKPT])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(jsonl(&stdout(&output)).len(), 1500);
+    let output = server
+        .cmd()
+        .args(["--max-rpm", "240", "delete", CKPT, "-"])
+        .write_stdin((0..12).map(|i| format!("cp_{i:024}\n")).collect::<String>())
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(jsonl(&stdout(&output)).len(), 12);
+    let (get, get_429) = server.counted("GET");
+    let (delete, delete_429) = server.counted("DELETE");
+    assert_eq!((get - get_429, delete - delete_429), (15, 12));
+    assert!(get_429 + delete_429 <= 2, "{get_429} + {delete_429} 429s");
+    // Bad values of the variables are usage errors.
+    server
+        .cmd()
+        .env("OPENAI_ADMIN_MAX_RPM", "fast")
+        .args(["list", CKPT])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--max-rpm"));
+}
+
+#[test]
+fn deleting_several_says_which_were_not_revoked() {
+    let server = Server::seeded(3);
+    let output = server
+        .cmd()
+        .args([
+            "delete",
+            CKPT,
+            "cp_000000000000000000000000",
+            "cp_missing",
+            "--concurrency",
+            "1",
+            "-",
+        ])
+        .write_stdin("cp_000000000000000000000001\n")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        ids(&jsonl(&stdout(&output))),
+        ["cp_000000000000000000000000"]
+    );
+    let err = stderr(&output);
+    assert!(
+        err.starts_with(
+            "stopped by the error below: revoked 1 of 3 permission(s); not revoked: \
+             cp_missing cp_000000000000000000000001\n"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("404 Not Found"), "{err}");
+}
+
+/// Ctrl-C while a bulk grant waits for the rate limit: it says what was granted.
+#[test]
+fn an_interrupted_grant_says_what_was_done() {
+    let server = Server::throttled(0, "3/60s");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ckpt-perms"))
+        .args(["create", CKPT, "--concurrency", "1"])
+        .env("OPENAI_ADMIN_KEY", KEY)
+        .env("OPENAI_BASE_URL", &server.url)
+        .env_remove("OPENAI_ADMIN_MAX_RPM")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let ids: String = (0..500).map(|i| format!("proj_int_{i:05}\n")).collect();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(ids.as_bytes()).unwrap();
+    }
+    // Three batches fit in the window; the fourth waits for it (60 s).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while server.counted("POST").1 == 0 {
+        assert!(std::time::Instant::now() < deadline, "no 429 seen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert_eq!(jsonl(&stdout(&output)).len(), 300);
+    let err = stderr(&output);
+    assert!(
+        err.contains(
+            "interrupted: granted 300 of 500 project(s); 200 project id(s) were not confirmed"
+        ),
+        "{err}"
+    );
 }
