@@ -166,7 +166,7 @@ fn bench(args: &[&str]) -> Result<(), String> {
     let status = Command::new(&cargo)
         .current_dir(&root)
         .args(["build", "--release", "-p", "permissions-bench", "-p"])
-        .args(["permissions-emulator", "--bins"])
+        .args(["permissions-emulator", "-p", "permissions-cli", "--bins"])
         .status()
         .map_err(|e| format!("cannot run cargo build: {e}"))?;
     if !status.success() {

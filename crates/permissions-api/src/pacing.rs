@@ -21,11 +21,11 @@
 //!   without it: requests go in the order they asked, never in a stampede;
 //! - the **pause**: after a 429 every request of the endpoint waits until the
 //!   same instant (`Retry-After`/`retry-after-ms` when the server sends one, else a
-//!   backoff that doubles from 0.5 s up to 60 s with jitter, so that the waits end
-//!   up spanning a whole window); a response with `x-ratelimit-remaining-requests:
+//!   backoff that grows by half from 0.5 s up to 60 s with jitter, so that the
+//!   waits end up spanning a whole window); a response with `x-ratelimit-remaining-requests:
 //!   0` pauses until its `x-ratelimit-reset-requests` before any 429;
 //! - the **probe**: when the pause ends, one request goes alone; the others wait
-//!   for its answer (no thundering herd). A 429 doubles the pause; any other answer
+//!   for its answer (no thundering herd). A 429 lengthens the pause; any other answer
 //!   ends the throttle round and releases the others under the limit. A probe
 //!   whose future is dropped hands the role on at once, and a cancelled request's
 //!   reserved slot is given back.
@@ -33,10 +33,11 @@
 //! **Learning** (when no limit is configured). The successes of the last window
 //! that was served are counted. When a probe succeeds, the server's window has
 //! refilled: that count is what one window holds (`burst`), and the time from
-//! that window's opening to the probe is an upper bound of its length
-//! (`period`). Every 429 gives a lower bound: the server's window was still open
-//! that long after it opened. The probe opens the next window, so the client's
-//! windows line up with the server's from then on.
+//! that window's opening to the probe is an upper bound of its length. Every 429
+//! gives a lower bound: the server's window was still open that long after it
+//! opened. The period tried next lies halfway between the two. The probe opens
+//! the next window, so the client's windows line up with the server's from then
+//! on.
 //!
 //! Once a limit is learned, each window's first request goes alone (the others
 //! of its window wait for its answer), so a window opened too early costs one 429,
@@ -44,10 +45,11 @@
 //! bound. After a 429 in a known window, the pause lasts until that window is
 //! known to have refilled (its opening plus the upper bound), not a guess.
 //!
-//! **Relaxing.** A learned period is an estimate from above. After every two
-//! clean windows it is halved towards the lower bound, until the two are within
-//! 1/16 of each other; from then on `burst` grows by one every eight clean
-//! windows. An estimate that becomes too loose meets a 429, which raises the lower
+//! **Relaxing.** A learned period is an estimate from above. After every clean
+//! window it moves halfway down to the lower bound (a binary search), until the
+//! two are within 1/16 of each other; from then on `burst` grows by one every
+//! eight clean windows. A try that is too short costs one 429 and no time: the
+//! pause ends when the window is known to have refilled. An estimate that becomes too loose meets a 429, which raises the lower
 //! bound (or sets `burst` back to what a window held), and is measured again. A configured limit is never changed; the pause
 //! and the probe still apply to the 429s it may meet (another program may share
 //! the key).
@@ -65,8 +67,11 @@ use crate::retry;
 /// How much longer than the limit's period the pacer waits: 2 %, so that the
 /// requests of a new window never reach the server before the old window closed.
 pub const SAFETY_MARGIN: f64 = 0.02;
-/// The first pause after a 429 without `Retry-After`; it doubles on each further 429.
+/// The first pause after a 429 without `Retry-After`; it grows by [`GROWTH`] on
+/// each further 429 of the round.
 const FIRST_PAUSE: Duration = Duration::from_millis(500);
+/// How much each pause of a round grows.
+const GROWTH: f64 = 1.5;
 /// The longest pause: as long as the real API's window.
 const LONGEST_PAUSE: Duration = Duration::from_secs(60);
 
@@ -139,6 +144,9 @@ pub struct PacingStatus {
     /// How long until the most delayed endpoint may send again, when a request
     /// waits for the rate limit (a pause after a 429, or a reserved slot).
     pub waiting: Option<Duration>,
+    /// Whether an endpoint is throttled now: it met a 429 and has not served a
+    /// request since.
+    pub throttled_now: bool,
 }
 
 /// At most `burst` requests in any `period`.
@@ -385,6 +393,7 @@ impl Pacer {
         for state in endpoints.values() {
             status.responses += state.responses;
             status.throttled += state.throttled;
+            status.throttled_now |= state.strikes > 0;
             let until = state
                 .pause_until
                 .into_iter()
@@ -495,8 +504,9 @@ impl Endpoint {
         // known to have refilled, rather than probe it by guesswork.
         if let (None, 1, Some(run), Some(proven)) =
             (retry_after, self.strikes, self.run, self.proven)
+            && run.window + stretched(proven) > now
         {
-            until = until.max(run.window + stretched(proven));
+            until = run.window + stretched(proven);
         }
         let pause = until.saturating_duration_since(now);
         self.pause_until = Some(self.pause_until.map_or(until, |t| t.max(until)));
@@ -556,7 +566,13 @@ impl Endpoint {
             let measured = permit.sent_at.saturating_duration_since(run.window);
             let proven = self.proven.map_or(measured, |p| p.min(measured));
             self.proven = Some(proven);
-            let period = proven.max(self.too_short);
+            // The next window already tries halfway between the bounds: a try that
+            // is too short costs one 429 and no time (see `relax`).
+            let period = if proven.saturating_sub(self.too_short) > proven / 16 {
+                (proven + self.too_short) / 2
+            } else {
+                proven.max(self.too_short)
+            };
             let learned = Limit {
                 burst: run.served,
                 period,
@@ -585,16 +601,18 @@ impl Endpoint {
         self.wakeup.notify_waiters();
     }
 
-    /// Loosens a learned limit after two clean windows: the period halfway down
-    /// to its lower bound while they are far apart, else one more request per
-    /// window (after eight).
+    /// Loosens a learned limit: after each clean window, the period halfway down to
+    /// its lower bound while the two are far apart; then one more request per
+    /// window after eight clean windows. Trying too short a period is cheap: the
+    /// window's opener meets the one 429, and the pause lasts only until the
+    /// window is known to have refilled, when the requests would have gone anyway.
     fn relax(&mut self, endpoint: &'static str) {
         let Some(limit) = self.limit.as_mut().filter(|_| self.learns) else {
             return;
         };
         self.clean += 1;
         let narrow = limit.period.saturating_sub(self.too_short) <= limit.period / 16;
-        if self.clean < limit.burst * if narrow { 8 } else { 2 } {
+        if self.clean < limit.burst * if narrow { 8 } else { 1 } {
             return;
         }
         self.clean = 0;
@@ -653,12 +671,14 @@ impl Drop for Permit<'_> {
     }
 }
 
-/// The pause after the `strikes`-th 429 of a round without `Retry-After`:
-/// 0.5 s doubling up to 60 s, times a random factor in `[0.75, 1]`.
+/// The pause after the `strikes`-th 429 of a round without `Retry-After`: 0.5 s
+/// growing by half on each strike up to 60 s, times a random factor in
+/// `[0.75, 1]`. Growing by half rather than doubling: when the probe that ends the
+/// round comes late, the window it measures is at most about half again too long.
 fn backoff(strikes: u32) -> Duration {
-    let doubled =
-        FIRST_PAUSE.saturating_mul(2u32.saturating_pow(strikes.saturating_sub(1).min(16)));
-    doubled.min(LONGEST_PAUSE).mul_f64(retry::jitter())
+    let exponent = i32::try_from(strikes.saturating_sub(1).min(32)).unwrap_or(32);
+    let grown = FIRST_PAUSE.as_secs_f64() * GROWTH.powi(exponent);
+    Duration::from_secs_f64(grown.min(LONGEST_PAUSE.as_secs_f64())).mul_f64(retry::jitter())
 }
 
 /// When a response says the window is used up (`x-ratelimit-remaining-requests:
@@ -765,11 +785,11 @@ mod tests {
             let limit = state.limit.unwrap();
             periods.push((limit.burst, limit.period.as_millis()));
         }
-        // Two clean windows of 2 halve the gap: 4 s, 3 s, 2.5 s, ... until it is
+        // Each clean window of 2 halves the gap: 4 s, 3 s, 2.5 s, ... until it is
         // within 1/16; then one more per window, after eight windows.
-        assert_eq!(periods[3], (2, 3000));
-        assert_eq!(periods[7], (2, 2500));
-        assert_eq!(periods[15], (2, 2125));
+        assert_eq!(periods[1], (2, 3000));
+        assert_eq!(periods[3], (2, 2500));
+        assert_eq!(periods[7], (2, 2125));
         assert!(periods.iter().all(|&(_, ms)| ms > 2000), "{periods:?}");
         let mut grown = state.limit.unwrap().burst;
         for _ in 0..16 {
@@ -789,11 +809,13 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_to_a_whole_window() {
-        let ms: Vec<u128> = (1..=9).map(|s| backoff(s).as_millis()).collect();
+    fn backoff_grows_to_a_whole_window() {
+        let ms: Vec<u128> = [1, 2, 3, 4, 12, 13, 40]
+            .map(|s| backoff(s).as_millis())
+            .to_vec();
         for (strike, (&got, top)) in ms
             .iter()
-            .zip([500u128, 1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000])
+            .zip([500u128, 750, 1125, 1687, 43248, 60000, 60000])
             .enumerate()
         {
             assert!(
@@ -802,7 +824,8 @@ mod tests {
                 strike + 1
             );
         }
-        let total: u128 = (1..=8).map(|s| backoff(s).as_millis()).sum();
+        // Within a dozen strikes, the waits span a whole 60 s window.
+        let total: u128 = (1..=12).map(|s| backoff(s).as_millis()).sum();
         assert!(total >= 60_000, "{total}");
     }
 
@@ -844,9 +867,18 @@ mod tests {
         assert_eq!(probe.role, Role::Probe);
         assert!(t0.elapsed() >= Duration::from_millis(375));
         probe.report(Outcome::Answered, None);
-        let learned = pacer.lock()[EP].limit.expect("learned");
+        let endpoints = pacer.lock();
+        let state = &endpoints[EP];
+        let learned = state.limit.expect("learned");
         assert_eq!(learned.burst, 3);
-        assert!(learned.period >= Duration::from_millis(375), "{learned:?}");
+        // The window is longer than the 429 said (0 s after it opened) and at most
+        // as long as the probe's wait; the next try lies halfway.
+        let proven = state.proven.expect("an upper bound");
+        assert!(proven >= Duration::from_millis(375), "{proven:?}");
+        assert!(
+            learned.period > state.too_short && learned.period < proven,
+            "{learned:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

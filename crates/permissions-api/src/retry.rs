@@ -10,7 +10,7 @@ use reqwest::{StatusCode, header::HeaderMap};
 /// [`rate_limit_budget`](Self::rate_limit_budget) allows, not a number of times: the
 /// admin API's window refills only after about 60 s. The waits are the endpoint's
 /// shared pause ([`Pacing`](crate::Pacing)): the server's `retry-after-ms` or
-/// `retry-after` however long, else a backoff doubling from 0.5 s to 60 s.
+/// `retry-after` however long, else a backoff growing by half from 0.5 s to 60 s.
 ///
 /// **Everything else** follows the official SDKs: connection errors, timeouts, and
 /// responses with status 408, 409 or 5xx are retried [`max_retries`](Self::max_retries)

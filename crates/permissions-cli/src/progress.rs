@@ -16,8 +16,8 @@ use permissions_api::{Client, PacingStatus};
 
 /// How often the progress line is redrawn.
 pub(crate) const TICK: Duration = Duration::from_millis(250);
-/// Waits shorter than this are not shown (evenly paced requests wait a little all
-/// the time).
+/// Waits for a request slot shorter than this are not shown (evenly paced requests
+/// wait a little all the time); pauses after a 429 always are.
 const SHOWN_WAIT: Duration = Duration::from_secs(1);
 
 /// How much of a job is done: `done` of `total` (when known) `unit`s.
@@ -108,10 +108,11 @@ pub(crate) fn line(tally: &Tally, status: PacingStatus, elapsed: Duration) -> St
         let per_minute = status.responses as f64 * 60.0 / elapsed.as_secs_f64();
         text.push_str(&format!(" · {per_minute:.0} req/min"));
     }
-    if let Some(wait) = status.waiting.filter(|wait| *wait >= SHOWN_WAIT) {
+    let wait = status.waiting.unwrap_or_default();
+    if status.throttled_now || wait >= SHOWN_WAIT {
         text.push_str(&format!(
             " · waiting for the rate limit ({} s)",
-            wait.as_secs_f64().ceil()
+            wait.as_secs_f64().ceil().max(1.0)
         ));
     }
     text
@@ -165,8 +166,14 @@ mod tests {
             line(&tally, status, Duration::from_secs(6)),
             "300/1000 projects granted · 4 requests (1 throttled) · 40 req/min · waiting for the rate limit (12 s)"
         );
-        // Short waits of evenly paced requests are not shown.
+        // Short waits of evenly paced requests are not shown, those after a 429 are.
         status.waiting = Some(Duration::from_millis(300));
+        status.throttled_now = true;
+        assert!(
+            line(&tally, status, Duration::from_secs(6))
+                .ends_with("waiting for the rate limit (1 s)")
+        );
+        status.throttled_now = false;
         let listed = Tally::new("permissions listed", None);
         assert_eq!(
             line(&listed, status, Duration::from_secs(60)),

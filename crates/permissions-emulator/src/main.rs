@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! permissions-emulator --listen 127.0.0.1:8089 [--db FILE] [--seed FILE]
-//!     [--rate-limit 8/60s [--rate-limit-headers]]
+//!     [--rate-limit 8/60s [--rate-limit-headers]] [--counters-out FILE]
 //! ```
 //!
 //! Prints `listening on http://ADDR/v1` on standard output once it accepts
@@ -67,6 +67,10 @@ struct Args {
     /// (the real admin endpoints send none).
     #[arg(long, requires = "rate_limit")]
     rate_limit_headers: bool,
+    /// When stopping, write the requests and 429s counted per endpoint to this
+    /// file, as JSON (`{"endpoints": [{"method", "path", "requests", "throttled"}]}`).
+    #[arg(long, value_name = "FILE")]
+    counters_out: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -122,9 +126,14 @@ async fn run(args: Args) -> Result<(), permissions_emulator::Error> {
     }
     let emulator = builder.start().await?;
     println!("listening on {}", emulator.base_url());
+    let state = emulator.state().clone();
     shutdown_signal().await;
     tracing::info!("shutting down");
     emulator.shutdown().await;
+    if let Some(path) = args.counters_out {
+        let counters = serde_json::json!({ "endpoints": state.endpoint_counters() });
+        std::fs::write(&path, serde_json::to_vec_pretty(&counters)?)?;
+    }
     Ok(())
 }
 

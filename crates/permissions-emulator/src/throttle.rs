@@ -145,7 +145,7 @@ pub(crate) enum Verdict {
 ///
 /// Requests that reached the endpoint with a valid admin key are counted, whether
 /// or not a [`RateLimit`] is set; `throttled` are those answered 429 by it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct EndpointCounters {
     /// The method, such as `POST`.

@@ -267,3 +267,53 @@ fn bad_arguments_and_seed_files_fail_cleanly() {
         .expect("runs");
     assert!(!output.status.success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_flags_and_the_counters_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let counters = dir.path().join("counters.json");
+    let counters_arg = counters.to_str().expect("utf-8 path");
+    let process = Process::start(
+        dir.path(),
+        "throttled",
+        &["--rate-limit", "2/60s", "--counters-out", counters_arg],
+    );
+    let api = process.api();
+    let statuses = [
+        api.list(CHECKPOINT, &[]).await.status,
+        api.list(CHECKPOINT, &[]).await.status,
+        api.list(CHECKPOINT, &[]).await.status,
+    ];
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    process.stop_with("-TERM");
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&counters).expect("counters written")).expect("JSON");
+    let endpoints = written["endpoints"].as_array().expect("a list");
+    assert_eq!(endpoints.len(), 1, "{written}");
+    assert_eq!(endpoints[0]["method"], "GET");
+    assert_eq!(endpoints[0]["requests"], 3);
+    assert_eq!(endpoints[0]["throttled"], 1);
+
+    for bad in [
+        &["--rate-limit", "8"][..],
+        &["--rate-limit", "0/60s"],
+        &["--rate-limit", "8/forever"],
+        &["--rate-limit-headers"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_permissions-emulator"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(bad)
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(2), "{bad:?} accepted");
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(err.contains("rate"), "{bad:?}: {err}");
+    }
+}

@@ -15,6 +15,7 @@
 mod build_cost;
 mod procs;
 mod report;
+mod throttle;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -151,12 +152,14 @@ fn run() -> Result<(), Error> {
         "client-bench",
         "page-server",
         "load-gen",
+        "throttle-job",
         "permissions-emulator",
+        "ckpt-perms",
     ] {
         if !paths.bin(program).exists() {
             return Err(format!(
                 "{} is missing: build it first (`cargo build --release -p permissions-bench \
-                 -p permissions-emulator --bins`, or run `cargo xtask bench`)",
+                 -p permissions-emulator -p permissions-cli --bins`, or run `cargo xtask bench`)",
                 paths.bin(program).display()
             )
             .into());
@@ -187,6 +190,8 @@ fn run() -> Result<(), Error> {
     bulk_grant(&paths, &settings, &mut results)?;
     section("4. servers");
     servers(&paths, &settings, &mut results)?;
+    section("6. throttled admin job");
+    throttle::measure(&paths, &settings, &sdks, &mut results)?;
     if settings.build_cost {
         section("5. build cost");
         if let Err(error) = build_cost::measure(&paths, &mut results) {
@@ -299,7 +304,9 @@ fn install_sdks(paths: &Paths, results: &mut Results) -> Sdks {
         }
     };
     if python_ok {
-        std::fs::copy(sdk.join("list.py"), python_dir.join("list.py")).ok();
+        for script in ["list.py", "throttle_job.py"] {
+            std::fs::copy(sdk.join(script), python_dir.join(script)).ok();
+        }
         sdks.python = Some(python_dir);
     }
 
@@ -341,7 +348,9 @@ fn install_sdks(paths: &Paths, results: &mut Results) -> Sdks {
         }
     };
     if node_ok {
-        std::fs::copy(sdk.join("list.mjs"), node_dir.join("list.mjs")).ok();
+        for script in ["list.mjs", "throttle_job.mjs"] {
+            std::fs::copy(sdk.join(script), node_dir.join(script)).ok();
+        }
         sdks.node = Some(node_dir);
     }
     report::sdk_versions(results, &sdks.python, &sdks.node);
@@ -374,10 +383,7 @@ fn seed_file(paths: &Paths, total: usize) -> Result<PathBuf, Error> {
 /// The emulator binary, in memory or on a fresh SQLite file, with request logs off
 /// (`RUST_LOG=warn`: it logs every request at `info`).
 fn emulator(paths: &Paths, name: &str, sqlite: bool, seed: Option<&Path>) -> Result<Server, Error> {
-    let mut command = Command::new(paths.bin("permissions-emulator"));
-    command
-        .args(["--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn");
+    let mut command = emulator_command(paths, seed);
     if sqlite {
         let db = paths.work.join(format!("{name}.db"));
         for suffix in ["", "-wal", "-shm"] {
@@ -385,10 +391,20 @@ fn emulator(paths: &Paths, name: &str, sqlite: bool, seed: Option<&Path>) -> Res
         }
         command.arg("--db").arg(db);
     }
+    Server::start(name, command, &paths.log(name))
+}
+
+/// The emulator's command line: on 127.0.0.1, a free port, logs at `warn`, with
+/// the permissions of `seed`; in memory unless the caller adds `--db`.
+fn emulator_command(paths: &Paths, seed: Option<&Path>) -> Command {
+    let mut command = Command::new(paths.bin("permissions-emulator"));
+    command
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn");
     if let Some(seed) = seed {
         command.arg("--seed").arg(seed);
     }
-    Server::start(name, command, &paths.log(name))
+    command
 }
 
 /// The pre-serialized page server on `workers` threads.

@@ -3,7 +3,10 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use serde_json::Value;
+
 use crate::procs::version_of;
+use crate::throttle::{self, CONTENDERS, MAX_RPM};
 use crate::{Paths, Results, Settings};
 
 /// Records the machine and the toolchain versions.
@@ -195,6 +198,7 @@ pub fn render(r: &Results, s: &Settings, args: &[String]) -> String {
     grant(&mut md, r);
     servers(&mut md, r, s);
     build(&mut md, r);
+    throttled(&mut md, r);
 
     if !r.missing.is_empty() {
         let _ = writeln!(md, "## Not measured in this run\n");
@@ -278,6 +282,54 @@ fn summary(md: &mut String, r: &Results, s: &Settings) {
             ">= 0.5".into(),
         ),
     ];
+    let mut rows = rows;
+    let over_minimum = |key: &str| ratio(r.med(key, "wall_ms"), Some(throttle::minimum_ms()));
+    let share_429 = |key: &str| ratio(r.med(key, "throttled"), r.med(key, "requests"));
+    let ours: Vec<&Value> = CONTENDERS
+        .iter()
+        .filter(|c| c.starts_with("ours"))
+        .filter_map(|c| r.samples.get(&format!("throttle/{c}")))
+        .flatten()
+        .collect();
+    let whole = ours.iter().filter(|v| job_completed(v)).count();
+    rows.extend([
+        (
+            "Throttled job: share of our runs (library and CLI, both modes) that did all of it"
+                .into(),
+            (!ours.is_empty()).then(|| whole as f64 / ours.len() as f64),
+            ">= 1".into(),
+        ),
+        (
+            "Throttled job, our library, no configuration: wall / minimum".into(),
+            over_minimum("throttle/ours-lib"),
+            "<= 1.5".into(),
+        ),
+        (
+            "Throttled job, ckpt-perms, no configuration: wall / minimum".into(),
+            over_minimum("throttle/ours-cli"),
+            "<= 1.5".into(),
+        ),
+        (
+            format!("Throttled job, our library, OPENAI_ADMIN_MAX_RPM={MAX_RPM}: wall / minimum"),
+            over_minimum("throttle/ours-lib-rpm"),
+            "<= 1.15".into(),
+        ),
+        (
+            format!("Throttled job, ckpt-perms, OPENAI_ADMIN_MAX_RPM={MAX_RPM}: wall / minimum"),
+            over_minimum("throttle/ours-cli-rpm"),
+            "<= 1.15".into(),
+        ),
+        (
+            format!("Throttled job, our library, OPENAI_ADMIN_MAX_RPM={MAX_RPM}: share of requests answered 429"),
+            share_429("throttle/ours-lib-rpm"),
+            "< 0.05".into(),
+        ),
+        (
+            format!("Throttled job, ckpt-perms, OPENAI_ADMIN_MAX_RPM={MAX_RPM}: share of requests answered 429"),
+            share_429("throttle/ours-cli-rpm"),
+            "< 0.05".into(),
+        ),
+    ]);
     let _ = writeln!(
         md,
         "## Summary: goals\n\n| comparison | measured | goal | |\n|---|---:|---|---|"
@@ -678,6 +730,104 @@ fn build(md: &mut String, r: &Results) {
     );
 }
 
+/// Whether a sample of the throttled job did all of it.
+fn job_completed(value: &Value) -> bool {
+    let count = |f: &str| value.get(f).and_then(Value::as_u64).unwrap_or(0) as usize;
+    value.get("completed").and_then(Value::as_bool) == Some(true)
+        && count("listed") == throttle::LISTED
+        && count("granted") == throttle::GRANTS
+        && count("revoked") == throttle::REVOKES
+}
+
+fn throttled(md: &mut String, r: &Results) {
+    let rounds = r.facts.get("throttle_rounds").cloned().unwrap_or_default();
+    let _ = writeln!(
+        md,
+        "## 6. The admin job against the throttle\n\n\
+         The real admin endpoints allow about 8 requests per endpoint a minute and answer \
+         429 without `Retry-After` or `x-ratelimit-*` headers. Here the emulator does the \
+         same, time-compressed: `--rate-limit {}/{}s`, no headers, a fresh emulator per run \
+         (its `--counters-out` file gives the requests and the 429s). The job: list {} \
+         permissions (pages of 100), grant {} new projects (batches of 100), revoke the \
+         first {} listed, in that order, stopping at the first error. It needs {} \
+         requests; the throttle allows them in no less than **{:.1} s** (requests needed / \
+         allowed rate): the minimum below. The CLI runs are three invocations (`list`, \
+         `create` with ids on standard input, `delete -`), timed together. Medians of {rounds} \
+         round(s); `completed` counts the runs that did the whole job.\n\n\
+         | contender | completed | listed | granted | revoked | wall s | requests | 429s | 429 share | wall / minimum | goal |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        throttle::REQUESTS,
+        throttle::WINDOW_S,
+        throttle::LISTED,
+        throttle::GRANTS,
+        throttle::REVOKES,
+        throttle::requests_needed(),
+        throttle::minimum_ms() / 1e3,
+    );
+    let minimum = Some(throttle::minimum_ms());
+    for contender in CONTENDERS {
+        let key = format!("throttle/{contender}");
+        let Some(samples) = r.samples.get(&key) else {
+            continue;
+        };
+        let label = match contender {
+            "ours-lib" => "our library, no configuration".to_owned(),
+            "ours-lib-rpm" => format!("our library, `OPENAI_ADMIN_MAX_RPM={MAX_RPM}`"),
+            "ours-cli" => "`ckpt-perms`, no configuration".to_owned(),
+            "ours-cli-rpm" => format!("`ckpt-perms`, `OPENAI_ADMIN_MAX_RPM={MAX_RPM}`"),
+            "python" => "official Python SDK, defaults".to_owned(),
+            _ => "official Node SDK, defaults".to_owned(),
+        };
+        let whole = samples.iter().filter(|v| job_completed(v)).count();
+        let wall = r.med(&key, "wall_ms");
+        let over = ratio(wall, minimum);
+        let share = ratio(r.med(&key, "throttled"), r.med(&key, "requests"));
+        let goal = if contender.ends_with("-rpm") {
+            let ok = whole == samples.len()
+                && over.is_some_and(|v| v <= 1.15)
+                && share.is_some_and(|v| v < 0.05);
+            format!("all done, <= 1.15, < 5 % 429: {}", verdict(ok))
+        } else if contender.starts_with("ours") {
+            let ok = whole == samples.len() && over.is_some_and(|v| v <= 1.5);
+            format!("all done, <= 1.5: {}", verdict(ok))
+        } else {
+            "as measured".to_owned()
+        };
+        let errors: Vec<&str> = samples
+            .iter()
+            .filter_map(|v| v.get("error").and_then(Value::as_str))
+            .collect();
+        let completed = match errors.first() {
+            Some(error) if whole < samples.len() => {
+                format!("{whole}/{} (`{}`)", samples.len(), clip(error))
+            }
+            _ => format!("{whole}/{}", samples.len()),
+        };
+        let _ = writeln!(
+            md,
+            "| {label} | {completed} | {} | {} | {} | {} | {} | {} | {} | {} | {goal} |",
+            num(r.med(&key, "listed"), 0),
+            num(r.med(&key, "granted"), 0),
+            num(r.med(&key, "revoked"), 0),
+            num(wall.map(|w| w / 1e3), 1),
+            num(r.med(&key, "requests"), 0),
+            num(r.med(&key, "throttled"), 0),
+            num(share.map(|v| v * 100.0), 1) + " %",
+            num(over, 2),
+        );
+    }
+    md.push('\n');
+}
+
+/// At most 80 characters of an error message, without table separators.
+fn clip(text: &str) -> String {
+    let text = text.replace('|', "/");
+    match text.char_indices().nth(80) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text,
+    }
+}
+
 fn commands(md: &mut String, r: &Results) {
     let minutes = r
         .facts
@@ -692,8 +842,8 @@ fn commands(md: &mut String, r: &Results) {
          cargo xtask bench --quick    # smaller counts, 2 rounds, no build cost (a few minutes)\n\
          cargo xtask bench --skip-build-cost --skip-sdks --rounds 3 --out /tmp/b.md\n\
          ```\n\n\
-         `cargo xtask bench` builds `permissions-bench` and `permissions-emulator` in release \
-         mode and runs `target/release/bench-suite`, which installs the pinned SDKs \
+         `cargo xtask bench` builds `permissions-bench`, `permissions-emulator` and \
+         `permissions-cli` in release mode and runs `target/release/bench-suite`, which installs the pinned SDKs \
          (`crates/permissions-bench/sdk/requirements.txt` with `pip install --no-deps \
          --target target/bench/sdk/python`, `package.json` + `package-lock.json` with `npm ci \
          --prefix target/bench/sdk/node`), starts every server on 127.0.0.1 at ports it picks, \
@@ -709,6 +859,9 @@ fn commands(md: &mut String, r: &Results) {
          client-bench --base-url URL --client ours|reqwest|hyper --task grant --projects 10000 --batch 100 --concurrency 4 --checkpoint ft:x\n\
          PYTHONPATH=target/bench/sdk/python python3 crates/permissions-bench/sdk/list.py http://127.0.0.1:8090/v1 CHECKPOINT\n\
          node target/bench/sdk/node/list.mjs http://127.0.0.1:8090/v1 CHECKPOINT\n\
+         permissions-emulator --listen 127.0.0.1:8089 --seed target/bench/seed-3000.json --rate-limit 8/3s --counters-out /tmp/counters.json\n\
+         [OPENAI_ADMIN_MAX_RPM=160] throttle-job --base-url http://127.0.0.1:8089/v1 --grants 2000 --revokes 30\n\
+         PYTHONPATH=target/bench/sdk/python python3 crates/permissions-bench/sdk/throttle_job.py http://127.0.0.1:8089/v1 CHECKPOINT 2000 30\n\
          load-gen --url 'http://127.0.0.1:8089/v1/fine_tuning/checkpoints/CHECKPOINT/permissions?limit=100' [--method POST] [--rate R]\n\
          ```\n"
     );

@@ -1,0 +1,94 @@
+//! The throttled admin job through our library, for `bench-suite`'s throttle
+//! section: what the official SDKs' scripts (`sdk/throttle_job.*`) do, in Rust.
+//!
+//! ```text
+//! throttle-job --base-url URL [--checkpoint ID] [--grants N] [--revokes N]
+//! ```
+//!
+//! Lists every permission of the checkpoint (pages of 100), grants `grants` new
+//! projects in batches of 100, then revokes the first `revokes` permissions it
+//! listed, one request each, in sequence; stops at the first error. The pacing
+//! comes from the environment (`OPENAI_ADMIN_MAX_RPM`, `OPENAI_ADMIN_BURST`), as
+//! in any program that uses `ClientBuilder::from_env`. Prints one JSON line:
+//! `{"client", "completed", "listed", "granted", "revoked", "wall_ms", "error"}`.
+
+use std::time::Instant;
+
+use futures::TryStreamExt;
+use permissions_api::{ClientBuilder, ListParams};
+use permissions_bench::{CHECKPOINT, arg};
+
+/// The key the emulator accepts as an admin key.
+const KEY: &str = "sk-admin-bench";
+
+#[derive(Default)]
+struct Done {
+    listed: usize,
+    granted: usize,
+    revoked: usize,
+}
+
+async fn job(
+    builder: ClientBuilder,
+    checkpoint: &str,
+    grants: usize,
+    revokes: usize,
+    done: &mut Done,
+) -> permissions_api::Result<()> {
+    let client = builder.build()?;
+    let permissions = client.fine_tuning().checkpoints().permissions();
+    let mut listed = Vec::new();
+    let mut stream = permissions.list(checkpoint, ListParams::new().limit(100));
+    while let Some(permission) = stream.try_next().await? {
+        listed.push(permission.id);
+        done.listed += 1;
+    }
+    let projects: Vec<String> = (0..grants).map(|i| format!("proj_bench_{i:06}")).collect();
+    for batch in projects.chunks(100) {
+        done.granted += permissions.create(checkpoint, batch).await?.data.len();
+    }
+    for id in listed.iter().take(revokes) {
+        permissions.delete(checkpoint, id).await?;
+        done.revoked += 1;
+    }
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let base_url = arg(&args, "--base-url", "");
+    let checkpoint = arg(&args, "--checkpoint", CHECKPOINT);
+    let counts = (
+        arg(&args, "--grants", "2000").parse::<usize>(),
+        arg(&args, "--revokes", "30").parse::<usize>(),
+    );
+    let (Ok(grants), Ok(revokes)) = counts else {
+        eprintln!("--grants and --revokes take whole numbers");
+        return std::process::ExitCode::from(2);
+    };
+    if base_url.is_empty() {
+        eprintln!(
+            "usage: throttle-job --base-url URL [--checkpoint ID] [--grants N] [--revokes N]"
+        );
+        return std::process::ExitCode::from(2);
+    }
+    let builder = ClientBuilder::from_env().api_key(KEY).base_url(base_url);
+    let started = Instant::now();
+    let mut done = Done::default();
+    let outcome = job(builder, &checkpoint, grants, revokes, &mut done).await;
+    let wall_ms = started.elapsed().as_secs_f64() * 1e3;
+    println!(
+        "{}",
+        serde_json::json!({
+            "client": "ours",
+            "completed": outcome.is_ok(),
+            "listed": done.listed,
+            "granted": done.granted,
+            "revoked": done.revoked,
+            "wall_ms": wall_ms,
+            "error": outcome.err().map(|e| e.to_string()),
+        })
+    );
+    std::process::ExitCode::SUCCESS
+}
