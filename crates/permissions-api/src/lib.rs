@@ -42,10 +42,19 @@
 //!   `last_id` is missing. A server that sends back the cursor it was given yields
 //!   [`Error::RepeatedCursor`] instead of looping; [`ListParams::max_items`] caps the
 //!   total. One page at a time is held in memory.
-//! - **Retries** ([`RetryPolicy`]): connection errors, timeouts, 408, 409, 429 and
-//!   5xx, overridden by `x-should-retry`; waits `retry-after-ms` or `retry-after`
-//!   (up to 60 s), else `min(0.5 * 2^n, 8)` s with jitter. Each retry is logged
-//!   with `tracing`.
+//! - **Rate limits** ([`Pacing`]): the admin endpoints allow a few requests per
+//!   endpoint and minute and answer 429 without `Retry-After`. One pacer, shared by
+//!   every clone of a client, keeps a limiter per endpoint: configured
+//!   (`OPENAI_ADMIN_MAX_RPM`, `OPENAI_ADMIN_BURST`, [`ClientBuilder::max_rpm`]) or
+//!   learned from the 429s it meets. After a 429 the endpoint's requests wait
+//!   together and one goes first; a 429 is retried for
+//!   [`RetryPolicy::rate_limit_budget`] (5 minutes by default), not a number of
+//!   times. [`Client::pacing_status`] says what it is doing, for progress displays.
+//! - **Retries** ([`RetryPolicy`]) of everything else follow the official SDKs:
+//!   connection errors, timeouts, 408, 409 and 5xx, overridden by
+//!   `x-should-retry`; waits `retry-after-ms` or `retry-after` (up to 60 s), else
+//!   `min(0.5 * 2^n, 8)` s with jitter. Every retry and every wait is logged with
+//!   `tracing`; a request whose future is dropped stops waiting at once.
 //! - **Errors**: one [`Error`]; server errors carry a [`StatusKind`], the envelope's
 //!   fields and the `x-request-id`. Bodies that are not the API's envelope (a plain
 //!   string, HTML) still give a message and keep their status.
