@@ -301,13 +301,7 @@ impl Pacer {
     /// Waits until a request to `endpoint` may be sent: past any pause, as the
     /// probe or after it, and at its reserved slot. Every wait is logged.
     pub(crate) async fn acquire(&self, endpoint: &'static str) -> Permit<'_> {
-        let wakeup = {
-            let mut endpoints = self.lock();
-            self.endpoint(&mut endpoints, endpoint).wakeup.clone()
-        };
         loop {
-            // Made before the state is read, so that no wake-up in between is missed.
-            let notified = wakeup.notified();
             let now = Instant::now();
             let wait = {
                 let mut endpoints = self.lock();
@@ -315,7 +309,8 @@ impl Pacer {
                 if let Some(until) = state.pause_until.filter(|&until| until > now) {
                     Wait::Pause(until)
                 } else if state.probing {
-                    Wait::Probe
+                    // Made under the lock that every wake-up takes: none is missed.
+                    Wait::Probe(state.wakeup.clone().notified_owned())
                 } else if state.strikes > 0 {
                     state.probing = true;
                     return Permit {
@@ -339,7 +334,7 @@ impl Pacer {
                 }
             };
             match wait {
-                Wait::Probe => {
+                Wait::Probe(notified) => {
                     tracing::debug!(
                         endpoint,
                         "pacing: waiting for the answer to the request that went first"
@@ -409,7 +404,7 @@ impl Pacer {
 }
 
 enum Wait {
-    Probe,
+    Probe(tokio::sync::futures::OwnedNotified),
     Pause(Instant),
     Slot {
         at: Instant,
