@@ -1,0 +1,252 @@
+//! Talking to the API: reading the state of the named checkpoints, and applying a
+//! plan. Both go through one [`Permissions`] handle, so they share its client's
+//! pacing and patient retries (the admin endpoints allow a few requests a minute).
+
+use std::fmt;
+
+use futures::{Stream, StreamExt, TryStreamExt};
+use permissions_api::{Error, ListParams, Permissions, StatusKind};
+
+use crate::plan::{GRANT_BATCH, Plan, Revoke, State};
+
+/// Permissions per list request when reading the state: the API's maximum.
+pub const READ_PAGE: u32 = 100;
+
+/// Reads every permission of `checkpoints`, in pages of [`READ_PAGE`].
+///
+/// Spends `ceil(n / 100)` list requests for a checkpoint of `n` permissions, and
+/// one for an empty one.
+pub async fn read_state<'c>(
+    permissions: &Permissions<'_>,
+    checkpoints: impl IntoIterator<Item = &'c str>,
+) -> Result<State, Error> {
+    let mut state = State::new();
+    for checkpoint in checkpoints {
+        state.add_checkpoint(checkpoint);
+        let mut listed = permissions.list(checkpoint, ListParams::new().limit(READ_PAGE));
+        while let Some(permission) = listed.try_next().await? {
+            state.add(checkpoint, permission.project_id, permission.id);
+        }
+    }
+    Ok(state)
+}
+
+/// One request of an apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Grant `checkpoint` to these projects (at most [`GRANT_BATCH`]).
+    Grant {
+        /// The checkpoint.
+        checkpoint: String,
+        /// The projects of this request.
+        project_ids: Vec<String>,
+    },
+    /// Revoke one permission of `checkpoint`.
+    Revoke {
+        /// The checkpoint.
+        checkpoint: String,
+        /// What to revoke.
+        revoke: Revoke,
+    },
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Grant {
+                checkpoint,
+                project_ids,
+            } => write!(
+                f,
+                "grant {checkpoint} to {} project(s) ({}{})",
+                project_ids.len(),
+                project_ids.first().map_or("", String::as_str),
+                if project_ids.len() > 1 { ", ..." } else { "" }
+            ),
+            Self::Revoke { checkpoint, revoke } => write!(
+                f,
+                "revoke {} ({}) on {checkpoint}",
+                revoke.permission_id, revoke.project_id
+            ),
+        }
+    }
+}
+
+impl Plan {
+    /// The requests of this plan: for each checkpoint its grants, in batches of
+    /// [`GRANT_BATCH`], then its revokes (so that nobody loses access midway to a
+    /// checkpoint the file still shares with them).
+    pub fn steps(&self) -> Vec<Step> {
+        let mut steps = Vec::new();
+        for part in &self.checkpoints {
+            for batch in part.grant.chunks(GRANT_BATCH) {
+                steps.push(Step::Grant {
+                    checkpoint: part.checkpoint.clone(),
+                    project_ids: batch.to_vec(),
+                });
+            }
+            for revoke in &part.revoke {
+                steps.push(Step::Revoke {
+                    checkpoint: part.checkpoint.clone(),
+                    revoke: revoke.clone(),
+                });
+            }
+        }
+        steps
+    }
+}
+
+/// What a step did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Done {
+    /// The projects now have access.
+    Granted {
+        /// How many.
+        projects: usize,
+    },
+    /// The permission is gone.
+    Revoked {
+        /// It was gone already (404): someone else revoked it, or an earlier try
+        /// of this request did.
+        already: bool,
+    },
+}
+
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StepError {
+    /// The API refused or could not be reached (after the client's retries).
+    #[error("{step}: {source}")]
+    Api {
+        /// The step.
+        step: Step,
+        /// The client's error.
+        #[source]
+        source: Error,
+    },
+    /// The API answered a grant without some of its projects.
+    #[error("{step}: the answer does not list {missing:?}")]
+    NotGranted {
+        /// The step.
+        step: Step,
+        /// The projects missing from the answer.
+        missing: Vec<String>,
+    },
+}
+
+/// Applies `steps`, `concurrency` requests at a time (all through the client's
+/// pacing); yields each step's index in `steps` with its outcome, as they finish.
+/// Stop reading (drop the stream) to stop: requests in flight are cancelled.
+pub fn apply<'a>(
+    permissions: Permissions<'a>,
+    steps: &'a [Step],
+    concurrency: usize,
+) -> impl Stream<Item = (usize, Result<Done, StepError>)> + 'a {
+    futures::stream::iter(steps.iter().enumerate())
+        .map(move |(index, step)| async move { (index, run(&permissions, step).await) })
+        .buffer_unordered(concurrency.max(1))
+}
+
+async fn run(permissions: &Permissions<'_>, step: &Step) -> Result<Done, StepError> {
+    let api = |source| StepError::Api {
+        step: step.clone(),
+        source,
+    };
+    match step {
+        Step::Grant {
+            checkpoint,
+            project_ids,
+        } => {
+            let granted = permissions
+                .create(checkpoint, project_ids.iter().map(String::as_str))
+                .await
+                .map_err(api)?;
+            let missing: Vec<String> = project_ids
+                .iter()
+                .filter(|p| !granted.data.iter().any(|g| &g.project_id == *p))
+                .cloned()
+                .collect();
+            if missing.is_empty() {
+                Ok(Done::Granted {
+                    projects: project_ids.len(),
+                })
+            } else {
+                Err(StepError::NotGranted {
+                    step: step.clone(),
+                    missing,
+                })
+            }
+        }
+        Step::Revoke { checkpoint, revoke } => {
+            match permissions.delete(checkpoint, &revoke.permission_id).await {
+                Ok(_) => Ok(Done::Revoked { already: false }),
+                Err(error) if error.kind() == Some(StatusKind::NotFound) => {
+                    Ok(Done::Revoked { already: true })
+                }
+                Err(error) => Err(api(error)),
+            }
+        }
+    }
+}
+
+/// What [`apply_all`] did.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Report {
+    /// Projects granted.
+    pub granted: usize,
+    /// Permissions revoked, those already gone included.
+    pub revoked: usize,
+    /// Of which already gone (404).
+    pub already_revoked: usize,
+    /// Steps that were not confirmed: not sent, cancelled, or failed.
+    pub not_done: Vec<Step>,
+    /// The first failure, if any; the apply stopped there.
+    pub error: Option<StepError>,
+}
+
+impl Report {
+    /// Whether every step was confirmed: the checkpoints now match the file.
+    pub fn is_complete(&self) -> bool {
+        self.error.is_none() && self.not_done.is_empty()
+    }
+
+    /// Records the outcome of `steps[index]`; returns the error, if it failed.
+    pub fn record(&mut self, outcome: Result<Done, StepError>) -> Option<&StepError> {
+        match outcome {
+            Ok(Done::Granted { projects }) => self.granted += projects,
+            Ok(Done::Revoked { already }) => {
+                self.revoked += 1;
+                self.already_revoked += usize::from(already);
+            }
+            Err(error) => return Some(self.error.insert(error)),
+        }
+        None
+    }
+}
+
+/// Applies `plan` and stops at the first failure; the report says what was done
+/// and what was not. Running it again with a fresh plan finishes the rest.
+pub async fn apply_all(permissions: Permissions<'_>, plan: &Plan, concurrency: usize) -> Report {
+    let steps = plan.steps();
+    let mut done = vec![false; steps.len()];
+    let mut report = Report::default();
+    {
+        let mut outcomes = std::pin::pin!(apply(permissions, &steps, concurrency));
+        while let Some((index, outcome)) = outcomes.next().await {
+            done[index] = outcome.is_ok();
+            if report.record(outcome).is_some() {
+                break;
+            }
+        }
+    }
+    report.not_done = steps
+        .into_iter()
+        .zip(done)
+        .filter(|(_, done)| !done)
+        .map(|(step, _)| step)
+        .collect();
+    report
+}

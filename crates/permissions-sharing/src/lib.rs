@@ -1,0 +1,40 @@
+//! Declarative sharing of OpenAI fine-tuned checkpoints: "these checkpoints are
+//! shared with exactly these projects", kept in a file under review, planned
+//! against the API, applied safely, and checked for drift.
+//!
+//! 1. [`SharingFile`] parses and checks the file ([`file`] has the format).
+//! 2. [`read_state`] reads what the API holds for the checkpoints the file names,
+//!    in pages of 100 (checkpoints absent from the file are never read or touched).
+//! 3. [`plan`] computes the changes, a pure function of (desired, current): the
+//!    projects to grant and, only with `prune`, the permissions to revoke.
+//! 4. [`apply`] / [`apply_all`] send them: grants in batches of 100, revokes one
+//!    request each, a bounded number in flight, all through the client's pacing
+//!    and patient retries. A revoke answered 404 counts as done. A failed or
+//!    interrupted apply says what was not done; planning again and applying
+//!    finishes the rest, and an apply with nothing to do sends nothing.
+//!
+//! ```no_run
+//! use permissions_sharing::{SharingFile, apply_all, plan, read_state};
+//!
+//! # async fn demo(client: permissions_api::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! let desired = SharingFile::read("sharing.yaml".as_ref())?;
+//! let permissions = client.fine_tuning().checkpoints().permissions();
+//! let current = read_state(&permissions, desired.checkpoints().map(|(c, _)| c)).await?;
+//! let changes = plan(&desired, &current, false);
+//! println!("{} requests to apply", changes.totals().requests);
+//! let report = apply_all(permissions, &changes, 4).await;
+//! assert!(report.is_complete(), "{:?}", report.error);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! This crate sits on top of `permissions-api` rather than inside it: it needs a
+//! YAML parser, which users of the client alone should not have to build.
+
+mod apply;
+pub mod file;
+mod plan;
+
+pub use apply::{Done, READ_PAGE, Report, Step, StepError, apply, apply_all, read_state};
+pub use file::{FileError, SharingFile};
+pub use plan::{CheckpointPlan, GRANT_BATCH, Plan, Revoke, State, Totals, plan};
