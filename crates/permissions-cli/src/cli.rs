@@ -17,6 +17,9 @@ pub const EXIT_API: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code of a run stopped by Ctrl-C (SIGINT), after saying what was done.
 pub const EXIT_INTERRUPTED: u8 = 130;
+/// Exit code of `plan` when changes are pending (`terraform plan
+/// -detailed-exitcode`); 0 means none.
+pub const EXIT_CHANGES: u8 = 2;
 
 const ABOUT: &str = "Manage OpenAI fine-tuned checkpoint permissions: share a checkpoint with projects, list, and revoke.";
 
@@ -56,7 +59,8 @@ Exit codes:
   0  success
   1  API error (error status), network error or timeout; the failed request is
      printed as METHOD \"URL\": <status> <reason> followed by the error JSON
-  2  usage error: bad flags, no API key, bad standard input; nothing was sent
+  2  usage error: bad flags, no API key, bad standard input or sharing file;
+     nothing was sent (for `plan`, 2 also means changes are pending)
   130  stopped by Ctrl-C; standard error says what was done and what was not
 
 --debug logs each request and response on standard error; the key is never logged.";
@@ -127,6 +131,10 @@ pub struct GlobalArgs {
     /// How long one request keeps retrying 429s, in seconds, or `none` for no limit [default: 300].
     #[arg(long, global = true, value_name = "SECONDS|none", value_parser = parse_budget)]
     pub rate_limit_budget: Option<Budget>,
+    /// A GJSON path applied to each JSON output value, as in the official CLI
+    /// (e.g. `project_id`, `data.#.id`); not with --format table.
+    #[arg(long, global = true, value_name = "GJSON_PATH")]
+    pub transform: Option<String>,
     /// Log requests and responses on standard error (never the key).
     #[arg(long, global = true)]
     pub debug: bool,
@@ -156,6 +164,22 @@ pub enum Command {
     /// Revoke permissions (DELETE .../permissions/{permission_id}, one request each).
     #[command(after_help = DELETE_EXAMPLES)]
     Delete(DeleteArgs),
+    /// Write the current sharing of checkpoints as a sharing file (YAML, sorted).
+    #[command(after_help = EXPORT_EXAMPLES)]
+    Export(ExportArgs),
+    /// Show what `apply` would change to make the checkpoints match a sharing file.
+    #[command(after_help = PLAN_EXAMPLES)]
+    Plan(PlanArgs),
+    /// Make the checkpoints of a sharing file match it.
+    #[command(after_help = APPLY_EXAMPLES)]
+    Apply(ApplyArgs),
+    /// The official CLI's form of the four verbs: `fine-tuning:checkpoints:permissions list ...`.
+    #[command(name = "fine-tuning:checkpoints:permissions")]
+    Official {
+        /// The verb.
+        #[command(subcommand)]
+        verb: OfficialVerb,
+    },
     /// Print a shell completion script.
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions {
@@ -164,6 +188,61 @@ pub enum Command {
         shell: CompletionShell,
     },
 }
+
+/// The verbs under the official CLI's `fine-tuning:checkpoints:permissions`.
+#[derive(Debug, Subcommand)]
+pub enum OfficialVerb {
+    /// Same as `ckpt-perms list`.
+    List(ListArgs),
+    /// Same as `ckpt-perms retrieve` (deprecated).
+    Retrieve(RetrieveArgs),
+    /// Same as `ckpt-perms create`.
+    Create(CreateArgs),
+    /// Same as `ckpt-perms delete`.
+    Delete(DeleteArgs),
+}
+
+const SHARING_FILE: &str = "\
+The sharing file (YAML; the same structure as JSON is accepted):
+
+  version: 1
+  checkpoints:
+    ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd:
+      - proj_abGMw1llN8IrBb6SvvY5A1iH
+    ft:gpt-4o-mini-2024-07-18:org:support:Q2x8LmPa: []   # shared with no project
+
+Checkpoints absent from the file are never touched. A bad file is refused with the
+key path and line, exit 2, and nothing is sent.";
+
+const EXPORT_EXAMPLES: &str = "\
+Examples:
+  ckpt-perms export ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd > sharing.yaml
+  ckpt-perms export ft:...:weather:B7R9VjQd ft:...:support:Q2x8LmPa -o sharing.yaml
+
+Lists each checkpoint in pages of 100 and writes its projects, sorted: exporting the
+same sharing twice gives the same file, and `plan` against it finds no changes.";
+
+const PLAN_EXAMPLES: &str = "\
+Examples:
+  ckpt-perms plan sharing.yaml
+  ckpt-perms plan sharing.yaml --prune --format json | jq .totals
+
+Prints, per checkpoint, `+ proj_...` to grant, `- proj_... (cp_...)` to revoke (only
+with --prune) and the count of unchanged projects; then the totals and the number of
+requests `apply` will send. Exit codes: 0 no changes, 2 changes pending (also a
+refused file: then standard error says why), 1 an API error.";
+
+const APPLY_EXAMPLES: &str = "\
+Examples:
+  ckpt-perms apply sharing.yaml            # asks for confirmation on a terminal
+  ckpt-perms apply sharing.yaml --prune --yes
+
+Plans again (never trusts a saved plan), shows the plan, asks for `yes` on a terminal
+unless --yes (without a terminal and without --yes it refuses, exit 2), then grants in
+batches of 100 and revokes one request each, through the client's pacing. A revoke
+answered 404 counts as done. Exit 0 only when the checkpoints match the file; after a
+failure (1) or Ctrl-C (130) it says what was applied and what was not, and running it
+again finishes the rest.";
 
 const LIST_EXAMPLES: &str = "\
 Examples:
@@ -305,6 +384,50 @@ pub struct DeleteArgs {
     #[arg(long, value_name = "PERMISSION_ID")]
     pub permission_id: Vec<String>,
     /// Requests in flight at once when there are several permissions.
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub concurrency: u32,
+}
+
+/// `export`.
+#[derive(Debug, Args)]
+#[command(after_long_help = SHARING_FILE)]
+pub struct ExportArgs {
+    /// The checkpoints to export.
+    #[arg(value_name = "CHECKPOINT", required = true)]
+    pub checkpoints: Vec<String>,
+    /// Write the file here (replaced whole, only once everything was read) instead
+    /// of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+}
+
+/// `plan`.
+#[derive(Debug, Args)]
+#[command(after_long_help = SHARING_FILE)]
+pub struct PlanArgs {
+    /// The sharing file.
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// Also revoke the permissions of projects the file does not list.
+    #[arg(long)]
+    pub prune: bool,
+}
+
+/// `apply`.
+#[derive(Debug, Args)]
+#[command(after_long_help = SHARING_FILE)]
+pub struct ApplyArgs {
+    /// The sharing file.
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// Also revoke the permissions of projects the file does not list.
+    #[arg(long)]
+    pub prune: bool,
+    /// Apply without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Requests in flight at once.
     #[arg(long, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=16))]
     pub concurrency: u32,

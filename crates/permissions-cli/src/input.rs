@@ -1,9 +1,11 @@
 //! Ids read from standard input: project ids for bulk grants, permission ids for
 //! bulk revokes.
 //!
-//! Two shapes are accepted, told apart by the first non-blank character:
+//! Three shapes are accepted, told apart by how the text starts:
 //!
 //! - a JSON array of strings, `["proj_a", "proj_b"]` (the output of `jq -c`);
+//! - for project ids, the request body, as JSON (`{"project_ids": [...]}`) or YAML
+//!   (`project_ids:` then `- proj_a` lines), as the official CLI takes it;
 //! - otherwise one id per line; surrounding blanks, blank lines and lines starting
 //!   with `#` are skipped, and Windows line ends are fine.
 //!
@@ -17,6 +19,8 @@
 //! let ids = parse_project_ids("# team A\nproj_a\r\n\nproj_b\nproj_a\n")?;
 //! assert_eq!(ids, ["proj_a", "proj_b"]);
 //! assert_eq!(parse_project_ids(r#" ["proj_a", "proj_b"] "#)?, ["proj_a", "proj_b"]);
+//! assert_eq!(parse_project_ids(r#"{"project_ids": ["proj_a"]}"#)?, ["proj_a"]);
+//! assert_eq!(parse_project_ids("project_ids:\n  - proj_a\n  - proj_b\n")?, ["proj_a", "proj_b"]);
 //! assert!(parse_project_ids("proj_a proj_b").is_err());
 //! # Ok::<(), permissions_cli::input::InputError>(())
 //! ```
@@ -43,12 +47,17 @@ impl std::error::Error for InputError {}
 /// Reads all of `reader` (at most [`MAX_INPUT_BYTES`]) and parses it with
 /// [`parse_project_ids`].
 pub fn read_project_ids(reader: impl Read) -> Result<Vec<String>, InputError> {
-    read_ids(reader, "project id")
+    parse_project_ids(&read_text(reader)?)
 }
 
 /// Reads all of `reader` (at most [`MAX_INPUT_BYTES`]) and parses it with
 /// [`parse_ids`]; `what` names the ids in messages (`"permission id"`).
 pub fn read_ids(reader: impl Read, what: &str) -> Result<Vec<String>, InputError> {
+    parse_ids(&read_text(reader)?, what)
+}
+
+/// All of `reader` as UTF-8 text, at most [`MAX_INPUT_BYTES`].
+fn read_text(reader: impl Read) -> Result<String, InputError> {
     let mut bytes = Vec::new();
     reader
         .take(MAX_INPUT_BYTES + 1)
@@ -60,18 +69,48 @@ pub fn read_ids(reader: impl Read, what: &str) -> Result<Vec<String>, InputError
             MAX_INPUT_BYTES >> 20
         )));
     }
-    let text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         InputError(format!(
             "standard input is not UTF-8 text (invalid byte at offset {})",
             e.utf8_error().valid_up_to()
         ))
-    })?;
-    parse_ids(&text, what)
+    })
 }
 
-/// Parses project ids: a JSON array of strings, or one id per line.
+/// Parses project ids: a JSON array of strings, the request body (JSON or YAML),
+/// or one id per line.
 pub fn parse_project_ids(text: &str) -> Result<Vec<String>, InputError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let first_line = text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with('#'))
+        .unwrap_or_default();
+    if first_line.starts_with('{') || first_line.starts_with("project_ids:") {
+        return parse_body(text);
+    }
     parse_ids(text, "project id")
+}
+
+/// The body of a create request, `project_ids: [...]`, as JSON or YAML.
+fn parse_body(text: &str) -> Result<Vec<String>, InputError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        project_ids: Vec<String>,
+    }
+    let body: Body = serde_norway::from_str(text).map_err(|e| {
+        InputError(format!(
+            "standard input is not a request body of the form `project_ids: [...]`: {e}"
+        ))
+    })?;
+    let ids = body
+        .project_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| check(id.trim(), "project id", || format!("project_ids[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(dedup(ids))
 }
 
 /// Parses ids of any kind (`what`, for messages): a JSON array of strings, or one
@@ -153,7 +192,15 @@ mod tests {
         assert!(err("proj_a\nproj_b proj_c\n").starts_with("line 2:"));
         assert!(err("[\"proj_a\", 3]").contains("not a JSON array of strings"));
         assert!(err("[\"proj_a\", \"\"]").starts_with("element 1"));
-        assert!(err(" {\"project_ids\": []}").contains("JSON object"));
+        assert!(err("{\"project_ids\": [\"proj_a\"], \"extra\": 1}").contains("unknown field"));
+        assert!(err("{\"project_ids\": \"proj_a\"}").contains("request body"));
+        assert!(err("project_ids:\n  - ''\n").starts_with("project_ids[0]: empty"));
+        assert!(
+            parse_ids(" {\"a\": 1}", "permission id")
+                .unwrap_err()
+                .to_string()
+                .contains("JSON object")
+        );
         assert!(err("[\"a\\u0000b\"]").contains("contains"));
         assert!(err("[\"proj_a\"").contains("JSON"));
     }

@@ -91,6 +91,7 @@ pub mod input;
 pub mod output;
 mod progress;
 mod run;
+mod sharing;
 
 use std::process::ExitCode;
 

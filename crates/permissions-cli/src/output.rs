@@ -84,11 +84,71 @@ impl Format {
     }
 }
 
+/// A GJSON path applied to each JSON value before it is printed (`--transform`,
+/// as in the official CLI).
+///
+/// ```
+/// use permissions_cli::output::Transform;
+///
+/// let value = serde_json::json!({"id": "cp_1", "project_id": "proj_a"});
+/// assert_eq!(Transform::new("project_id").apply(&value)?, "proj_a");
+/// assert_eq!(Transform::new("missing").apply(&value)?, serde_json::Value::Null);
+/// let page = serde_json::json!({"data": [{"id": "cp_1"}, {"id": "cp_2"}]});
+/// assert_eq!(Transform::new("data.#.id").apply(&page)?, serde_json::json!(["cp_1", "cp_2"]));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transform(String);
+
+impl Transform {
+    /// The transform of `path` (GJSON syntax).
+    pub fn new(path: impl Into<String>) -> Self {
+        Self(path.into())
+    }
+
+    /// `value` as JSON, through the path: what the path selects, or `null` when it
+    /// selects nothing.
+    pub fn apply<T: Serialize + ?Sized>(&self, value: &T) -> io::Result<serde_json::Value> {
+        let json = serde_json::to_string(value)?;
+        let selected = gjson::get(&json, &self.0);
+        if !selected.exists() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_str(selected.json()).map_err(io::Error::other)
+    }
+}
+
+/// A value to print, as it is or through a [`Transform`].
+enum Shaped<'a, T: ?Sized> {
+    Plain(&'a T),
+    Transformed(serde_json::Value),
+}
+
+impl<T: Serialize + ?Sized> Serialize for Shaped<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Plain(value) => value.serialize(serializer),
+            Self::Transformed(value) => value.serialize(serializer),
+        }
+    }
+}
+
+fn shaped<'a, T: Serialize + ?Sized>(
+    value: &'a T,
+    transform: Option<&Transform>,
+) -> io::Result<Shaped<'a, T>> {
+    Ok(match transform {
+        Some(transform) => Shaped::Transformed(transform.apply(value)?),
+        None => Shaped::Plain(value),
+    })
+}
+
 /// Writes permissions as their pages arrive, in a resolved format.
 #[derive(Debug)]
 pub struct ItemWriter<W: Write> {
     out: W,
     format: Format,
+    transform: Option<Transform>,
     items: u64,
     started: bool,
 }
@@ -99,9 +159,17 @@ impl<W: Write> ItemWriter<W> {
         Self {
             out,
             format: format.resolve(false),
+            transform: None,
             items: 0,
             started: false,
         }
+    }
+
+    /// This writer, printing each value through `transform`.
+    #[must_use]
+    pub fn with_transform(mut self, transform: Option<Transform>) -> Self {
+        self.transform = transform;
+        self
     }
 
     /// How many permissions were written.
@@ -113,7 +181,7 @@ impl<W: Write> ItemWriter<W> {
     pub fn page(&mut self, page: &PermissionList) -> io::Result<()> {
         match self.format {
             Format::Raw => {
-                write_json_line(&mut self.out, page)?;
+                write_json_line(&mut self.out, &shaped(page, self.transform.as_ref())?)?;
             }
             Format::Table => {
                 if !self.started {
@@ -145,6 +213,7 @@ impl<W: Write> ItemWriter<W> {
     /// [`page`](Self::page) writes itself).
     fn item(&mut self, item: &CheckpointPermission) -> io::Result<()> {
         let first = self.items == 0;
+        let item = &shaped(item, self.transform.as_ref())?;
         match self.format {
             Format::Jsonl | Format::Auto | Format::Table | Format::Raw => {
                 write_json_line(&mut self.out, item)?;
@@ -193,14 +262,19 @@ impl<W: Write> ItemWriter<W> {
 
 /// Writes one page as a document: `json`, `jsonl`, `raw` compact on one line,
 /// `pretty` indented, `yaml`; `table` prints its permissions.
-pub fn write_page<W: Write>(out: W, format: Format, page: &PermissionList) -> io::Result<W> {
+pub fn write_page<W: Write>(
+    out: W,
+    format: Format,
+    transform: Option<&Transform>,
+    page: &PermissionList,
+) -> io::Result<W> {
     match format.resolve(false) {
         Format::Table | Format::Jsonl => {
-            let mut writer = ItemWriter::new(out, format);
+            let mut writer = ItemWriter::new(out, format).with_transform(transform.cloned());
             writer.page(page)?;
             writer.finish()
         }
-        other => write_document(out, other, page),
+        other => write_document(out, other, transform, page),
     }
 }
 
@@ -208,6 +282,7 @@ pub fn write_page<W: Write>(out: W, format: Format, page: &PermissionList) -> io
 pub fn write_deleted<W: Write>(
     mut out: W,
     format: Format,
+    transform: Option<&Transform>,
     deleted: &DeletedPermission,
 ) -> io::Result<W> {
     if format.resolve(false) == Format::Table {
@@ -216,12 +291,18 @@ pub fn write_deleted<W: Write>(
         out.flush()?;
         return Ok(out);
     }
-    write_document(out, format, deleted)
+    write_document(out, format, transform, deleted)
 }
 
 /// Writes one value: compact JSON on one line (`json`, `jsonl`, `raw`, `auto`),
 /// indented JSON (`pretty`, `table`) or YAML.
-fn write_document<W: Write, T: Serialize>(mut out: W, format: Format, value: &T) -> io::Result<W> {
+pub fn write_document<W: Write, T: Serialize + ?Sized>(
+    mut out: W,
+    format: Format,
+    transform: Option<&Transform>,
+    value: &T,
+) -> io::Result<W> {
+    let value = &shaped(value, transform)?;
     match format {
         Format::Pretty | Format::Table => {
             serde_json::to_writer_pretty(&mut out, value)?;
@@ -239,7 +320,7 @@ fn write_document<W: Write, T: Serialize>(mut out: W, format: Format, value: &T)
     Ok(out)
 }
 
-fn write_json_line<W: Write, T: Serialize>(out: &mut W, value: &T) -> io::Result<()> {
+fn write_json_line<W: Write, T: Serialize + ?Sized>(out: &mut W, value: &T) -> io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")
 }
@@ -395,7 +476,8 @@ mod tests {
             object: PermissionObject::CheckpointPermission,
             deleted: true,
         };
-        let text = |f| String::from_utf8(write_deleted(Vec::new(), f, &deleted).unwrap()).unwrap();
+        let text =
+            |f| String::from_utf8(write_deleted(Vec::new(), f, None, &deleted).unwrap()).unwrap();
         assert_eq!(
             text(Format::Json),
             "{\"id\":\"cp_1\",\"object\":\"checkpoint.permission\",\"deleted\":true}\n"
@@ -404,7 +486,8 @@ mod tests {
         assert!(text(Format::Yaml).contains("deleted: true"));
         assert!(text(Format::Table).ends_with("cp_1                         true\n"));
         let page = PermissionList::new(vec![permission(1)], true);
-        let text = String::from_utf8(write_page(Vec::new(), Format::Json, &page).unwrap()).unwrap();
+        let text =
+            String::from_utf8(write_page(Vec::new(), Format::Json, None, &page).unwrap()).unwrap();
         let back: PermissionList = serde_json::from_str(&text).unwrap();
         assert_eq!(back, page);
     }

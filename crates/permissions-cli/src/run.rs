@@ -16,15 +16,17 @@ use tracing::debug;
 
 use crate::cli::{
     Budget, CheckpointArgs, Cli, Command, CompletionShell, CreateArgs, DeleteArgs, EXIT_API,
-    EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, GlobalArgs, ListArgs, PageArgs, RetrieveArgs,
+    EXIT_CHANGES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, GlobalArgs, ListArgs, OfficialVerb,
+    PageArgs, RetrieveArgs,
 };
 use crate::input;
-use crate::output::{Format, ItemWriter, write_deleted, write_page};
+use crate::output::{Format, ItemWriter, Transform, write_deleted, write_page};
 use crate::progress::{Interrupted, Progress, Tally, drive};
+use crate::sharing;
 
 /// Why a run failed; each maps to an exit code.
 #[derive(Debug)]
-enum Failure {
+pub(crate) enum Failure {
     /// Refused before any request: printed as `error: ...`, exit 2.
     Usage(String),
     /// A bad combination of arguments, reported the way clap reports its own.
@@ -36,6 +38,10 @@ enum Failure {
     Output(io::Error),
     /// Ctrl-C: what was done has been said, exit 130.
     Interrupted,
+    /// `plan` found changes to make: exit 2, as `terraform plan -detailed-exitcode`.
+    ChangesPending,
+    /// The API's answer was not what was asked (printed as `error: ...`), exit 1.
+    Unexpected(String),
 }
 
 impl From<Interrupted> for Failure {
@@ -66,21 +72,42 @@ fn execute(cli: Cli) -> Result<(), Failure> {
         return completions(shell);
     }
     init_logging(global.debug, io::stderr().is_terminal());
-    let client = build_client(&global)?;
     let format = global.format.resolve(io::stdout().is_terminal());
-    let ctx = Context {
-        client,
-        format,
-        stderr_is_terminal: io::stderr().is_terminal(),
-        debug: global.debug,
+    let transform = global.transform.clone().map(Transform::new);
+    if transform.is_some() && format == Format::Table {
+        return Err(Failure::Usage(
+            "--transform selects from JSON output: pick --format json, jsonl, pretty, raw or yaml"
+                .into(),
+        ));
+    }
+    // Everything that can be refused is refused before anything is sent.
+    let command = match command {
+        Command::Official { verb } => match verb {
+            OfficialVerb::List(args) => Command::List(args),
+            OfficialVerb::Retrieve(args) => Command::Retrieve(args),
+            OfficialVerb::Create(args) => Command::Create(args),
+            OfficialVerb::Delete(args) => Command::Delete(args),
+        },
+        other => other,
     };
-    // Everything that can be refused is refused before the runtime starts.
     let job = match command {
         Command::List(args) => Job::List(list_job(args)?),
         Command::Retrieve(args) => Job::Retrieve(retrieve_job(args)?),
         Command::Create(args) => Job::Create(create_job(args)?),
         Command::Delete(args) => Job::Delete(delete_job(args)?),
-        Command::Completions { .. } => return Ok(()),
+        Command::Export(args) => Job::Sharing(sharing::export_job(args)?),
+        Command::Plan(args) => Job::Sharing(sharing::plan_job(args)?),
+        Command::Apply(args) => Job::Sharing(sharing::apply_job(args)?),
+        Command::Official { .. } | Command::Completions { .. } => return Ok(()),
+    };
+    let client = build_client(&global)?;
+    let ctx = Context {
+        client,
+        format,
+        transform,
+        format_given: global.format != Format::Auto,
+        stderr_is_terminal: io::stderr().is_terminal(),
+        debug: global.debug,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -92,6 +119,7 @@ fn execute(cli: Cli) -> Result<(), Failure> {
             Job::Retrieve((checkpoint, params)) => ctx.retrieve(&checkpoint, params).await,
             Job::Create(job) => ctx.create(job).await,
             Job::Delete(job) => ctx.delete(job).await,
+            Job::Sharing(job) => sharing::run(&ctx, job).await,
         }
     })
 }
@@ -101,6 +129,7 @@ enum Job {
     Retrieve((String, ListParams)),
     Create(CreateJob),
     Delete(DeleteJob),
+    Sharing(sharing::Job),
 }
 
 struct DeleteJob {
@@ -377,21 +406,30 @@ fn create_job(args: CreateArgs) -> Result<CreateJob, Failure> {
 }
 
 /// What the verbs share.
-struct Context {
-    client: Client,
+pub(crate) struct Context {
+    pub(crate) client: Client,
     /// The resolved output format (never `auto`).
-    format: Format,
-    stderr_is_terminal: bool,
-    debug: bool,
+    pub(crate) format: Format,
+    pub(crate) transform: Option<Transform>,
+    /// Whether `--format` was given (`plan` prints text unless it was).
+    pub(crate) format_given: bool,
+    pub(crate) stderr_is_terminal: bool,
+    pub(crate) debug: bool,
 }
 
 impl Context {
-    fn permissions(&self) -> Permissions<'_> {
+    pub(crate) fn permissions(&self) -> Permissions<'_> {
         self.client.fine_tuning().checkpoints().permissions()
     }
 
+    /// A writer of listings to standard output, in the run's format.
+    fn item_writer(&self) -> ItemWriter<BufWriter<io::Stdout>> {
+        ItemWriter::new(BufWriter::new(io::stdout()), self.format)
+            .with_transform(self.transform.clone())
+    }
+
     /// The progress line of a long job: on a terminal, unless `--debug` logs there.
-    fn progress(&self) -> Progress<'_> {
+    pub(crate) fn progress(&self) -> Progress<'_> {
         Progress::new(self.stderr_is_terminal && !self.debug, &self.client)
     }
 
@@ -400,7 +438,7 @@ impl Context {
         let progress = self.progress();
         // Outside the job, so that what was printed is closed (a JSON array stays
         // valid) however the job ends.
-        let writer = RefCell::new(ItemWriter::new(BufWriter::new(io::stdout()), self.format));
+        let writer = RefCell::new(self.item_writer());
         let cursor = RefCell::new(params.after.clone());
         let job = async {
             // `list_pages` applies the stop rules and `max_items`.
@@ -458,7 +496,12 @@ impl Context {
             None => return Ok(()),
         };
         log_response(page.status().as_u16(), page.request_id(), &*page);
-        write_page(BufWriter::new(io::stdout()), self.format, &page)?;
+        write_page(
+            BufWriter::new(io::stdout()),
+            self.format,
+            self.transform.as_ref(),
+            &page,
+        )?;
         if page.has_more
             && self.stderr_is_terminal
             && matches!(self.format, Format::Table | Format::Jsonl)
@@ -487,7 +530,7 @@ impl Context {
         // Streamed formats print each batch as it is answered; documents gather
         // the batches into one page, printed however the job ends.
         let streamed = matches!(self.format, Format::Table | Format::Jsonl | Format::Raw);
-        let writer = RefCell::new(ItemWriter::new(BufWriter::new(io::stdout()), self.format));
+        let writer = RefCell::new(self.item_writer());
         let gathered = RefCell::new(Vec::new());
         let confirmed = Cell::new(0usize);
         let permissions = self.permissions();
@@ -526,6 +569,7 @@ impl Context {
             write_page(
                 BufWriter::new(io::stdout()),
                 self.format,
+                self.transform.as_ref(),
                 &PermissionList::new(gathered, false),
             )?;
         }
@@ -583,7 +627,12 @@ impl Context {
                     &*response,
                 );
                 progress.clear();
-                write_deleted(BufWriter::new(io::stdout()), self.format, &response)?;
+                write_deleted(
+                    BufWriter::new(io::stdout()),
+                    self.format,
+                    self.transform.as_ref(),
+                    &response,
+                )?;
                 revoked.borrow_mut().insert(id.as_str());
                 tally.add(1);
             }
@@ -619,7 +668,7 @@ impl Context {
     }
 }
 
-fn log_response<T: serde::Serialize>(status: u16, request_id: Option<&str>, body: &T) {
+pub(crate) fn log_response<T: serde::Serialize>(status: u16, request_id: Option<&str>, body: &T) {
     debug!(
         status,
         request_id = request_id.unwrap_or("-"),
@@ -641,6 +690,11 @@ fn report(failure: Failure) -> u8 {
         }
         Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => EXIT_OK,
         Failure::Interrupted => EXIT_INTERRUPTED,
+        Failure::ChangesPending => EXIT_CHANGES,
+        Failure::Unexpected(message) => {
+            eprintln!("error: {message}");
+            EXIT_API
+        }
         Failure::Output(error) => {
             eprintln!("error: cannot write the output: {error}");
             EXIT_API

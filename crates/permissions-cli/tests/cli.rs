@@ -2,142 +2,14 @@
 //! verb and format, standard input, pagination, and each error path with its exit
 //! code and message.
 
-use std::process::Output;
+mod common;
+
 use std::time::Duration;
 
-use assert_cmd::Command;
-use permissions_emulator::{Emulator, Fault, SeedPermission};
+use common::{CKPT, KEY, Server, bare, ids, jsonl, stderr, stdout, tempfile_dir};
+use permissions_emulator::Fault;
 use predicates::prelude::*;
 use serde_json::Value;
-
-const CKPT: &str = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd";
-const KEY: &str = "sk-admin-test-0123456789abcdefSECRET";
-
-/// An emulator served by its own runtime while the test thread runs the binary.
-struct Server {
-    runtime: tokio::runtime::Runtime,
-    emulator: Option<Emulator>,
-    url: String,
-}
-
-impl Server {
-    fn start(seeds: Vec<SeedPermission>) -> Self {
-        Self::with(Emulator::builder().seed(seeds))
-    }
-
-    /// An emulator throttled like the real admin API, time-compressed.
-    fn throttled(count: usize, limit: &str) -> Self {
-        Self::with(
-            Emulator::builder()
-                .seed(seeds(count))
-                .rate_limit(limit.parse().unwrap()),
-        )
-    }
-
-    fn with(builder: permissions_emulator::EmulatorBuilder) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let emulator = runtime.block_on(builder.start()).unwrap();
-        let url = emulator.base_url();
-        Self {
-            runtime,
-            emulator: Some(emulator),
-            url,
-        }
-    }
-
-    /// `count` permissions on CKPT, created one second apart, oldest first.
-    fn seeded(count: usize) -> Self {
-        Self::start(seeds(count))
-    }
-
-    fn emulator(&self) -> &Emulator {
-        self.emulator.as_ref().unwrap()
-    }
-
-    fn requests(&self) -> u64 {
-        self.emulator().request_count()
-    }
-
-    /// (requests, 429s) the emulator counted for `method`.
-    fn counted(&self, method: &str) -> (u64, u64) {
-        self.emulator()
-            .endpoint_counters()
-            .into_iter()
-            .find(|c| c.method == method)
-            .map_or((0, 0), |c| (c.requests, c.throttled))
-    }
-
-    /// The binary with a clean environment pointing at this emulator.
-    fn cmd(&self) -> Command {
-        let mut cmd = bare();
-        cmd.env("OPENAI_ADMIN_KEY", KEY)
-            .env("OPENAI_BASE_URL", &self.url);
-        cmd
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(emulator) = self.emulator.take() {
-            self.runtime.block_on(emulator.shutdown());
-        }
-    }
-}
-
-fn seeds(count: usize) -> Vec<SeedPermission> {
-    (0..count)
-        .map(|i| {
-            let mut seed = SeedPermission::new(CKPT, format!("proj_{i:024}"));
-            seed.id = Some(format!("cp_{i:024}"));
-            seed.created_at = Some(1_721_764_800 + i as i64);
-            seed
-        })
-        .collect()
-}
-
-/// The binary without any OPENAI_ variable.
-fn bare() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ckpt-perms"));
-    for name in [
-        "OPENAI_ADMIN_KEY",
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        "OPENAI_ORG_ID",
-        "OPENAI_PROJECT_ID",
-        "OPENAI_ADMIN_MAX_RPM",
-        "OPENAI_ADMIN_BURST",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(name);
-    }
-    cmd.timeout(Duration::from_secs(30));
-    cmd
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
-}
-
-fn jsonl(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
-}
-
-fn ids(values: &[Value]) -> Vec<String> {
-    values
-        .iter()
-        .map(|v| v["id"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 #[test]
 fn list_prints_every_format() {
@@ -508,7 +380,7 @@ fn bad_stdin_is_a_usage_error_and_sends_nothing() {
             "line 2: project id \"proj_b proj_c\" contains ' '",
         ),
         ("[\"proj_a\", 7]", "not a JSON array of strings"),
-        ("{\"project_ids\": [\"proj_a\"]}", "JSON object"),
+        ("{\"project_ids\": [\"proj_a\"], \"x\": 1}", "unknown field"),
         ("", "standard input holds no project ids"),
         (
             "\n# only a comment\n",
@@ -873,18 +745,6 @@ fn on_a_terminal(server: &Server, args: &str) -> Option<(bool, String, String)> 
     let rows_text = std::fs::read_to_string(&rows).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     Some((status.success(), screen_text, rows_text))
-}
-
-fn tempfile_dir() -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "ckpt-perms-test-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// On a terminal (a pseudo-terminal from `script`), a long listing draws a

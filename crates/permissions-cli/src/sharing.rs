@@ -1,0 +1,381 @@
+//! `export`, `plan` and `apply` of a sharing file, on `permissions-sharing`.
+//!
+//! Everything that can be refused (a bad file, a bad checkpoint id, `apply`
+//! without a terminal and without `--yes`) is refused before anything is sent.
+
+use std::cell::{Cell, RefCell};
+use std::fmt::Write as _;
+use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::pin::pin;
+
+use futures::StreamExt;
+use permissions_sharing::{
+    Plan, Report, SharingFile, State, StepError, apply, file::check_checkpoint, plan, read_state,
+};
+
+use crate::cli::{ApplyArgs, ExportArgs, PlanArgs};
+use crate::output::{Format, write_document};
+use crate::progress::{Tally, drive};
+use crate::run::{Context, Failure};
+
+/// Not-applied steps listed by name after a failure; the rest are counted.
+const SHOWN_STEPS: usize = 10;
+
+/// A checked `export`, `plan` or `apply`.
+pub(crate) enum Job {
+    Export {
+        checkpoints: Vec<String>,
+        output: Option<PathBuf>,
+    },
+    Plan {
+        file: SharingFile,
+        prune: bool,
+    },
+    Apply {
+        file: SharingFile,
+        prune: bool,
+        yes: bool,
+        concurrency: usize,
+    },
+}
+
+pub(crate) fn export_job(args: ExportArgs) -> Result<Job, Failure> {
+    for checkpoint in &args.checkpoints {
+        check_checkpoint(checkpoint).map_err(Failure::Usage)?;
+    }
+    let mut checkpoints = args.checkpoints;
+    checkpoints.sort();
+    checkpoints.dedup();
+    Ok(Job::Export {
+        checkpoints,
+        output: args.output,
+    })
+}
+
+fn read_file(path: &Path) -> Result<SharingFile, Failure> {
+    SharingFile::read(path).map_err(|e| Failure::Usage(e.to_string()))
+}
+
+pub(crate) fn plan_job(args: PlanArgs) -> Result<Job, Failure> {
+    Ok(Job::Plan {
+        file: read_file(&args.file)?,
+        prune: args.prune,
+    })
+}
+
+pub(crate) fn apply_job(args: ApplyArgs) -> Result<Job, Failure> {
+    let file = read_file(&args.file)?;
+    if !args.yes && !io::stdin().is_terminal() {
+        return Err(Failure::Usage(
+            "refusing to apply without confirmation: standard input is not a terminal; \
+             pass --yes to apply"
+                .into(),
+        ));
+    }
+    Ok(Job::Apply {
+        file,
+        prune: args.prune,
+        yes: args.yes,
+        concurrency: args.concurrency as usize,
+    })
+}
+
+pub(crate) async fn run(ctx: &Context, job: Job) -> Result<(), Failure> {
+    match job {
+        Job::Export {
+            checkpoints,
+            output,
+        } => export(ctx, &checkpoints, output.as_deref()).await,
+        Job::Plan { file, prune } => {
+            let changes = plan(&file, &read(ctx, &file_checkpoints(&file)).await?, prune);
+            print_plan(ctx, &changes)?;
+            if changes.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure::ChangesPending)
+            }
+        }
+        Job::Apply {
+            file,
+            prune,
+            yes,
+            concurrency,
+        } => {
+            // Planned again from what the API holds now, never from a saved plan.
+            let changes = plan(&file, &read(ctx, &file_checkpoints(&file)).await?, prune);
+            print_text(&changes)?;
+            if changes.is_empty() {
+                return Ok(());
+            }
+            if !yes && !confirmed(&changes)? {
+                return Err(Failure::Unexpected(
+                    "apply cancelled: nothing was changed".into(),
+                ));
+            }
+            apply_plan(ctx, &changes, concurrency).await
+        }
+    }
+}
+
+fn file_checkpoints(file: &SharingFile) -> Vec<String> {
+    file.checkpoints().map(|(c, _)| c.to_owned()).collect()
+}
+
+/// Reads the state of `checkpoints`, with the progress line.
+async fn read(ctx: &Context, checkpoints: &[String]) -> Result<State, Failure> {
+    let tally = Tally::new("checkpoints read", Some(checkpoints.len() as u64));
+    let progress = ctx.progress();
+    let permissions = ctx.permissions();
+    let job = async {
+        let mut state = State::new();
+        for checkpoint in checkpoints {
+            let one = read_state(&permissions, [checkpoint.as_str()])
+                .await
+                .map_err(Failure::Request)?;
+            state.merge(one);
+            tally.add(1);
+        }
+        Ok::<State, Failure>(state)
+    };
+    match drive(job, &progress, &tally).await {
+        Ok(state) => state,
+        Err(interrupted) => {
+            eprintln!("interrupted while reading the checkpoints: nothing was changed");
+            Err(interrupted.into())
+        }
+    }
+}
+
+async fn export(
+    ctx: &Context,
+    checkpoints: &[String],
+    output: Option<&Path>,
+) -> Result<(), Failure> {
+    let state = read(ctx, checkpoints).await?;
+    let file = state
+        .to_file()
+        .map_err(|e| Failure::Unexpected(format!("the API holds an id this file cannot: {e}")))?;
+    let text = file.to_yaml();
+    let projects: usize = file.checkpoints().map(|(_, p)| p.len()).sum();
+    match output {
+        None => {
+            let mut out = io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+        Some(path) => {
+            write_whole(path, &text).map_err(|e| {
+                Failure::Unexpected(format!("cannot write {}: {e}", path.display()))
+            })?;
+            eprintln!(
+                "exported {} checkpoint(s), {projects} project(s) to {}",
+                checkpoints.len(),
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes `text` to a file beside `path`, then renames it over `path`: a reader
+/// never sees half a file, and a failure leaves the old one.
+fn write_whole(path: &Path, text: &str) -> io::Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(format!(".partial-{}", std::process::id()));
+    let partial = PathBuf::from(partial);
+    let written = std::fs::write(&partial, text).and_then(|()| std::fs::rename(&partial, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
+}
+
+/// The plan as text (the default) or as one document (`--format json`, `pretty`,
+/// `yaml`).
+fn print_plan(ctx: &Context, changes: &Plan) -> Result<(), Failure> {
+    match ctx.format {
+        Format::Json | Format::Pretty | Format::Yaml if ctx.format_given => {
+            let document = serde_json::json!({
+                "prune": changes.prune,
+                "checkpoints": changes.checkpoints,
+                "totals": changes.totals(),
+            });
+            write_document(
+                BufWriter::new(io::stdout()),
+                ctx.format,
+                ctx.transform.as_ref(),
+                &document,
+            )?;
+            Ok(())
+        }
+        _ => print_text(changes),
+    }
+}
+
+fn print_text(changes: &Plan) -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    out.write_all(render(changes).as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `+ proj_...` to grant, `- proj_... (cp_...)` to revoke, counts of the others,
+/// per checkpoint; then the totals and the requests `apply` needs.
+pub(crate) fn render(changes: &Plan) -> String {
+    let mut text = String::new();
+    for part in &changes.checkpoints {
+        let _ = writeln!(text, "{}", part.checkpoint);
+        for project in &part.grant {
+            let _ = writeln!(text, "  + {project}");
+        }
+        for revoke in &part.revoke {
+            let _ = writeln!(text, "  - {} ({})", revoke.project_id, revoke.permission_id);
+        }
+        if part.unchanged > 0 {
+            let _ = writeln!(text, "    {} unchanged", part.unchanged);
+        }
+        if part.kept > 0 {
+            let _ = writeln!(
+                text,
+                "    {} not in the file, kept (--prune revokes them)",
+                part.kept
+            );
+        }
+        if part.grant.is_empty() && part.revoke.is_empty() && part.unchanged + part.kept == 0 {
+            let _ = writeln!(text, "    shared with no project");
+        }
+    }
+    let totals = changes.totals();
+    if changes.is_empty() {
+        let _ = writeln!(
+            text,
+            "No changes: {} checkpoint(s) match the file ({} project(s)).",
+            changes.checkpoints.len(),
+            totals.unchanged
+        );
+    } else {
+        let _ = writeln!(
+            text,
+            "Plan: {} to grant, {} to revoke, {} unchanged; apply will send {} request(s).",
+            totals.grant, totals.revoke, totals.unchanged, totals.requests
+        );
+    }
+    text
+}
+
+/// Asks on the terminal; only `yes` goes on.
+fn confirmed(changes: &Plan) -> Result<bool, Failure> {
+    let totals = changes.totals();
+    eprint!(
+        "Apply {} grant(s) and {} revoke(s)? Only 'yes' goes on: ",
+        totals.grant, totals.revoke
+    );
+    let _ = io::stderr().flush();
+    let mut answer = String::new();
+    io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::Usage(format!("cannot read the answer: {e}")))?;
+    Ok(answer.trim() == "yes")
+}
+
+async fn apply_plan(ctx: &Context, changes: &Plan, concurrency: usize) -> Result<(), Failure> {
+    let steps = changes.steps();
+    let tally = Tally::new("requests applied", Some(steps.len() as u64));
+    let progress = ctx.progress();
+    let done = RefCell::new(vec![false; steps.len()]);
+    let report = RefCell::new(Report::default());
+    let failed = Cell::new(false);
+    let job = async {
+        let mut outcomes = pin!(apply(ctx.permissions(), &steps, concurrency));
+        while let Some((index, outcome)) = outcomes.next().await {
+            done.borrow_mut()[index] = outcome.is_ok();
+            tally.add(1);
+            if report.borrow_mut().record(outcome).is_some() {
+                failed.set(true);
+                break;
+            }
+        }
+    };
+    let interrupted = drive(job, &progress, &tally).await.is_err();
+    let mut report = report.into_inner();
+    report.not_done = steps
+        .iter()
+        .zip(done.into_inner())
+        .filter(|(_, done)| !done)
+        .map(|(step, _)| step.clone())
+        .collect();
+    let applied = steps.len() - report.not_done.len();
+    let summary = format!(
+        "granted {} project(s), revoked {} permission(s){}",
+        report.granted,
+        report.revoked,
+        if report.already_revoked > 0 {
+            format!(" ({} already gone)", report.already_revoked)
+        } else {
+            String::new()
+        }
+    );
+    if report.is_complete() && !interrupted {
+        println!("Applied {applied} request(s): {summary}. The checkpoints match the file.");
+        return Ok(());
+    }
+    let what = if interrupted {
+        "interrupted"
+    } else {
+        "stopped by the error below"
+    };
+    eprintln!(
+        "{what}: applied {applied} of {} request(s): {summary}; not applied:",
+        steps.len()
+    );
+    for step in report.not_done.iter().take(SHOWN_STEPS) {
+        eprintln!("  {step}");
+    }
+    if report.not_done.len() > SHOWN_STEPS {
+        eprintln!("  ... and {} more", report.not_done.len() - SHOWN_STEPS);
+    }
+    eprintln!("Run the same command again to plan and apply the rest.");
+    match report.error {
+        _ if interrupted => Err(Failure::Interrupted),
+        Some(StepError::Api { source, .. }) => Err(Failure::Request(source)),
+        Some(other) => Err(Failure::Unexpected(other.to_string())),
+        None => Err(Failure::Unexpected("the apply did not finish".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_shows_every_change_and_the_totals() {
+        let file = SharingFile::new([
+            ("ft:a:b", vec!["proj_keep", "proj_new"]),
+            ("ft:a:c", vec![]),
+        ])
+        .unwrap();
+        let mut state = State::new();
+        state.add("ft:a:b", "proj_keep", "cp_1");
+        state.add("ft:a:b", "proj_old", "cp_2");
+        state.add_checkpoint("ft:a:c");
+        let text = render(&plan(&file, &state, true));
+        assert_eq!(
+            text,
+            "ft:a:b\n  + proj_new\n  - proj_old (cp_2)\n    1 unchanged\nft:a:c\n    \
+             shared with no project\nPlan: 1 to grant, 1 to revoke, 1 unchanged; apply \
+             will send 2 request(s).\n"
+        );
+        let kept = render(&plan(&file, &state, false));
+        assert!(
+            kept.contains("1 not in the file, kept (--prune revokes them)"),
+            "{kept}"
+        );
+        let after = plan(&file, &state, true).outcome(&state);
+        assert!(
+            render(&plan(&file, &after, true))
+                .ends_with("No changes: 2 checkpoint(s) match the file (2 project(s)).\n")
+        );
+    }
+}

@@ -1,0 +1,429 @@
+//! `export`, `plan` and `apply` of a sharing file, the official command form,
+//! `--transform` and request bodies on standard input, against an in-process
+//! emulator on 127.0.0.1.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{CKPT, KEY, Server, jsonl, seeds, stderr, stdout, tempfile_dir};
+use permissions_emulator::{Emulator, FaultConfig};
+use serde_json::Value;
+
+const OTHER: &str = "ft:gpt-4o-mini-2024-07-18:org:support:Q2x8LmPa";
+
+fn project(i: usize) -> String {
+    format!("proj_{i:024}")
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A sharing file of `checkpoints`, each with its projects.
+fn sharing(checkpoints: &[(&str, Vec<String>)]) -> String {
+    let mut text = String::from("version: 1\ncheckpoints:\n");
+    for (checkpoint, projects) in checkpoints {
+        if projects.is_empty() {
+            text.push_str(&format!("  {checkpoint}: []\n"));
+        } else {
+            text.push_str(&format!("  {checkpoint}:\n"));
+            for p in projects {
+                text.push_str(&format!("    - {p}\n"));
+            }
+        }
+    }
+    text
+}
+
+fn run(server: &Server, args: &[&str]) -> std::process::Output {
+    let mut cmd = server.cmd();
+    cmd.args(args).timeout(Duration::from_secs(120));
+    cmd.output().unwrap()
+}
+
+fn arg(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn plan_apply_plan_again_then_prune() {
+    let server = Server::seeded(3);
+    let dir = tempfile_dir();
+    let file = write(
+        &dir,
+        "sharing.yaml",
+        &sharing(&[
+            (CKPT, vec![project(0), "proj_newA".into()]),
+            (OTHER, vec!["proj_newB".into()]),
+        ]),
+    );
+    let plan = run(&server, &["plan", arg(&file)]);
+    assert_eq!(plan.status.code(), Some(2), "{}", stderr(&plan));
+    let text = stdout(&plan);
+    assert!(
+        text.contains(&format!("{CKPT}\n  + proj_newA\n    1 unchanged\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 not in the file, kept (--prune revokes them)"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "Plan: 2 to grant, 0 to revoke, 1 unchanged; apply will send 2 request(s).\n"
+        ),
+        "{text}"
+    );
+
+    let apply = run(&server, &["apply", arg(&file), "--yes"]);
+    assert!(apply.status.success(), "{}", stderr(&apply));
+    assert!(stdout(&apply).contains("Applied 2 request(s): granted 2 project(s)"));
+    let again = run(&server, &["plan", arg(&file)]);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+    assert!(stdout(&again).contains("No changes: 2 checkpoint(s) match the file"));
+    // A second apply finds nothing to do and sends nothing but the reads.
+    let before = server.requests();
+    let idle = run(&server, &["apply", arg(&file), "--yes"]);
+    assert!(idle.status.success());
+    assert_eq!(server.requests() - before, 2, "one list per checkpoint");
+
+    // The file changes: one project dropped, one added.
+    std::fs::write(
+        &file,
+        sharing(&[(CKPT, vec!["proj_newA".into(), "proj_newC".into()])]),
+    )
+    .unwrap();
+    let apply = run(&server, &["apply", arg(&file), "--yes"]);
+    assert!(apply.status.success(), "{}", stderr(&apply));
+    let kept = jsonl(&stdout(&run(&server, &["list", CKPT])));
+    assert_eq!(kept.len(), 5, "nothing revoked without --prune");
+
+    let plan = run(
+        &server,
+        &["plan", arg(&file), "--prune", "--format", "json"],
+    );
+    assert_eq!(plan.status.code(), Some(2));
+    let document: Value = serde_json::from_str(&stdout(&plan)).unwrap();
+    assert_eq!(document["prune"], true);
+    assert_eq!(document["totals"]["revoke"], 3);
+    assert_eq!(document["totals"]["requests"], 3);
+    let revoked: Vec<&str> = document["checkpoints"][0]["revoke"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["project_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(revoked, [project(0), project(1), project(2)]);
+
+    let apply = run(&server, &["apply", arg(&file), "--prune", "--yes"]);
+    assert!(apply.status.success(), "{}", stderr(&apply));
+    assert!(stdout(&apply).contains("revoked 3 permission(s)"));
+    let left = jsonl(&stdout(&run(&server, &["list", CKPT])));
+    let mut projects: Vec<&str> = left
+        .iter()
+        .map(|p| p["project_id"].as_str().unwrap())
+        .collect();
+    projects.sort();
+    assert_eq!(projects, ["proj_newA", "proj_newC"]);
+    assert_eq!(
+        run(&server, &["plan", arg(&file), "--prune"]).status.code(),
+        Some(0)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn apply_refuses_without_a_terminal_or_yes() {
+    let server = Server::seeded(0);
+    let dir = tempfile_dir();
+    let file = write(&dir, "s.yaml", &sharing(&[(CKPT, vec!["proj_a".into()])]));
+    let output = run(&server, &["apply", arg(&file)]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("pass --yes"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(server.requests(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn export_round_trips_and_is_stable() {
+    let server = Server::seeded(250);
+    let dir = tempfile_dir();
+    let exported = dir.join("exported.yaml");
+    let output = run(&server, &["export", OTHER, CKPT, "-o", arg(&exported)]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("exported 2 checkpoint(s), 250 project(s)"));
+    let text = std::fs::read_to_string(&exported).unwrap();
+    assert!(text.starts_with("version: 1\ncheckpoints:\n"), "{text}");
+    assert!(text.contains(&format!("{OTHER}: []")), "{text}");
+    // The same sharing, exported again to standard output, is the same text.
+    assert_eq!(stdout(&run(&server, &["export", CKPT, OTHER])), text);
+    let plan = run(&server, &["plan", arg(&exported), "--prune"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
+    // 250 permissions are 3 pages of 100; the empty checkpoint is 1.
+    let before = server.requests();
+    run(&server, &["plan", arg(&exported)]);
+    assert_eq!(server.requests() - before, 4);
+    let bad = run(&server, &["export", "gpt-4o"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_bad_file_is_refused_with_exit_2_and_nothing_sent() {
+    let server = Server::seeded(1);
+    let dir = tempfile_dir();
+    let cases = [
+        (
+            "version",
+            "version: 2\ncheckpoints: {}\n",
+            "version 2 is not supported",
+        ),
+        (
+            "twice",
+            &format!("version: 1\ncheckpoints:\n  {CKPT}: []\n  {CKPT}: []\n"),
+            "named twice",
+        ),
+        (
+            "duplicate",
+            &format!("version: 1\ncheckpoints:\n  {CKPT}:\n    - proj_a\n    - proj_a\n"),
+            "listed twice",
+        ),
+        (
+            "empty-id",
+            &format!("version: 1\ncheckpoints:\n  {CKPT}:\n    - ''\n"),
+            "invalid project id",
+        ),
+        (
+            "bad-checkpoint",
+            "version: 1\ncheckpoints:\n  nope: []\n",
+            "invalid checkpoint id",
+        ),
+        (
+            "unknown-key",
+            "version: 1\ncheckpoints: {}\nowner: me\n",
+            "unknown field",
+        ),
+        (
+            "no-list",
+            &format!("version: 1\ncheckpoints:\n  {CKPT}:\n"),
+            "list of project ids",
+        ),
+        ("not-yaml", "version: [1\n", "line"),
+        ("empty", "", "empty"),
+    ];
+    for (name, text, needle) in cases {
+        let file = write(&dir, &format!("{name}.yaml"), text);
+        for verb in [&["plan"][..], &["apply", "--yes", "--prune"]] {
+            let mut args = verb.to_vec();
+            args.insert(1, arg(&file));
+            let output = run(&server, &args);
+            assert_eq!(output.status.code(), Some(2), "{name} {verb:?}");
+            let err = stderr(&output);
+            assert!(err.contains(needle), "{name}: {err}");
+            assert!(
+                err.contains(&format!("{name}.yaml")),
+                "{name}: the file is named: {err}"
+            );
+        }
+    }
+    let missing = run(&server, &["plan", "/nonexistent/sharing.yaml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(server.requests(), 0, "nothing was sent");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An emulator with `faults`, served by its own runtime.
+fn faulty(faults: FaultConfig) -> Server {
+    Server::with(Emulator::builder().faults(faults))
+}
+
+fn five_by(projects: usize) -> String {
+    let checkpoints: Vec<(String, Vec<String>)> = (0..5)
+        .map(|c| {
+            (
+                format!("ft:gpt-4o-mini-2024-07-18:org:team:c{c}"),
+                (0..projects).map(|p| format!("proj_c{c}p{p:04}")).collect(),
+            )
+        })
+        .collect();
+    let borrowed: Vec<(&str, Vec<String>)> = checkpoints
+        .iter()
+        .map(|(c, p)| (c.as_str(), p.clone()))
+        .collect();
+    sharing(&borrowed)
+}
+
+/// Applies until it exits 0 (at most `tries` times); returns how many it took.
+fn apply_until_done(server: &Server, file: &Path, tries: usize) -> usize {
+    for attempt in 1..=tries {
+        let output = run(server, &["apply", arg(file), "--prune", "--yes"]);
+        if output.status.success() {
+            return attempt;
+        }
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{err}");
+        assert!(err.contains("not applied:") || err.contains("503"), "{err}");
+    }
+    panic!("apply did not converge in {tries} tries");
+}
+
+#[test]
+fn apply_converges_through_503s() {
+    let server = faulty(FaultConfig {
+        unavailable: 0.2,
+        rng_seed: Some(5),
+        ..FaultConfig::default()
+    });
+    let dir = tempfile_dir();
+    let file = write(&dir, "five.yaml", &five_by(150));
+    apply_until_done(&server, &file, 8);
+    let mut plan = None;
+    for _ in 0..5 {
+        let output = run(&server, &["plan", arg(&file), "--prune"]);
+        if output.status.code() != Some(1) {
+            plan = output.status.code();
+            break;
+        }
+    }
+    assert_eq!(plan, Some(0), "the checkpoints match the file");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn apply_converges_under_the_throttle() {
+    let server = Server::throttled(0, "8/2s");
+    let dir = tempfile_dir();
+    let file = write(&dir, "five.yaml", &five_by(150));
+    let output = run(&server, &["apply", arg(&file), "--yes"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("Applied 10 request(s): granted 750 project(s)"));
+    assert_eq!(run(&server, &["plan", arg(&file)]).status.code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_apply_killed_part_way_is_finished_by_the_next() {
+    let server = Server::throttled(0, "3/2s");
+    let dir = tempfile_dir();
+    let file = write(&dir, "five.yaml", &five_by(200));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ckpt-perms"))
+        .args(["apply", arg(&file), "--yes", "--concurrency", "1"])
+        .env("OPENAI_ADMIN_KEY", KEY)
+        .env("OPENAI_BASE_URL", &server.url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while server.counted("POST").0 < 2 {
+        assert!(std::time::Instant::now() < deadline, "no grant was sent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let granted_before = server.emulator().state().permission_count();
+    assert!(granted_before < 1000, "{granted_before}");
+    let output = run(&server, &["apply", arg(&file), "--yes"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(server.emulator().state().permission_count(), 1000);
+    assert_eq!(run(&server, &["plan", arg(&file)]).status.code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_official_command_form_works_too() {
+    let server = Server::seeded(3);
+    let official = run(
+        &server,
+        &["fine-tuning:checkpoints:permissions", "list", CKPT],
+    );
+    assert!(official.status.success(), "{}", stderr(&official));
+    assert_eq!(stdout(&official), stdout(&run(&server, &["list", CKPT])));
+    let created = run(
+        &server,
+        &[
+            "fine-tuning:checkpoints:permissions",
+            "create",
+            "--fine-tuned-model-checkpoint",
+            CKPT,
+            "--project-id",
+            "proj_official",
+        ],
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert_eq!(jsonl(&stdout(&created))[0]["project_id"], "proj_official");
+}
+
+#[test]
+fn transform_selects_from_each_json_value() {
+    let server = Server::seeded(3);
+    let output = run(&server, &["list", CKPT, "--transform", "project_id"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let values = jsonl(&stdout(&output));
+    assert_eq!(values.len(), 3);
+    assert!(
+        values
+            .iter()
+            .all(|v| v.as_str().is_some_and(|p| p.starts_with("proj_")))
+    );
+    let page = run(
+        &server,
+        &[
+            "--format",
+            "json",
+            "retrieve",
+            CKPT,
+            "--transform",
+            "data.#.id",
+        ],
+    );
+    let ids: Value = serde_json::from_str(&stdout(&page)).unwrap();
+    assert_eq!(ids.as_array().unwrap().len(), 3);
+    let table = run(
+        &server,
+        &["--format", "table", "list", CKPT, "--transform", "id"],
+    );
+    assert_eq!(table.status.code(), Some(2));
+}
+
+#[test]
+fn create_takes_the_request_body_as_yaml_or_json() {
+    let server = Server::start(seeds(0));
+    for (body, project) in [
+        (
+            "project_ids:\n  - proj_yaml_a\n  - proj_yaml_b\n",
+            "proj_yaml_b",
+        ),
+        (
+            r#"{"project_ids": ["proj_json_a", "proj_json_b"]}"#,
+            "proj_json_b",
+        ),
+    ] {
+        let output = server
+            .cmd()
+            .args(["create", CKPT])
+            .write_stdin(body)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        let granted = jsonl(&stdout(&output));
+        assert_eq!(granted.len(), 2);
+        assert_eq!(granted[1]["project_id"], project);
+    }
+    let bad = server
+        .cmd()
+        .args(["create", CKPT])
+        .write_stdin("project_ids: proj_a\n")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
