@@ -470,17 +470,7 @@ impl Context {
                 tally.done()
             );
         };
-        match outcome {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(failure)) => {
-                unfinished("stopped by the error below");
-                Err(failure)
-            }
-            Err(interrupted) => {
-                unfinished("interrupted");
-                Err(interrupted.into())
-            }
-        }
+        conclude(outcome, unfinished)
     }
 
     async fn retrieve(&self, checkpoint: &str, params: ListParams) -> Result<(), Failure> {
@@ -574,29 +564,18 @@ impl Context {
             )?;
         }
         let granted = tally.done();
-        let unconfirmed = total - confirmed.get();
-        match outcome {
-            Ok(Ok(())) => {
-                eprintln!(
-                    "granted {granted} project(s) access to {checkpoint} ({requests} request(s))"
-                );
-                Ok(())
-            }
-            Ok(Err(failure)) => {
-                eprintln!(
-                    "granted {granted} of {total} project(s) before the error below; \
-                     {unconfirmed} project id(s) were not confirmed"
-                );
-                Err(failure)
-            }
-            Err(interrupted) => {
-                eprintln!(
-                    "interrupted: granted {granted} of {total} project(s); \
-                     {unconfirmed} project id(s) were not confirmed"
-                );
-                Err(interrupted.into())
-            }
+        if matches!(outcome, Ok(Ok(()))) {
+            eprintln!(
+                "granted {granted} project(s) access to {checkpoint} ({requests} request(s))"
+            );
         }
+        conclude(outcome, |what| {
+            eprintln!(
+                "{what}: granted {granted} of {total} project(s); {} project id(s) were not \
+                 confirmed",
+                total - confirmed.get()
+            );
+        })
     }
 
     async fn delete(&self, job: DeleteJob) -> Result<(), Failure> {
@@ -652,18 +631,30 @@ impl Context {
                 left.join(" ")
             );
         };
-        match outcome {
-            Ok(Ok(())) => Ok(()),
-            // The error of a single delete says it all.
-            Ok(Err(failure)) if total == 1 => Err(failure),
-            Ok(Err(failure)) => {
-                unfinished("stopped by the error below");
-                Err(failure)
-            }
-            Err(interrupted) => {
-                unfinished("interrupted");
-                Err(interrupted.into())
-            }
+        // The error of a single delete says it all.
+        if total == 1 && matches!(outcome, Ok(Err(_))) {
+            return outcome.unwrap_or(Ok(()));
+        }
+        conclude(outcome, unfinished)
+    }
+}
+
+/// Ends a job run by [`drive`]: after a failure or Ctrl-C, `unfinished` first
+/// says what was done and what was not (given "stopped by the error below" or
+/// "interrupted").
+fn conclude(
+    outcome: Result<Result<(), Failure>, Interrupted>,
+    unfinished: impl Fn(&str),
+) -> Result<(), Failure> {
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(failure)) => {
+            unfinished("stopped by the error below");
+            Err(failure)
+        }
+        Err(interrupted) => {
+            unfinished("interrupted");
+            Err(interrupted.into())
         }
     }
 }

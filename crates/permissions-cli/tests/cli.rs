@@ -359,7 +359,10 @@ fn a_failed_batch_reports_what_was_granted_and_exits_1() {
     );
     let err = stderr(&output);
     assert!(
-        err.contains("granted 100 of 150 project(s) before the error"),
+        err.contains(
+            "stopped by the error below: granted 100 of 150 project(s); 50 project id(s) were \
+             not confirmed"
+        ),
         "{err}"
     );
     assert!(
