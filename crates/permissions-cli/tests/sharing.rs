@@ -427,3 +427,64 @@ fn create_takes_the_request_body_as_yaml_or_json() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// On a terminal (a pseudo-terminal from `script`), `apply` asks, and only `yes`
+/// goes on.
+#[test]
+fn apply_asks_on_a_terminal() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let server = Server::seeded(0);
+    let dir = tempfile_dir();
+    let file = write(
+        &dir,
+        "s.yaml",
+        &sharing(&[(CKPT, vec!["proj_asked".into()])]),
+    );
+    let ask = |answer: &str| {
+        use std::io::Write as _;
+        let command = format!(
+            "'{}' apply '{}'",
+            env!("CARGO_BIN_EXE_ckpt-perms"),
+            arg(&file)
+        );
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env("OPENAI_ADMIN_KEY", KEY)
+            .env("OPENAI_BASE_URL", &server.url)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The answer arrives once the prompt waits for it.
+        std::thread::sleep(Duration::from_millis(1500));
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    };
+    let refused = ask("no");
+    let screen = String::from_utf8_lossy(&refused.stdout).into_owned();
+    assert!(screen.contains("Only 'yes' goes on"), "{screen}");
+    assert!(
+        screen.contains("apply cancelled: nothing was changed"),
+        "{screen}"
+    );
+    assert_eq!(server.emulator().state().permission_count(), 0);
+    let accepted = ask("yes");
+    let screen = String::from_utf8_lossy(&accepted.stdout).into_owned();
+    assert!(accepted.status.success(), "{screen}");
+    assert!(
+        screen.contains("Applied 1 request(s): granted 1 project(s)"),
+        "{screen}"
+    );
+    assert_eq!(server.emulator().state().permission_count(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
