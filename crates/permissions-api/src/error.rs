@@ -55,8 +55,9 @@ pub enum Error {
     /// The client could not be configured (missing key, invalid base URL, ...).
     #[error("invalid configuration: {0}")]
     Config(String),
-    /// The server returned the same pagination cursor twice; following it would
-    /// loop forever.
+    /// The server returned a pagination cursor already followed in this listing
+    /// (the one it was given, or any cycle of them); following it would loop
+    /// forever.
     #[error("pagination stopped: the server returned the cursor {cursor:?} again")]
     RepeatedCursor {
         /// The cursor that came back.

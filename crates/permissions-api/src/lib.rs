@@ -39,8 +39,8 @@
 //!   connect, 2 retries. A missing key or a bad base URL fails at `build()`.
 //! - **Pagination**: the next request repeats the parameters with
 //!   `after = last_id`, and stops when `has_more` is false, `data` is empty or
-//!   `last_id` is missing. A server that sends back the cursor it was given yields
-//!   [`Error::RepeatedCursor`] instead of looping; [`ListParams::max_items`] caps the
+//!   `last_id` is missing. A server whose cursors come back (the one it was given, or
+//!   any cycle of them) yields [`Error::RepeatedCursor`] instead of looping; [`ListParams::max_items`] caps the
 //!   total. One page at a time is held in memory.
 //! - **Rate limits** ([`Pacing`]): the admin endpoints allow a few requests per
 //!   endpoint and minute and answer 429 without `Retry-After`. One pacer, shared by

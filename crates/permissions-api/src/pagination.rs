@@ -1,6 +1,7 @@
 //! Cursor pagination, written once: a stream of pages, and a stream of items on top.
 
 use std::{
+    collections::HashSet,
     pin::Pin,
     task::{Context, Poll},
 };
@@ -77,16 +78,22 @@ enum Next {
     Fetch(String),
     /// That was the last page.
     Stop,
-    /// The server sent back the cursor it was given: following it would loop.
+    /// The server sent a cursor already followed in this listing: following it
+    /// again would loop (`A -> A`, or any longer cycle `A -> B -> ... -> A`).
     Repeated(String),
 }
 
 /// The official SDKs' rule: go on with `after = last_id` unless `has_more` is false,
-/// `data` is empty or `last_id` is missing.
-fn next_step(page: &PermissionList, sent_cursor: Option<&str>) -> Next {
+/// `data` is empty or `last_id` is missing; and never follow a cursor twice.
+fn next_step(page: &PermissionList, followed: &HashSet<String>) -> Next {
     match &page.last_id {
-        Some(last) if sent_cursor == Some(last.as_str()) => Next::Repeated(last.clone()),
-        Some(last) if page.has_more && !page.data.is_empty() => Next::Fetch(last.clone()),
+        Some(last) if page.has_more && !page.data.is_empty() => {
+            if followed.contains(last) {
+                Next::Repeated(last.clone())
+            } else {
+                Next::Fetch(last.clone())
+            }
+        }
         _ => Next::Stop,
     }
 }
@@ -99,6 +106,9 @@ struct Cursor {
     next: Option<String>,
     /// How many more items may be returned.
     remaining: Option<u64>,
+    /// Every cursor sent in this listing: one id per page, the memory a cycle
+    /// guard needs.
+    followed: HashSet<String>,
 }
 
 impl Cursor {
@@ -108,6 +118,9 @@ impl Cursor {
             return None;
         }
         let sent = self.next.clone().or_else(|| self.params.after.clone());
+        if let Some(cursor) = &sent {
+            self.followed.insert(cursor.clone());
+        }
         let mut page = match fetch_page(
             &self.client,
             &self.checkpoint,
@@ -119,7 +132,7 @@ impl Cursor {
             Ok(page) => page,
             Err(error) => return Some((Err(error), None)),
         };
-        let step = next_step(&page, sent.as_deref());
+        let step = next_step(&page, &self.followed);
         if let Next::Repeated(cursor) = step {
             return Some((Err(Error::RepeatedCursor { cursor }), None));
         }
@@ -158,6 +171,7 @@ impl PageStream {
             remaining: params.max_items,
             params,
             next: None,
+            followed: HashSet::new(),
         };
         let inner =
             futures::stream::unfold(Some(start), |cursor| async move { cursor?.advance().await })
@@ -227,32 +241,45 @@ mod tests {
         PermissionList::new(data, has_more)
     }
 
+    fn followed(cursors: &[&str]) -> HashSet<String> {
+        cursors.iter().map(|c| c.to_string()).collect()
+    }
+
     #[test]
     fn continues_after_the_last_id_while_has_more() {
         assert_eq!(
-            next_step(&page(&["a", "b"], true), None),
+            next_step(&page(&["a", "b"], true), &followed(&[])),
             Next::Fetch("b".into())
         );
         assert_eq!(
-            next_step(&page(&["c"], true), Some("b")),
+            next_step(&page(&["c"], true), &followed(&["b"])),
             Next::Fetch("c".into())
         );
     }
 
     #[test]
     fn stops_on_has_more_false_empty_data_or_missing_last_id() {
-        assert_eq!(next_step(&page(&["a"], false), None), Next::Stop);
-        assert_eq!(next_step(&page(&[], true), Some("x")), Next::Stop);
+        assert_eq!(next_step(&page(&["a"], false), &followed(&[])), Next::Stop);
+        assert_eq!(next_step(&page(&[], true), &followed(&["x"])), Next::Stop);
         let mut missing = page(&["a"], true);
         missing.last_id = None;
-        assert_eq!(next_step(&missing, None), Next::Stop);
+        assert_eq!(next_step(&missing, &followed(&[])), Next::Stop);
+        // The last page may end on a cursor seen before: there is nothing to follow.
+        assert_eq!(
+            next_step(&page(&["b"], false), &followed(&["b"])),
+            Next::Stop
+        );
     }
 
     #[test]
-    fn a_repeated_cursor_is_caught() {
+    fn any_cursor_already_followed_is_caught() {
         assert_eq!(
-            next_step(&page(&["a", "b"], true), Some("b")),
+            next_step(&page(&["a", "b"], true), &followed(&["b"])),
             Next::Repeated("b".into())
+        );
+        assert_eq!(
+            next_step(&page(&["x", "a"], true), &followed(&["a", "b", "c"])),
+            Next::Repeated("a".into())
         );
     }
 }

@@ -251,6 +251,56 @@ async fn a_server_that_ignores_the_cursor_is_an_error_not_a_loop() {
     server.stop().await;
 }
 
+/// A server whose cursors go round a cycle of `length`: the first page ends on
+/// `cp_0`, the page after `cp_i` ends on `cp_{(i + 1) % length}`, always with more.
+async fn cycling_server(length: usize) -> Recorder {
+    Recorder::start(move |seen, _| {
+        let after = seen
+            .query
+            .as_deref()
+            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("after=cp_")))
+            .and_then(|i| i.parse::<usize>().ok());
+        let next = after.map_or(0, |i| (i + 1) % length);
+        Reply::json(
+            200,
+            format!(
+                r#"{{"object": "list", "data": [{{"object": "checkpoint.permission", "id": "cp_{next}", "created_at": 1, "project_id": "proj_{next}"}}], "first_id": "cp_{next}", "last_id": "cp_{next}", "has_more": true}}"#
+            ),
+        )
+    })
+    .await
+}
+
+#[tokio::test]
+async fn cursor_cycles_of_any_length_end_the_listing() {
+    for length in [1, 2, 5] {
+        let server = cycling_server(length).await;
+        let client = client_for(&server.url);
+        let results: Vec<_> = permissions_of(&client)
+            .list(CHECKPOINT, ListParams::new())
+            .collect()
+            .await;
+        // `length` pages of one item each; the next page ends on `cp_0` again.
+        assert_eq!(results.len(), length + 1, "cycle of {length}: {results:?}");
+        assert!(results[..length].iter().all(Result::is_ok));
+        assert!(
+            matches!(&results[length], Err(Error::RepeatedCursor { cursor }) if cursor == "cp_0"),
+            "cycle of {length}: {results:?}"
+        );
+        assert_eq!(server.requests().len(), length + 1, "cycle of {length}");
+        // The page stream stops the same way.
+        let pages: Vec<_> = permissions_of(&client)
+            .list_pages(CHECKPOINT, ListParams::new())
+            .collect()
+            .await;
+        assert!(matches!(
+            pages.last(),
+            Some(Err(Error::RepeatedCursor { .. }))
+        ));
+        server.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn pagination_stops_on_empty_data_or_missing_last_id() {
     for body in [
