@@ -393,6 +393,31 @@ mod tests {
         assert!(!excerpt(text.as_bytes()).contains("abcdefghijklmnop"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_error_body_gives_a_message_and_never_panics(
+            status in 400u16..600,
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+        ) {
+            let envelope = envelope_from_body(status, &body);
+            proptest::prop_assert!(!envelope.error.message.is_empty() || body.is_empty() || serde_json::from_slice::<ErrorResponse>(&body).is_ok());
+            let short = excerpt(&body);
+            proptest::prop_assert!(short.chars().count() <= EXCERPT_CHARS + 1);
+        }
+
+        #[test]
+        fn a_key_in_any_text_is_masked(
+            before in "\\PC{0,40}",
+            secret in "[A-Za-z0-9_-]{12,40}",
+            after in "[ .,;:!?)]{1}\\PC{0,40}",
+        ) {
+            let key = format!("sk-admin-{secret}");
+            let masked = redact_keys(&format!("{before}{key}{after}"));
+            proptest::prop_assert!(!masked.contains(&key), "{}", masked);
+            proptest::prop_assert!(masked.contains(&format!("sk-****{}", &key[key.len() - 4..])), "{}", masked);
+        }
+    }
+
     #[test]
     fn error_bodies_that_are_not_envelopes_still_give_a_message() {
         let msg = |body: &str| envelope_from_body(502, body.as_bytes()).error.message;
