@@ -19,7 +19,10 @@ pub enum Error {
     #[error(transparent)]
     Status(Box<StatusError>),
     /// The request could not be sent or its response could not be read.
-    #[error("connection error: {source}")]
+    ///
+    /// Its message names the request; the cause is its [`source`](std::error::Error::source),
+    /// so that a report of the whole chain says each thing once.
+    #[error("connection error{}", on(request))]
     Connection {
         /// What reqwest reported.
         #[source]
@@ -27,8 +30,9 @@ pub enum Error {
         /// The request, when it was built.
         request: Option<Box<RequestInfo>>,
     },
-    /// The request or the connection attempt took longer than the timeout.
-    #[error("request timed out: {source}")]
+    /// The request or the connection attempt took longer than the timeout (the
+    /// cause is its `source`).
+    #[error("request timed out{}", on(request))]
     Timeout {
         /// What reqwest reported.
         #[source]
@@ -63,6 +67,14 @@ pub enum Error {
         /// The cursor that came back.
         cursor: String,
     },
+}
+
+/// ` on METHOD "URL"`, or nothing when the request is not known.
+fn on(request: &Option<Box<RequestInfo>>) -> String {
+    request
+        .as_ref()
+        .map(|r| format!(" on {r}"))
+        .unwrap_or_default()
 }
 
 /// The method and URL of a request that failed, for messages such as

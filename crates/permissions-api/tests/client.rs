@@ -471,6 +471,21 @@ async fn connection_errors_are_reported_after_retries() {
     assert!(matches!(err, Error::Connection { .. }), "{err:?}");
     assert_eq!(err.request().map(|r| r.method.as_str()), Some("DELETE"));
     assert!(!format!("{err:?}{err}").contains("SECRET"));
+    // The message names the request; the cause comes once, from the source chain.
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "connection error on DELETE \"{url}/fine_tuning/checkpoints/{CHECKPOINT}/permissions/cp_1\""
+        )
+    );
+    let mut chain = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        chain.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    assert!(chain.contains("onnection refused"), "{chain}");
+    assert_eq!(chain.matches("onnection refused").count(), 1, "{chain}");
 }
 
 #[tokio::test]
