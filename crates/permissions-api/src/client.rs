@@ -75,7 +75,10 @@ impl Client {
         async move {
             match crate::transport::record_request(call).await {
                 (Ok(response), _) => Ok(ApiResponse::from_generated(response)),
-                (Err(error), request) => Err(Error::from_generated(error, request).await),
+                (Err(error), request) => {
+                    let redactor = progenitor_client::ClientInfo::inner(&self.raw).redactor();
+                    Err(Error::from_generated(error, request, redactor).await)
+                }
             }
         }
     }

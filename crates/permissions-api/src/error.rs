@@ -5,6 +5,8 @@ use std::fmt;
 use permissions_types::ErrorResponse;
 use reqwest::header::HeaderMap;
 
+use crate::redact::Redactor;
+
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -226,12 +228,13 @@ impl Error {
     pub(crate) async fn from_generated(
         error: progenitor_client::Error<ErrorResponse>,
         request: Option<RequestInfo>,
+        redactor: &Redactor,
     ) -> Self {
         use progenitor_client::Error as E;
         match error {
             E::ErrorResponse(response) => {
                 let (status, headers) = (response.status().as_u16(), response.headers().clone());
-                Self::from_envelope(status, &headers, response.into_inner(), request)
+                Self::from_envelope(status, &headers, response.into_inner(), request, redactor)
             }
             E::UnexpectedResponse(response) => {
                 let status = response.status().as_u16();
@@ -242,11 +245,12 @@ impl Error {
                         &headers,
                         envelope_from_body(status, &body),
                         request,
+                        redactor,
                     ),
                     Ok(body) => Self::Decode {
                         status: Some(status),
                         message: "the API does not describe this status".into(),
-                        excerpt: excerpt(&body),
+                        excerpt: redactor.clean(&excerpt(&body)),
                         request: request.map(Box::new),
                     },
                     Err(source) => Self::from_reqwest(source, request),
@@ -254,33 +258,39 @@ impl Error {
             }
             E::InvalidResponsePayload(body, err) => Self::Decode {
                 status: None,
-                message: err.to_string(),
-                excerpt: excerpt(&body),
+                // serde's messages quote the values they refused.
+                message: redactor.clean(&err.to_string()),
+                excerpt: redactor.clean(&excerpt(&body)),
                 request: request.map(Box::new),
             },
             E::CommunicationError(source)
             | E::ResponseBodyError(source)
             | E::InvalidUpgrade(source) => Self::from_reqwest(source, request),
-            E::InvalidRequest(message) | E::Custom(message) => Self::InvalidArgument(message),
+            E::InvalidRequest(message) | E::Custom(message) => {
+                Self::InvalidArgument(redactor.clean(&message))
+            }
         }
     }
 
+    /// A status error from the envelope; every text the server chose goes through
+    /// `redactor`.
     fn from_envelope(
         status: u16,
         headers: &HeaderMap,
         body: ErrorResponse,
         request: Option<RequestInfo>,
+        redactor: &Redactor,
     ) -> Self {
         let error = body.error;
         let non_empty = |s: String| (!s.is_empty()).then_some(s);
         Self::Status(Box::new(StatusError {
             kind: StatusKind::from_status(status),
             status,
-            message: redact_keys(&error.message),
-            error_type: non_empty(error.kind),
-            param: error.param,
-            code: error.code,
-            request_id: request_id(headers).map(str::to_owned),
+            message: redactor.clean(&error.message),
+            error_type: redactor.clean_opt(non_empty(error.kind)),
+            param: redactor.clean_opt(error.param),
+            code: redactor.clean_opt(error.code),
+            request_id: redactor.clean_opt(request_id(headers).map(str::to_owned)),
             request,
         }))
     }
@@ -294,11 +304,12 @@ pub(crate) fn request_id(headers: &HeaderMap) -> Option<&str> {
 /// Longest body excerpt kept in an error.
 const EXCERPT_CHARS: usize = 200;
 
-/// The start of a body, as text, with key-like tokens masked.
+/// The start of a body, as text, with key-like tokens masked (the client's own
+/// key is masked by its [`Redactor`] where the excerpt is kept).
 pub(crate) fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let short: String = text.chars().take(EXCERPT_CHARS).collect();
-    let mut out = redact_keys(short.trim());
+    let mut out = crate::redact::redact_keys(short.trim());
     if text.chars().count() > EXCERPT_CHARS {
         out.push('…');
     }
@@ -343,29 +354,6 @@ pub(crate) fn envelope_from_body(status: u16, body: &[u8]) -> ErrorResponse {
     }
 }
 
-/// Masks every token that looks like an OpenAI key (`sk-...`), keeping its last four
-/// characters, as the API itself does in its messages.
-pub(crate) fn redact_keys(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("sk-") {
-        out.push_str(&rest[..start]);
-        let token_len = rest[start..]
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-            .unwrap_or(rest.len() - start);
-        let token = &rest[start..start + token_len];
-        if token_len >= 12 {
-            out.push_str("sk-****");
-            out.push_str(&token[token_len - 4..]);
-        } else {
-            out.push_str(token);
-        }
-        rest = &rest[start + token_len..];
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,13 +383,8 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_masked_in_text() {
+    fn keys_are_masked_in_excerpts() {
         let text = "Incorrect API key provided: sk-admin-abcdefghijklmnop1234. Also sk-x.";
-        let masked = redact_keys(text);
-        assert_eq!(
-            masked,
-            "Incorrect API key provided: sk-****1234. Also sk-x."
-        );
         assert!(!excerpt(text.as_bytes()).contains("abcdefghijklmnop"));
     }
 
@@ -424,7 +407,7 @@ mod tests {
             after in "[ .,;:!?)]{1}\\PC{0,40}",
         ) {
             let key = format!("sk-admin-{secret}");
-            let masked = redact_keys(&format!("{before}{key}{after}"));
+            let masked = crate::redact::redact_keys(&format!("{before}{key}{after}"));
             proptest::prop_assert!(!masked.contains(&key), "{}", masked);
             proptest::prop_assert!(masked.contains(&format!("sk-****{}", &key[key.len() - 4..])), "{}", masked);
         }

@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue};
 
 use crate::pacing::{Outcome, Pacer, Pacing, PacingStatus};
+use crate::redact::Redactor;
 use crate::{RequestInfo, RetryPolicy, error::envelope_from_body, retry};
 
 tokio::task_local! {
@@ -41,6 +42,8 @@ pub struct Transport {
     retry: RetryPolicy,
     timeout: Option<Duration>,
     pacer: Arc<Pacer>,
+    /// Masks the key in whatever the server sends back, for errors and logs.
+    redactor: Arc<Redactor>,
 }
 
 impl Transport {
@@ -55,13 +58,22 @@ impl Transport {
         retry: RetryPolicy,
         timeout: Option<Duration>,
     ) -> Self {
+        let key = headers
+            .get(reqwest::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim());
         Self {
+            redactor: Arc::new(Redactor::new(key)),
             base_url: base_url.into(),
             headers,
             retry,
             timeout,
             pacer: Arc::default(),
         }
+    }
+
+    pub(crate) fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     /// These settings with a new pacer of `pacing` (learned limits by default).
@@ -119,7 +131,9 @@ impl Transport {
                     tracing::debug!(
                         operation,
                         status = response.status().as_u16(),
-                        request_id = crate::error::request_id(response.headers()).unwrap_or("-"),
+                        request_id = %self
+                            .redactor
+                            .clean(crate::error::request_id(response.headers()).unwrap_or("-")),
                         "response"
                     );
                     let headers = response.headers();
