@@ -4,12 +4,9 @@
 
 mod common;
 
-use std::{
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use common::{Recorder, Reply};
+use common::{Captured, Recorder, Reply};
 use futures::{StreamExt, TryStreamExt};
 use permissions_api::{
     Client, Error, ListParams, Permissions, RetryPolicy, StatusKind,
@@ -807,32 +804,10 @@ async fn a_redirect_to_another_host_does_not_carry_the_key() {
     elsewhere.stop().await;
 }
 
-/// A `tracing` writer that keeps everything logged, to search it for the key.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_key_appears_in_no_log_error_or_debug_output() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    // Global, not `set_default`: tracing caches per call site whether anyone
-    // listens, and tests on other threads without a subscriber would switch this
-    // test's call sites off. Other tests' logs land here too, and are searched too.
-    tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+    // Other tests' logs land here too, and are searched too.
+    let logs = Captured::install();
 
     let emulator = emulator_with(2).await;
     let client = client_for(&emulator.base_url());
@@ -843,7 +818,7 @@ async fn the_key_appears_in_no_log_error_or_debug_output() {
         .create(CHECKPOINT, ["proj_z"])
         .await
         .unwrap_err();
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     for logged in ["retrying request", "rate limited", "pausing the endpoint"] {
         assert!(text.contains(logged), "{logged:?} is not logged: {text}");
     }

@@ -6,27 +6,12 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
-use common::{Recorder, Reply, Seen};
+use common::{Captured, Recorder, Reply, Seen};
 use futures::TryStreamExt;
 use permissions_api::{Client, ListParams, RetryPolicy};
 
 const KEY: &str = "sk-admin-hostile-Q7w9Zr2Lm4Xp8Vt6Kc3Nb5";
 const CHECKPOINT: &str = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// The ways the server echoes what it received.
 fn echoes(seen: &Seen) -> Vec<String> {
@@ -84,13 +69,7 @@ fn leaks(text: &str) -> Option<String> {
 
 #[tokio::test]
 async fn nothing_the_server_echoes_reveals_the_key() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+    let logs = Captured::install();
 
     let server = Recorder::start(hostile).await;
     let client = Client::builder()
@@ -146,7 +125,7 @@ async fn nothing_the_server_echoes_reveals_the_key() {
         "{shown}"
     );
 
-    let log = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let log = logs.text();
     assert!(log.contains("response"), "the responses are logged: {log}");
     if let Some(fragment) = leaks(&shown) {
         panic!("{fragment:?} of the key leaked into errors or Debug: {shown}");
