@@ -49,10 +49,11 @@
 //! window it moves halfway down to the lower bound (a binary search), until the
 //! two are within 1/16 of each other; from then on `burst` grows by one every
 //! eight clean windows. A try that is too short costs one 429 and no time: the
-//! pause ends when the window is known to have refilled. An estimate that becomes too loose meets a 429, which raises the lower
-//! bound (or sets `burst` back to what a window held), and is measured again. A configured limit is never changed; the pause
-//! and the probe still apply to the 429s it may meet (another program may share
-//! the key).
+//! pause ends when the window is known to have refilled. An estimate that becomes
+//! too loose meets a 429, which raises the lower bound (or sets `burst` back to
+//! what a window held), and is measured again. A configured limit is never
+//! changed; the pause and the probe still apply to the 429s it may meet (another
+//! program may share the key).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -563,11 +564,7 @@ impl Endpoint {
             self.proven = Some(proven);
             // The next window already tries halfway between the bounds: a try that
             // is too short costs one 429 and no time (see `relax`).
-            let period = if proven.saturating_sub(self.too_short) > proven / 16 {
-                (proven + self.too_short) / 2
-            } else {
-                proven.max(self.too_short)
-            };
+            let period = halfway(proven, self.too_short).unwrap_or(proven.max(self.too_short));
             let learned = Limit {
                 burst: run.served,
                 period,
@@ -606,15 +603,14 @@ impl Endpoint {
             return;
         };
         self.clean += 1;
-        let narrow = limit.period.saturating_sub(self.too_short) <= limit.period / 16;
-        if self.clean < limit.burst * if narrow { 8 } else { 1 } {
+        let shorter = halfway(limit.period, self.too_short);
+        if self.clean < limit.burst * if shorter.is_some() { 1 } else { 8 } {
             return;
         }
         self.clean = 0;
-        if narrow {
-            limit.burst += 1;
-        } else {
-            limit.period = (limit.period + self.too_short) / 2;
+        match shorter {
+            Some(period) => limit.period = period,
+            None => limit.burst += 1,
         }
         tracing::debug!(
             endpoint,
@@ -721,12 +717,19 @@ fn parse_reset(text: &str) -> Option<Duration> {
     (total.is_finite() && total < 1e9).then(|| Duration::from_secs_f64(total))
 }
 
+/// The period halfway between an upper and a lower bound of the server's window,
+/// while they are more than 1/16 of the upper apart; `None` once they are close.
+fn halfway(upper: Duration, lower: Duration) -> Option<Duration> {
+    (upper.saturating_sub(lower) > upper / 16).then(|| (upper + lower) / 2)
+}
+
 /// A period with the safety margin.
 fn stretched(period: Duration) -> Duration {
     period.mul_f64(1.0 + SAFETY_MARGIN)
 }
 
-fn millis(duration: Duration) -> u64 {
+/// A duration in whole milliseconds, for log fields.
+pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 

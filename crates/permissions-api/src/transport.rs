@@ -8,7 +8,7 @@ use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue};
 
-use crate::pacing::{Outcome, Pacer, Pacing, PacingStatus};
+use crate::pacing::{Outcome, Pacer, Pacing, PacingStatus, millis};
 use crate::redact::Redactor;
 use crate::{RequestInfo, RetryPolicy, error::envelope_from_body, retry};
 
@@ -239,10 +239,6 @@ impl Throttled {
         let since = *self.since.get_or_insert_with(tokio::time::Instant::now);
         since.elapsed().saturating_sub(self.queued)
     }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The pre-request hook of the generated client (see `permissions_codegen::settings`).
