@@ -3,7 +3,7 @@
 //! Everything that can be refused (a bad file, a bad checkpoint id, `apply`
 //! without a terminal and without `--yes`) is refused before anything is sent.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use std::pin::pin;
 
 use futures::StreamExt;
 use permissions_sharing::{
-    Plan, Report, SharingFile, State, StepError, apply, file::check_checkpoint, plan, read_state,
+    Ledger, Plan, SharingFile, State, StepError, apply, file::check_checkpoint, plan, read_state,
 };
 
 use crate::cli::{ApplyArgs, ExportArgs, PlanArgs};
@@ -284,28 +284,19 @@ async fn apply_plan(ctx: &Context, changes: &Plan, concurrency: usize) -> Result
     let steps = changes.steps();
     let tally = Tally::new("requests applied", Some(steps.len() as u64));
     let progress = ctx.progress();
-    let done = RefCell::new(vec![false; steps.len()]);
-    let report = RefCell::new(Report::default());
-    let failed = Cell::new(false);
+    // Outside the job, so that what was done is known however the job ends.
+    let ledger = RefCell::new(Ledger::new(&steps));
     let job = async {
         let mut outcomes = pin!(apply(ctx.permissions(), &steps, concurrency));
         while let Some((index, outcome)) = outcomes.next().await {
-            done.borrow_mut()[index] = outcome.is_ok();
             tally.add(1);
-            if report.borrow_mut().record(outcome).is_some() {
-                failed.set(true);
+            if !ledger.borrow_mut().record(index, outcome) {
                 break;
             }
         }
     };
     let interrupted = drive(job, &progress, &tally).await.is_err();
-    let mut report = report.into_inner();
-    report.not_done = steps
-        .iter()
-        .zip(done.into_inner())
-        .filter(|(_, done)| !done)
-        .map(|(step, _)| step.clone())
-        .collect();
+    let report = ledger.into_inner().finish(&steps);
     let applied = steps.len() - report.not_done.len();
     let summary = format!(
         "granted {} project(s), revoked {} permission(s){}",

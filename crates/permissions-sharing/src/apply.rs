@@ -212,18 +212,61 @@ impl Report {
     pub fn is_complete(&self) -> bool {
         self.error.is_none() && self.not_done.is_empty()
     }
+}
 
-    /// Records the outcome of `steps[index]`; returns the error, if it failed.
-    pub fn record(&mut self, outcome: Result<Done, StepError>) -> Option<&StepError> {
-        match outcome {
-            Ok(Done::Granted { projects }) => self.granted += projects,
-            Ok(Done::Revoked { already }) => {
-                self.revoked += 1;
-                self.already_revoked += usize::from(already);
-            }
-            Err(error) => return Some(self.error.insert(error)),
+/// The account of an apply while its steps finish, for callers that read the
+/// stream of [`apply`] themselves (to show progress, or to stop on Ctrl-C) and
+/// still want the [`Report`] that [`apply_all`] gives.
+#[derive(Debug)]
+pub struct Ledger {
+    confirmed: Vec<bool>,
+    report: Report,
+}
+
+impl Ledger {
+    /// An account of `steps`, none of them done.
+    pub fn new(steps: &[Step]) -> Self {
+        Self {
+            confirmed: vec![false; steps.len()],
+            report: Report::default(),
         }
-        None
+    }
+
+    /// Records the outcome of step `index`; returns `false` when it failed, and
+    /// the apply should stop there.
+    pub fn record(&mut self, index: usize, outcome: Result<Done, StepError>) -> bool {
+        match outcome {
+            Ok(done) => {
+                if let Some(confirmed) = self.confirmed.get_mut(index) {
+                    *confirmed = true;
+                }
+                match done {
+                    Done::Granted { projects } => self.report.granted += projects,
+                    Done::Revoked { already } => {
+                        self.report.revoked += 1;
+                        self.report.already_revoked += usize::from(already);
+                    }
+                }
+                true
+            }
+            Err(error) => {
+                self.report.error = Some(error);
+                false
+            }
+        }
+    }
+
+    /// The report, with every step of `steps` that was not confirmed (not sent,
+    /// cancelled, or failed) in `not_done`.
+    pub fn finish(self, steps: &[Step]) -> Report {
+        let mut report = self.report;
+        report.not_done = steps
+            .iter()
+            .zip(self.confirmed)
+            .filter(|(_, confirmed)| !confirmed)
+            .map(|(step, _)| step.clone())
+            .collect();
+        report
     }
 }
 
@@ -231,22 +274,14 @@ impl Report {
 /// and what was not. Running it again with a fresh plan finishes the rest.
 pub async fn apply_all(permissions: Permissions<'_>, plan: &Plan, concurrency: usize) -> Report {
     let steps = plan.steps();
-    let mut done = vec![false; steps.len()];
-    let mut report = Report::default();
+    let mut ledger = Ledger::new(&steps);
     {
         let mut outcomes = std::pin::pin!(apply(permissions, &steps, concurrency));
         while let Some((index, outcome)) = outcomes.next().await {
-            done[index] = outcome.is_ok();
-            if report.record(outcome).is_some() {
+            if !ledger.record(index, outcome) {
                 break;
             }
         }
     }
-    report.not_done = steps
-        .into_iter()
-        .zip(done)
-        .filter(|(_, done)| !done)
-        .map(|(step, _)| step)
-        .collect();
-    report
+    ledger.finish(&steps)
 }

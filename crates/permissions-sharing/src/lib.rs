@@ -35,6 +35,6 @@ mod apply;
 pub mod file;
 mod plan;
 
-pub use apply::{Done, READ_PAGE, Report, Step, StepError, apply, apply_all, read_state};
+pub use apply::{Done, Ledger, READ_PAGE, Report, Step, StepError, apply, apply_all, read_state};
 pub use file::{FileError, SharingFile};
 pub use plan::{CheckpointPlan, GRANT_BATCH, Plan, Revoke, State, Totals, plan};
