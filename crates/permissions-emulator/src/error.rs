@@ -13,6 +13,10 @@ pub enum Error {
     /// A seed file could not be read or holds an invalid permission.
     #[error("invalid seed: {0}")]
     Seed(String),
+    /// A key file could not be read or holds an invalid entry (the message never
+    /// quotes a key).
+    #[error("invalid key file: {0}")]
+    Keys(String),
     /// A setting of the builder is out of range, or the database is not usable.
     #[error("invalid configuration: {0}")]
     Config(String),

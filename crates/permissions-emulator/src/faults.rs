@@ -1,5 +1,6 @@
-//! Fault injection: answers some requests with 429, 500 or 503, or delays them, so
-//! that retry logic is exercised against real HTTP.
+//! Fault injection: answers some requests with 429, 500 or 503, delays them, or
+//! (scripted only) bends list pages, so that retry and pagination logic are
+//! exercised against real HTTP.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -115,6 +116,14 @@ pub enum Fault {
     },
     /// Wait this long, then serve the request normally.
     Delay(Duration),
+    /// Answer a list request with an empty page that says `has_more: true` (and
+    /// `first_id`, `last_id` null). Spent without effect on other requests.
+    EmptyPage,
+    /// Serve a list request's page with `has_more: true` and, as `last_id`, the
+    /// request's own `after`: a client that follows it asks for the same page again.
+    /// On a request without `after` only `has_more` is forced. Spent without effect
+    /// on other requests.
+    RepeatLastId,
 }
 
 impl Fault {

@@ -44,7 +44,12 @@
 //!   characters; a body is at most [`MAX_BODY_BYTES`] bytes (413 beyond).
 //! - Unknown query parameters are ignored; a known one given twice is a 400.
 //! - A key is an admin key when it starts with the configured prefix (`sk-admin-` by
-//!   default); any other well-formed key gets 403.
+//!   default); any other well-formed key gets 403. With a key list
+//!   ([`EmulatorBuilder::keys`], `--keys FILE`), only listed keys are known, and each
+//!   needs the [`Scope`] of the operation (401 "Missing scopes: ..." otherwise).
+//! - A checkpoint with a known owner ([`SeedCheckpoint`]) cannot be granted to that
+//!   project: 400 "Cannot modify checkpoint permissions for the owning project".
+//! - hyper's own refusals of a request head (414, 431, 400) carry the envelope too.
 //! - With a [`RateLimit`] (`--rate-limit 8/60s`), each key's requests to each
 //!   endpoint are counted in fixed windows, as the real admin API does: a 429 with
 //!   the rate-limit envelope (`type: "requests"`, `code: "rate_limit_exceeded"`) and
@@ -53,10 +58,14 @@
 mod error;
 mod faults;
 mod http;
+mod keys;
+mod rules;
 mod seed;
+mod state;
 mod store;
 mod throttle;
 
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -67,10 +76,11 @@ use tokio::task::JoinHandle;
 
 pub use error::Error;
 pub use faults::{Fault, FaultConfig};
-pub use http::{
-    DEFAULT_LIMIT, EmulatorState, MAX_BODY_BYTES, MAX_ID_LEN, MAX_LIMIT, MAX_PROJECT_IDS, router,
-};
-pub use seed::{SeedPermission, read_seed_file};
+pub use http::router;
+pub use keys::{ApiKey, Scope, read_keys_file};
+pub use rules::{DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_ID_LEN, MAX_LIMIT, MAX_PROJECT_IDS};
+pub use seed::{Seed, SeedCheckpoint, SeedPermission, read_seed_file};
+pub use state::EmulatorState;
 pub use throttle::{EndpointCounters, RateLimit};
 
 /// The admin key prefix used when none is configured.
@@ -81,8 +91,10 @@ pub const DEFAULT_ADMIN_KEY_PREFIX: &str = "sk-admin-";
 #[must_use]
 pub struct EmulatorBuilder {
     admin_key_prefix: String,
-    seeds: Vec<SeedPermission>,
+    seed: Seed,
     seed_files: Vec<PathBuf>,
+    keys: Option<Vec<ApiKey>>,
+    keys_file: Option<PathBuf>,
     database: Option<PathBuf>,
     faults: FaultConfig,
     rate_limit: Option<RateLimit>,
@@ -93,8 +105,10 @@ impl Default for EmulatorBuilder {
     fn default() -> Self {
         Self {
             admin_key_prefix: DEFAULT_ADMIN_KEY_PREFIX.to_owned(),
-            seeds: Vec::new(),
+            seed: Seed::default(),
             seed_files: Vec::new(),
+            keys: None,
+            keys_file: None,
             database: None,
             faults: FaultConfig::default(),
             rate_limit: None,
@@ -110,8 +124,9 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Adds the permissions of a seed file (see [`SeedPermission`] for the format),
-    /// read when the emulator starts, after the seeds given to [`Self::seed`].
+    /// Adds the checkpoints and permissions of a seed file (see [`Seed`] for the
+    /// format), read when the emulator starts, after those given to [`Self::seed`]
+    /// and [`Self::checkpoints`].
     pub fn seed_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.seed_files.push(path.into());
         self
@@ -119,7 +134,30 @@ impl EmulatorBuilder {
 
     /// Adds permissions to start from.
     pub fn seed(mut self, seeds: impl IntoIterator<Item = SeedPermission>) -> Self {
-        self.seeds.extend(seeds);
+        self.seed.permissions.extend(seeds);
+        self
+    }
+
+    /// Gives checkpoints their owning projects, which can then be granted nothing
+    /// on them (400, as the real API).
+    pub fn checkpoints(mut self, checkpoints: impl IntoIterator<Item = SeedCheckpoint>) -> Self {
+        self.seed.checkpoints.extend(checkpoints);
+        self
+    }
+
+    /// Accepts only these keys, each with its scopes: `read` lists, `write` creates
+    /// and deletes; a known key without the scope gets 401 "Missing scopes: ...", an
+    /// unknown one 401 `invalid_api_key`. Without it (the default), any admin key
+    /// has both scopes. Keys must still start with the admin prefix.
+    pub fn keys(mut self, keys: impl IntoIterator<Item = ApiKey>) -> Self {
+        self.keys.get_or_insert_with(Vec::new).extend(keys);
+        self
+    }
+
+    /// Adds the keys of a key file (see [`read_keys_file`]), read when the emulator
+    /// starts; as [`Self::keys`].
+    pub fn keys_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.keys_file = Some(path.into());
         self
     }
 
@@ -157,19 +195,40 @@ impl EmulatorBuilder {
             Some(path) => store::Store::open(path)?,
             None => store::Store::memory(),
         };
-        let mut seeds = self.seeds;
+        let mut seed = self.seed;
         for path in &self.seed_files {
-            seeds.extend(read_seed_file(path)?);
+            let file = read_seed_file(path)?;
+            seed.checkpoints.extend(file.checkpoints);
+            seed.permissions.extend(file.permissions);
         }
-        if !seeds.is_empty() {
-            let added = store.seed(&seeds)?;
-            tracing::info!(added, given = seeds.len(), "seeded permissions");
+        let mut owners = HashMap::new();
+        seed::merge_owners(&mut owners, &seed.checkpoints).map_err(Error::Seed)?;
+        seed::check_permissions(&owners, &seed.permissions).map_err(Error::Seed)?;
+        if !seed.permissions.is_empty() {
+            let imports: Vec<store::Import> = seed
+                .permissions
+                .iter()
+                .map(SeedPermission::to_import)
+                .collect();
+            let added = store.import(&imports)?;
+            tracing::info!(added, given = imports.len(), "seeded permissions");
         }
+        let mut keys = self.keys;
+        if let Some(path) = &self.keys_file {
+            keys.get_or_insert_with(Vec::new)
+                .extend(read_keys_file(path)?);
+        }
+        let keys = match keys {
+            Some(keys) => keys::Keys::only(keys)?,
+            None => keys::Keys::default(),
+        };
         let faults = faults::Faults::new(self.faults)?;
-        Ok(EmulatorState(Arc::new(http::Shared {
+        Ok(EmulatorState(Arc::new(state::Shared {
             store,
             faults,
             admin_key_prefix: self.admin_key_prefix,
+            keys,
+            owners,
             requests: AtomicU64::new(0),
             throttle: throttle::Throttle::new(self.rate_limit),
         })))
@@ -187,7 +246,7 @@ impl EmulatorBuilder {
         let (stop, stopped) = oneshot::channel::<()>();
         let app = router(state.clone());
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
+            axum::serve(http::head::EnvelopeListener::new(listener), app)
                 .with_graceful_shutdown(async move {
                     // A dropped sender is a request to stop, too.
                     let _ = stopped.await;

@@ -1,7 +1,7 @@
 //! `permissions-emulator`: serves the checkpoint permissions API locally.
 //!
 //! ```text
-//! permissions-emulator --listen 127.0.0.1:8089 [--db FILE] [--seed FILE]
+//! permissions-emulator --listen 127.0.0.1:8089 [--db FILE] [--seed FILE] [--keys FILE]
 //!     [--rate-limit 8/60s [--rate-limit-headers]] [--counters-out FILE]
 //! ```
 //!
@@ -35,6 +35,12 @@ struct Args {
     /// Start from the permissions of this JSON file (repeatable).
     #[arg(long, value_name = "FILE")]
     seed: Vec<PathBuf>,
+    /// Accept only the keys of this JSON file, each with its scopes:
+    /// {"keys": [{"key": "sk-admin-...", "scopes": ["api.fine_tuning.checkpoints.read"]}]}
+    /// (`...read` lists, `...write` creates and deletes). Without it any admin key
+    /// has both.
+    #[arg(long, value_name = "FILE")]
+    keys: Option<PathBuf>,
     /// Keys starting with this prefix are admin keys; others get 403.
     #[arg(long, default_value = DEFAULT_ADMIN_KEY_PREFIX)]
     admin_key_prefix: String,
@@ -120,6 +126,9 @@ async fn run(args: Args) -> Result<(), permissions_emulator::Error> {
     }
     if let Some(db) = args.db {
         builder = builder.database(db);
+    }
+    if let Some(keys) = args.keys {
+        builder = builder.keys_file(keys);
     }
     for seed in args.seed {
         builder = builder.seed_file(seed);

@@ -23,10 +23,18 @@ use rand::{SeedableRng, rngs::StdRng};
 use rusqlite::{Connection, params};
 
 use crate::error::Error;
-use crate::seed::SeedPermission;
+use crate::rules::ID_RANDOM_LEN;
 
-/// Number of random alphanumerics after `cp_` in a permission id.
-pub(crate) const ID_RANDOM_LEN: usize = 24;
+/// A permission to add as it is given (from a seed file, say), already validated.
+#[derive(Clone, Debug)]
+pub(crate) struct Import {
+    pub(crate) checkpoint: String,
+    pub(crate) project_id: String,
+    /// Its id; a fresh one when `None`.
+    pub(crate) id: Option<String>,
+    /// Unix seconds; now when `None`.
+    pub(crate) created_at: Option<i64>,
+}
 
 /// Position of a permission in its checkpoint's order.
 type Key = (i64, u64);
@@ -141,13 +149,6 @@ fn now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
-}
-
-/// Whether `id` has the shape of a permission id: `cp_` and 24 ASCII alphanumerics.
-pub(crate) fn is_permission_id(id: &str) -> bool {
-    id.strip_prefix("cp_").is_some_and(|rest| {
-        rest.len() == ID_RANDOM_LEN && rest.bytes().all(|b| b.is_ascii_alphanumeric())
-    })
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -407,10 +408,10 @@ impl Store {
         Ok(())
     }
 
-    /// Adds the seed permissions that are not there yet: a seed whose id exists, or
-    /// whose project already holds a live permission on the checkpoint, is skipped, so
-    /// seeding the same file into the same database twice changes nothing.
-    pub(crate) fn seed(&self, seeds: &[SeedPermission]) -> Result<usize, Error> {
+    /// Adds the permissions that are not there yet: one whose id exists, or whose
+    /// project already holds a live permission on the checkpoint, is skipped, so
+    /// importing the same seed file into the same database twice changes nothing.
+    pub(crate) fn import(&self, seeds: &[Import]) -> Result<usize, Error> {
         let mut writer = lock(&self.writer);
         let writer = &mut *writer;
         let default_created_at = now();
@@ -420,7 +421,6 @@ impl Store {
             let mut taken_ids = std::collections::HashSet::new();
             let mut taken_grants = std::collections::HashSet::new();
             for seed in seeds {
-                seed.validate()?;
                 let exists_in_index = index
                     .checkpoints
                     .get(&seed.checkpoint)

@@ -1,0 +1,50 @@
+//! The HTTP face of the emulator: the routes, and the layers in front of them.
+//!
+//! `envelope` (the error envelope) and `extract` (requests into values) use no
+//! other module of `http`; `auth` uses `envelope`; `front` (the first middleware)
+//! uses `auth` and `envelope`; `handlers` uses `envelope`, `extract` and `front`'s
+//! page anomalies; `head` (hyper's own answers) uses `envelope` and `front`.
+
+mod auth;
+mod envelope;
+mod extract;
+mod front;
+mod handlers;
+pub(crate) mod head;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{delete, get};
+
+use crate::rules::MAX_BODY_BYTES;
+use crate::state::EmulatorState;
+
+const LIST_PATH: &str = "/v1/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions";
+const DELETE_PATH: &str =
+    "/v1/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions/{permission_id}";
+
+/// The emulator's routes under `/v1`, with authentication, the error envelope,
+/// `x-request-id` headers, the body limit and fault injection, ready to serve.
+///
+/// ```
+/// # fn main() -> Result<(), permissions_emulator::Error> {
+/// let state = permissions_emulator::Emulator::builder().build_state()?;
+/// let app: axum::Router = permissions_emulator::router(state);
+/// # let _ = app;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Served with `axum::serve` on a plain listener, requests whose head hyper itself
+/// refuses (414, 431) get hyper's bare answers; [`Emulator`](crate::Emulator) serves
+/// through a listener that gives them the envelope.
+pub fn router(state: EmulatorState) -> Router {
+    Router::new()
+        .route(LIST_PATH, get(handlers::list).post(handlers::create))
+        .route(DELETE_PATH, delete(handlers::delete_permission))
+        .fallback(handlers::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), front::front))
+        .with_state(state)
+}
