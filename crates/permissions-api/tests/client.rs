@@ -314,6 +314,46 @@ async fn pagination_stops_on_empty_data_or_missing_last_id() {
     }
 }
 
+/// The emulator's scripted page anomalies, met mid-listing: an empty page that
+/// says `has_more` ends the listing as the SDKs end it; a page whose `last_id`
+/// repeats the cursor just followed is [`Error::RepeatedCursor`], not a loop.
+#[tokio::test]
+async fn emulated_page_anomalies_end_the_listing() {
+    let emulator = emulator_with(6).await;
+    let client = client_for(&emulator.base_url());
+    let params = ListParams::new().limit(2).order(ListOrder::Ascending);
+
+    let mut pages = permissions_of(&client).list_pages(CHECKPOINT, params.clone());
+    let first = pages.next().await.expect("a first page").expect("served");
+    emulator.inject(Fault::EmptyPage, 1);
+    let empty = pages.next().await.expect("a second page").expect("served");
+    assert!(empty.data.is_empty() && empty.has_more);
+    assert!(
+        pages.next().await.is_none(),
+        "an empty page ends the listing"
+    );
+    drop(pages);
+    assert_eq!(first.data.len(), 2);
+    assert_eq!(emulator.request_count(), 2);
+
+    let mut items = permissions_of(&client).list(CHECKPOINT, params);
+    for _ in 0..2 {
+        items.next().await.expect("an item").expect("served");
+    }
+    let cursor = first.last_id.clone().expect("a cursor");
+    emulator.inject(Fault::RepeatLastId, 1);
+    match items.next().await {
+        Some(Err(Error::RepeatedCursor { cursor: repeated })) => assert_eq!(repeated, cursor),
+        other => panic!("expected RepeatedCursor, got {other:?}"),
+    }
+    assert!(
+        items.next().await.is_none(),
+        "the listing ends after the error"
+    );
+    assert_eq!(emulator.request_count(), 4);
+    emulator.shutdown().await;
+}
+
 #[tokio::test]
 async fn next_pages_repeat_the_parameters_with_the_new_cursor() {
     let server = Recorder::start(|_, n| {
