@@ -113,7 +113,10 @@ async fn key_scopes_decide_who_reads_and_who_writes() {
     let reader = writer.with_key(Some(READER));
 
     let id = writer.create(CHECKPOINT, &["proj_a"]).await.page_ids()[0].clone();
-    assert_eq!(reader.list(CHECKPOINT, &[]).await.page_ids(), std::slice::from_ref(&id));
+    assert_eq!(
+        reader.list(CHECKPOINT, &[]).await.page_ids(),
+        std::slice::from_ref(&id)
+    );
     for refused in [
         reader.create(CHECKPOINT, &["proj_b"]).await,
         reader.delete(CHECKPOINT, &id).await,
@@ -130,7 +133,10 @@ async fn key_scopes_decide_who_reads_and_who_writes() {
         assert!(!message.contains("reader-0123456789"), "{message}");
     }
     // Nothing was changed by the refused calls.
-    assert_eq!(writer.list(CHECKPOINT, &[]).await.page_ids(), std::slice::from_ref(&id));
+    assert_eq!(
+        writer.list(CHECKPOINT, &[]).await.page_ids(),
+        std::slice::from_ref(&id)
+    );
 
     // An admin key the file does not list is unknown; a non-admin key is still 403.
     let unknown = writer.with_key(Some(ADMIN_KEY)).list(CHECKPOINT, &[]).await;
