@@ -85,9 +85,10 @@ pub fn settings() -> GenerationSettings {
     settings
         // Builder methods: optional query parameters stay optional at call sites.
         .with_interface(InterfaceStyle::Builder)
-        .with_tag(TagStyle::Merged)
-        // The official SDKs wait up to 600 s for a response.
-        .with_timeout(600);
+        // No `with_timeout`: it only sets the timeout of the generated
+        // `Client::new`, which the client layer never calls (it builds reqwest
+        // itself, with `ClientBuilder`'s timeouts: the one source of them).
+        .with_tag(TagStyle::Merged);
     // progenitor takes tokens; both constants are paths, checked by the tests.
     let inner: syn::Path = syn::parse_str(INNER_TYPE).expect("INNER_TYPE is a path");
     let hook: syn::Path = syn::parse_str(PRE_REQUEST_HOOK).expect("PRE_REQUEST_HOOK is a path");
