@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use xtask::sync::{
-    self, Impact, SyncError,
+    self, Change, ChangeKind, Direction, Impact, SyncError,
     node::{self, Node},
     summary,
 };
@@ -307,7 +307,7 @@ fn the_second_version_gives_the_expected_summary() {
         summary
             .changes
             .iter()
-            .find(|c| c.what.contains(needle))
+            .find(|c| c.to_string().contains(needle))
             .unwrap_or_else(|| panic!("no change mentions {needle:?}:\n{summary}"))
     };
     assert_eq!(
@@ -323,6 +323,97 @@ fn the_second_version_gives_the_expected_summary() {
         Impact::NonBreaking
     );
     assert!(summary.is_breaking());
+}
+
+/// The summary's changes are data: each has a kind, a location, a direction where
+/// data flows, and an impact; the text is rendered from them.
+#[test]
+fn the_changes_of_the_second_version_have_their_kinds() {
+    let old = sync_fixture("upstream-v1.yaml");
+    let new = sync_fixture("upstream-v2.yaml");
+    let summary = summary::compare(&old.document, &new.document);
+    let has = |impact, location: &str, kind: ChangeKind, direction| {
+        let wanted = Change {
+            impact,
+            kind,
+            location: Some(location.to_owned()),
+            direction,
+        };
+        assert!(
+            summary.changes.contains(&wanted),
+            "no {wanted:?} in {:#?}",
+            summary.changes
+        );
+    };
+    has(
+        Impact::Breaking,
+        "`listGrants`",
+        ChangeKind::ParameterRemoved {
+            name: "limit".into(),
+            location: "query".into(),
+        },
+        None,
+    );
+    has(
+        Impact::Breaking,
+        "Grant.created_at",
+        ChangeKind::TypeChanged {
+            from: "integer".into(),
+            to: "string(date-time)".into(),
+        },
+        Some(Direction::Response),
+    );
+    has(
+        Impact::NonBreaking,
+        "GrantList.total",
+        ChangeKind::FieldAdded {
+            shape: "integer".into(),
+            required: false,
+            nullable: false,
+        },
+        Some(Direction::Response),
+    );
+    // Every change renders as one line that starts with its location.
+    for change in &summary.changes {
+        let text = change.to_string();
+        assert!(!text.contains('\n'), "{text}");
+        if let Some(location) = &change.location {
+            assert!(text.starts_with(&format!("{location}: ")), "{text}");
+        }
+    }
+}
+
+#[test]
+fn links_are_classified_and_never_break() {
+    let with_links = |links: &str| {
+        yaml(&format!(
+            "openapi: 3.0.3\n\
+             paths:\n  /x:\n    get:\n      operationId: one\n\
+             \x20     responses:\n        \"200\":\n          description: OK\n{links}"
+        ))
+    };
+    let none = with_links("");
+    let one = with_links("          links:\n            Next:\n              operationId: one\n");
+    let other = with_links("          links:\n            Next:\n              operationId: two\n");
+    let kinds = |a: &Node, b: &Node| -> Vec<(Impact, ChangeKind)> {
+        summary::compare(a, b)
+            .changes
+            .into_iter()
+            .map(|c| (c.impact, c.kind))
+            .collect()
+    };
+    assert_eq!(
+        kinds(&none, &one),
+        [(Impact::NonBreaking, ChangeKind::LinkAdded("Next".into()))]
+    );
+    assert_eq!(
+        kinds(&one, &none),
+        [(Impact::NonBreaking, ChangeKind::LinkRemoved("Next".into()))]
+    );
+    assert_eq!(
+        kinds(&one, &other),
+        [(Impact::NonBreaking, ChangeKind::LinkChanged("Next".into()))]
+    );
 }
 
 #[test]
@@ -354,7 +445,7 @@ fn impact_of(before: (&str, &str), after: (&str, &str)) -> Vec<(Impact, String)>
     summary
         .changes
         .into_iter()
-        .map(|c| (c.impact, c.what))
+        .map(|c| (c.impact, c.to_string()))
         .collect()
 }
 
@@ -480,11 +571,25 @@ fn operations_and_parameters_added_and_removed() {
     assert_eq!(changes(&base, &with_required)[0].impact, Impact::Breaking);
     let removed = changes(&with_optional, &base);
     assert_eq!(removed[0].impact, Impact::Breaking);
-    assert!(removed[0].what.contains("parameter removed: `b` (query)"));
+    assert_eq!(
+        removed[0].kind,
+        ChangeKind::ParameterRemoved {
+            name: "b".into(),
+            location: "query".into()
+        }
+    );
+    assert_eq!(removed[0].location.as_deref(), Some("`one`"));
     let none = yaml("openapi: 3.0.3\npaths: {}\n");
     let gone = changes(&base, &none);
     assert_eq!(gone[0].impact, Impact::Breaking);
-    assert_eq!(gone[0].what, "operation removed: `one` (GET /x)");
+    assert_eq!(
+        gone[0].kind,
+        ChangeKind::OperationRemoved {
+            id: "one".into(),
+            route: "GET /x".into()
+        }
+    );
+    assert_eq!(gone[0].to_string(), "operation removed: `one` (GET /x)");
     assert_eq!(changes(&none, &base)[0].impact, Impact::NonBreaking);
 }
 

@@ -29,7 +29,7 @@ use std::collections::BTreeSet;
 pub use convert::Note;
 use node::{Map, Node};
 pub use overlay::Overlay;
-pub use summary::{Change, Impact, Summary};
+pub use summary::{Change, ChangeKind, Direction, Impact, Summary};
 use walk::{Kind, METHODS, escape, unescape, walk};
 
 /// The OpenAPI version of every written fragment.

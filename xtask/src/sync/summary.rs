@@ -29,19 +29,251 @@ pub enum Impact {
     Docs,
 }
 
+/// Which way the data of a changed schema flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Direction {
+    /// Written by the client, read by the server.
+    Request,
+    /// Written by the server, read by the client.
+    Response,
+    /// Both (a schema used in requests and responses, or in neither).
+    Both,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Request => "request",
+            Self::Response => "response",
+            Self::Both => "request and response",
+        })
+    }
+}
+
+/// What kind of change: the element that changed and how.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChangeKind {
+    /// An operation appeared.
+    OperationAdded {
+        /// Its operationId.
+        id: String,
+        /// `GET /path`.
+        route: String,
+    },
+    /// An operation went away.
+    OperationRemoved {
+        /// Its operationId.
+        id: String,
+        /// `GET /path`.
+        route: String,
+    },
+    /// An operation kept its id but changed method or path.
+    OperationMoved {
+        /// `GET /old`.
+        from: String,
+        /// `GET /new`.
+        to: String,
+    },
+    /// The operation became deprecated.
+    Deprecated,
+    /// The operation's tags changed.
+    TagsChanged,
+    /// The operation's security requirements changed.
+    SecurityChanged,
+    /// A description, summary or title changed.
+    DocsChanged {
+        /// The key that changed (`description`, ...).
+        key: String,
+    },
+    /// A parameter appeared.
+    ParameterAdded {
+        /// Its name.
+        name: String,
+        /// Where it goes (`query`, `path`, ...).
+        location: String,
+        /// Whether callers must send it.
+        required: bool,
+        /// Its type.
+        shape: String,
+    },
+    /// A parameter went away.
+    ParameterRemoved {
+        /// Its name.
+        name: String,
+        /// Where it went (`query`, `path`, ...).
+        location: String,
+    },
+    /// A parameter, body or field became required.
+    BecameRequired,
+    /// A parameter, body or field became optional.
+    BecameOptional,
+    /// The operation gained a request body.
+    RequestBodyAdded,
+    /// The operation lost its request body.
+    RequestBodyRemoved,
+    /// A media type appeared.
+    MediaTypeAdded(String),
+    /// A media type went away.
+    MediaTypeRemoved(String),
+    /// A response status appeared.
+    ResponseAdded(String),
+    /// A response status went away.
+    ResponseRemoved(String),
+    /// A response link appeared (ours: the overlay's, for stateful testing).
+    LinkAdded(String),
+    /// A response link went away.
+    LinkRemoved(String),
+    /// A response link now names other operations or parameters.
+    LinkChanged(String),
+    /// A component schema appeared.
+    SchemaAdded(String),
+    /// A component schema went away.
+    SchemaRemoved(String),
+    /// A schema's type changed.
+    TypeChanged {
+        /// The old type.
+        from: String,
+        /// The new type.
+        to: String,
+    },
+    /// A schema became nullable.
+    BecameNullable,
+    /// A schema stopped being nullable.
+    NoLongerNullable,
+    /// An enum gained a value.
+    EnumValueAdded(String),
+    /// An enum lost a value.
+    EnumValueRemoved(String),
+    /// A schema became an enum.
+    EnumRestricted,
+    /// A schema stopped being an enum.
+    EnumUnrestricted,
+    /// A default value changed.
+    DefaultChanged {
+        /// The old default (`none` when there was none).
+        from: String,
+        /// The new default.
+        to: String,
+    },
+    /// An object stopped accepting unknown fields.
+    UnknownFieldsRefused,
+    /// An object started accepting unknown fields.
+    UnknownFieldsAccepted,
+    /// An object gained a field.
+    FieldAdded {
+        /// Its type.
+        shape: String,
+        /// Whether it is required.
+        required: bool,
+        /// Whether it may be null.
+        nullable: bool,
+    },
+    /// An object lost a field.
+    FieldRemoved,
+    /// The fragments differ in a way no other kind describes.
+    Unclassified,
+}
+
 /// One change of the fragment.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Change {
     /// How it affects users.
     pub impact: Impact,
-    /// What changed, in one line.
-    pub what: String,
+    /// What changed.
+    pub kind: ChangeKind,
+    /// Where: `` `listGrants` parameter `limit` (query) ``, `Grant.created_at`, ...;
+    /// `None` for whole operations and schemas (the kind names them).
+    pub location: Option<String>,
+    /// Which way the changed data flows, for changes to schemas.
+    pub direction: Option<Direction>,
+}
+
+impl fmt::Display for ChangeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OperationAdded { id, route } => write!(f, "operation added: `{id}` ({route})"),
+            Self::OperationRemoved { id, route } => {
+                write!(f, "operation removed: `{id}` ({route})")
+            }
+            Self::OperationMoved { from, to } => write!(f, "moved from {from} to {to}"),
+            Self::Deprecated => f.write_str("deprecated"),
+            Self::TagsChanged => f.write_str("tags changed"),
+            Self::SecurityChanged => f.write_str("security requirements changed"),
+            Self::DocsChanged { key } => write!(f, "{key} changed"),
+            Self::ParameterAdded {
+                name,
+                location,
+                required,
+                shape,
+            } => {
+                let kind = if *required { "required" } else { "optional" };
+                write!(f, "{kind} parameter added: `{name}` ({location}, {shape})")
+            }
+            Self::ParameterRemoved { name, location } => {
+                write!(f, "parameter removed: `{name}` ({location})")
+            }
+            Self::BecameRequired => f.write_str("became required"),
+            Self::BecameOptional => f.write_str("became optional"),
+            Self::RequestBodyAdded => f.write_str("added"),
+            Self::RequestBodyRemoved => f.write_str("removed"),
+            Self::MediaTypeAdded(media) => write!(f, "media type `{media}` added"),
+            Self::MediaTypeRemoved(media) => write!(f, "media type `{media}` removed"),
+            Self::ResponseAdded(code) => write!(f, "response `{code}` added"),
+            Self::ResponseRemoved(code) => write!(f, "response `{code}` removed"),
+            Self::LinkAdded(name) => write!(f, "link `{name}` added"),
+            Self::LinkRemoved(name) => write!(f, "link `{name}` removed"),
+            Self::LinkChanged(name) => write!(f, "link `{name}` changed"),
+            Self::SchemaAdded(name) => write!(f, "schema added: `{name}`"),
+            Self::SchemaRemoved(name) => write!(f, "schema removed: `{name}`"),
+            Self::TypeChanged { from, to } => write!(f, "type changed from {from} to {to}"),
+            Self::BecameNullable => f.write_str("became nullable"),
+            Self::NoLongerNullable => f.write_str("no longer nullable"),
+            Self::EnumValueAdded(value) => write!(f, "enum value `{value}` added"),
+            Self::EnumValueRemoved(value) => write!(f, "enum value `{value}` removed"),
+            Self::EnumRestricted => f.write_str("now restricted to an enum"),
+            Self::EnumUnrestricted => f.write_str("no longer restricted to an enum"),
+            Self::DefaultChanged { from, to } => write!(f, "default changed from {from} to {to}"),
+            Self::UnknownFieldsRefused => f.write_str("no longer accepts unknown fields"),
+            Self::UnknownFieldsAccepted => f.write_str("now accepts unknown fields"),
+            Self::FieldAdded {
+                shape,
+                required,
+                nullable,
+            } => write!(
+                f,
+                "field added ({shape}, {}{}",
+                if *required { "required" } else { "optional" },
+                if *nullable { ", nullable" } else { "" }
+            ),
+            Self::FieldRemoved => f.write_str("field removed"),
+            Self::Unclassified => {
+                f.write_str("other changes that this summary does not classify: review `git diff`")
+            }
+        }
+    }
+}
+
+/// The one place a change becomes text: `LOCATION: KIND (DIRECTION)`.
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(location) = &self.location {
+            write!(f, "{location}: ")?;
+        }
+        write!(f, "{}", self.kind)?;
+        match (&self.kind, self.direction) {
+            // Its parenthesis is open: the direction goes inside.
+            (ChangeKind::FieldAdded { .. }, Some(direction)) => write!(f, "; {direction})"),
+            (ChangeKind::FieldAdded { .. }, None) => f.write_str(")"),
+            (_, Some(direction)) => write!(f, " ({direction})"),
+            (_, None) => Ok(()),
+        }
+    }
 }
 
 /// Every change between two fragments, breaking ones first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
-    /// The changes, sorted by impact, then by text.
+    /// The changes, sorted by impact, then by their text.
     pub changes: Vec<Change>,
 }
 
@@ -81,7 +313,7 @@ impl fmt::Display for Summary {
             if count(impact) > 0 {
                 writeln!(f, "{title}")?;
                 for change in self.of(impact) {
-                    writeln!(f, "  - {}", change.what)?;
+                    writeln!(f, "  - {change}")?;
                 }
             }
         }
@@ -117,12 +349,11 @@ impl Dirs {
         }
     }
 
-    fn label(self) -> &'static str {
+    fn direction(self) -> Direction {
         match (self.request, self.response) {
-            (true, true) => "request and response",
-            (true, false) => "request",
-            (false, true) => "response",
-            (false, false) => "unused",
+            (true, false) => Direction::Request,
+            (false, true) => Direction::Response,
+            _ => Direction::Both,
         }
     }
 
@@ -146,13 +377,10 @@ pub fn compare(old: &Node, new: &Node) -> Summary {
     diff.operations();
     diff.components();
     if diff.out.is_empty() && old != new {
-        diff.push(
-            Impact::NonBreaking,
-            "other changes that this summary does not classify: review `git diff`".into(),
-        );
+        diff.push(Impact::NonBreaking, None, ChangeKind::Unclassified, None);
     }
     let mut changes: Vec<Change> = diff.out.into_iter().collect();
-    changes.sort();
+    changes.sort_by_cached_key(|c| (c.impact, c.to_string()));
     Summary { changes }
 }
 
@@ -168,6 +396,13 @@ struct Op<'a> {
     path: &'a str,
     node: &'a Node,
     path_parameters: &'a [Node],
+}
+
+impl Op<'_> {
+    /// `GET /path`.
+    fn route(&self) -> String {
+        format!("{} {}", self.method.to_uppercase(), self.path)
+    }
 }
 
 fn operations(doc: &Node) -> BTreeMap<String, Op<'_>> {
@@ -347,14 +582,36 @@ fn directions(doc: &Node) -> BTreeMap<String, Dirs> {
 }
 
 impl Diff<'_> {
-    fn push(&mut self, impact: Impact, what: String) {
-        self.out.insert(Change { impact, what });
+    fn push(
+        &mut self,
+        impact: Impact,
+        location: Option<&str>,
+        kind: ChangeKind,
+        direction: Option<Direction>,
+    ) {
+        self.out.insert(Change {
+            impact,
+            kind,
+            location: location.map(str::to_owned),
+            direction,
+        });
+    }
+
+    /// A change at `label` without a direction.
+    fn at(&mut self, impact: Impact, label: &str, kind: ChangeKind) {
+        self.push(impact, Some(label), kind, None);
+    }
+
+    /// A change of a schema at `label`, whose data flows `dirs`.
+    fn flowing(&mut self, impact: Impact, label: &str, kind: ChangeKind, dirs: Dirs) {
+        self.push(impact, Some(label), kind, Some(dirs.direction()));
     }
 
     fn docs(&mut self, old: &Node, new: &Node, keys: &[&str], label: &str) {
         for key in keys {
             if old.get(key) != new.get(key) {
-                self.push(Impact::Docs, format!("{label}: {key} changed"));
+                let key = (*key).to_owned();
+                self.at(Impact::Docs, label, ChangeKind::DocsChanged { key });
             }
         }
     }
@@ -364,25 +621,23 @@ impl Diff<'_> {
         let new_ops = operations(self.new);
         for (id, op) in &old_ops {
             if !new_ops.contains_key(id) {
+                let (id, route) = (id.clone(), op.route());
                 self.push(
                     Impact::Breaking,
-                    format!(
-                        "operation removed: `{id}` ({} {})",
-                        op.method.to_uppercase(),
-                        op.path
-                    ),
+                    None,
+                    ChangeKind::OperationRemoved { id, route },
+                    None,
                 );
             }
         }
         for (id, new) in &new_ops {
             let Some(old) = old_ops.get(id) else {
+                let (id, route) = (id.clone(), new.route());
                 self.push(
                     Impact::NonBreaking,
-                    format!(
-                        "operation added: `{id}` ({} {})",
-                        new.method.to_uppercase(),
-                        new.path
-                    ),
+                    None,
+                    ChangeKind::OperationAdded { id, route },
+                    None,
                 );
                 continue;
             };
@@ -393,29 +648,22 @@ impl Diff<'_> {
     fn operation(&mut self, id: &str, old: &Op<'_>, new: &Op<'_>) {
         let label = format!("`{id}`");
         if (old.method, old.path) != (new.method, new.path) {
-            self.push(
+            let (from, to) = (old.route(), new.route());
+            self.at(
                 Impact::Breaking,
-                format!(
-                    "{label}: moved from {} {} to {} {}",
-                    old.method.to_uppercase(),
-                    old.path,
-                    new.method.to_uppercase(),
-                    new.path
-                ),
+                &label,
+                ChangeKind::OperationMoved { from, to },
             );
         }
         self.docs(old.node, new.node, &["summary", "description"], &label);
         if old.node.get("tags") != new.node.get("tags") {
-            self.push(Impact::NonBreaking, format!("{label}: tags changed"));
+            self.at(Impact::NonBreaking, &label, ChangeKind::TagsChanged);
         }
         if !old.node.is_true("deprecated") && new.node.is_true("deprecated") {
-            self.push(Impact::NonBreaking, format!("{label}: deprecated"));
+            self.at(Impact::NonBreaking, &label, ChangeKind::Deprecated);
         }
         if old.node.get("security") != new.node.get("security") {
-            self.push(
-                Impact::Breaking,
-                format!("{label}: security requirements changed"),
-            );
+            self.at(Impact::Breaking, &label, ChangeKind::SecurityChanged);
         }
         self.parameters(&label, old, new);
         self.request_body(
@@ -450,35 +698,33 @@ impl Diff<'_> {
         let new_params = Self::parameter_map(self.new, new);
         for (location, name) in old_params.keys() {
             if !new_params.contains_key(&(location.clone(), name.clone())) {
-                self.push(
+                let (name, location) = (name.clone(), location.clone());
+                self.at(
                     Impact::Breaking,
-                    format!("{label}: parameter removed: `{name}` ({location})"),
+                    label,
+                    ChangeKind::ParameterRemoved { name, location },
                 );
             }
         }
         for ((location, name), new_param) in &new_params {
             let required = new_param.is_true("required");
             let Some(old_param) = old_params.get(&(location.clone(), name.clone())) else {
-                let (impact, kind) = if required {
-                    (Impact::Breaking, "required")
+                let impact = if required {
+                    Impact::Breaking
                 } else {
-                    (Impact::NonBreaking, "optional")
+                    Impact::NonBreaking
                 };
-                self.push(
-                    impact,
-                    format!(
-                        "{label}: {kind} parameter added: `{name}` ({location}, {})",
-                        shape(new_param.get("schema").unwrap_or(&Node::Null))
-                    ),
-                );
+                let kind = ChangeKind::ParameterAdded {
+                    name: name.clone(),
+                    location: location.clone(),
+                    required,
+                    shape: shape(new_param.get("schema").unwrap_or(&Node::Null)),
+                };
+                self.at(impact, label, kind);
                 continue;
             };
             let here = format!("{label} parameter `{name}` ({location})");
-            match (old_param.is_true("required"), required) {
-                (false, true) => self.push(Impact::Breaking, format!("{here}: became required")),
-                (true, false) => self.push(Impact::NonBreaking, format!("{here}: became optional")),
-                _ => {}
-            }
+            self.required_changed(old_param.is_true("required"), required, &here);
             self.docs(old_param, new_param, &["description"], &here);
             self.schema(
                 old_param.get("schema").unwrap_or(&Node::Null),
@@ -495,18 +741,16 @@ impl Diff<'_> {
         let new_content = new.get("content").and_then(Node::as_map).unwrap_or(&empty);
         for media in old_content.keys() {
             if !new_content.contains_key(media) {
-                self.push(
-                    Impact::Breaking,
-                    format!("{label}: media type `{media}` removed"),
-                );
+                let kind = ChangeKind::MediaTypeRemoved(media.clone());
+                self.at(Impact::Breaking, label, kind);
             }
         }
         for (media, new_media) in new_content {
             match old_content.get(media) {
-                None => self.push(
-                    Impact::NonBreaking,
-                    format!("{label}: media type `{media}` added"),
-                ),
+                None => {
+                    let kind = ChangeKind::MediaTypeAdded(media.clone());
+                    self.at(Impact::NonBreaking, label, kind);
+                }
                 Some(old_media) => self.schema(
                     old_media.get("schema").unwrap_or(&Node::Null),
                     new_media.get("schema").unwrap_or(&Node::Null),
@@ -524,25 +768,17 @@ impl Diff<'_> {
             new.map(|b| resolve(self.new, b)),
         ) {
             (None, None) => {}
-            (Some(_), None) => self.push(Impact::Breaking, format!("{here}: removed")),
+            (Some(_), None) => self.at(Impact::Breaking, &here, ChangeKind::RequestBodyRemoved),
             (None, Some(new)) => {
                 let impact = if new.is_true("required") {
                     Impact::Breaking
                 } else {
                     Impact::NonBreaking
                 };
-                self.push(impact, format!("{here}: added"));
+                self.at(impact, &here, ChangeKind::RequestBodyAdded);
             }
             (Some(old), Some(new)) => {
-                match (old.is_true("required"), new.is_true("required")) {
-                    (false, true) => {
-                        self.push(Impact::Breaking, format!("{here}: became required"))
-                    }
-                    (true, false) => {
-                        self.push(Impact::NonBreaking, format!("{here}: became optional"))
-                    }
-                    _ => {}
-                }
+                self.required_changed(old.is_true("required"), new.is_true("required"), &here);
                 self.docs(old, new, &["description"], &here);
                 self.content(&here, old, new, Dirs::REQUEST);
             }
@@ -561,25 +797,67 @@ impl Diff<'_> {
             .unwrap_or(&empty);
         for code in old_responses.keys() {
             if !new_responses.contains_key(code) {
-                self.push(
-                    Impact::Breaking,
-                    format!("{label}: response `{code}` removed"),
-                );
+                let kind = ChangeKind::ResponseRemoved(code.clone());
+                self.at(Impact::Breaking, label, kind);
             }
         }
         for (code, new_response) in new_responses {
             let Some(old_response) = old_responses.get(code) else {
-                self.push(
-                    Impact::NonBreaking,
-                    format!("{label}: response `{code}` added"),
-                );
+                let kind = ChangeKind::ResponseAdded(code.clone());
+                self.at(Impact::NonBreaking, label, kind);
                 continue;
             };
             let here = format!("{label} response {code}");
             let old_response = resolve(self.old, old_response);
             let new_response = resolve(self.new, new_response);
             self.docs(old_response, new_response, &["description"], &here);
+            self.links(old_response, new_response, &here);
             self.content(&here, old_response, new_response, Dirs::RESPONSE);
+        }
+    }
+
+    /// Links only guide tools (schemathesis' stateful phase): no client code
+    /// depends on them, so no link change breaks.
+    fn links(&mut self, old: &Node, new: &Node, label: &str) {
+        let names = |n: &Node| -> BTreeSet<String> {
+            n.get("links")
+                .and_then(Node::as_map)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        let (old_links, new_links) = (names(old), names(new));
+        for name in old_links.difference(&new_links) {
+            self.at(
+                Impact::NonBreaking,
+                label,
+                ChangeKind::LinkRemoved(name.clone()),
+            );
+        }
+        for name in new_links.difference(&old_links) {
+            self.at(
+                Impact::NonBreaking,
+                label,
+                ChangeKind::LinkAdded(name.clone()),
+            );
+        }
+        for name in old_links.intersection(&new_links) {
+            let link = |n: &Node| n.get("links").and_then(|l| l.get(name)).cloned();
+            if link(old) != link(new) {
+                self.at(
+                    Impact::NonBreaking,
+                    label,
+                    ChangeKind::LinkChanged(name.clone()),
+                );
+            }
+        }
+    }
+
+    /// A parameter or a body whose `required` changed from `old` to `new`.
+    fn required_changed(&mut self, old: bool, new: bool, label: &str) {
+        match (old, new) {
+            (false, true) => self.at(Impact::Breaking, label, ChangeKind::BecameRequired),
+            (true, false) => self.at(Impact::NonBreaking, label, ChangeKind::BecameOptional),
+            _ => {}
         }
     }
 
@@ -600,12 +878,14 @@ impl Diff<'_> {
         }
         for name in old_schemas.keys() {
             if !new_schemas.contains_key(name) {
-                self.push(Impact::Breaking, format!("schema removed: `{name}`"));
+                let kind = ChangeKind::SchemaRemoved(name.clone());
+                self.push(Impact::Breaking, None, kind, None);
             }
         }
         for (name, new_schema) in &new_schemas {
             let Some(old_schema) = old_schemas.get(name) else {
-                self.push(Impact::NonBreaking, format!("schema added: `{name}`"));
+                let kind = ChangeKind::SchemaAdded(name.clone());
+                self.push(Impact::NonBreaking, None, kind, None);
                 continue;
             };
             let used = dirs.get(name).copied().unwrap_or_default();
@@ -623,25 +903,23 @@ impl Diff<'_> {
     fn schema(&mut self, old: &Node, new: &Node, label: &str, dirs: Dirs) {
         let (old_shape, new_shape) = (shape(old), shape(new));
         if old_shape != new_shape {
-            self.push(
-                Impact::Breaking,
-                format!(
-                    "{label}: type changed from {old_shape} to {new_shape} ({})",
-                    dirs.label()
-                ),
-            );
+            let kind = ChangeKind::TypeChanged {
+                from: old_shape,
+                to: new_shape,
+            };
+            self.flowing(Impact::Breaking, label, kind, dirs);
             return;
         }
         self.docs(old, new, &["title", "description"], label);
         match (is_nullable(old), is_nullable(new)) {
-            (false, true) => self.push(
-                dirs.impact(false, true),
-                format!("{label}: became nullable ({})", dirs.label()),
-            ),
-            (true, false) => self.push(
-                dirs.impact(true, false),
-                format!("{label}: no longer nullable ({})", dirs.label()),
-            ),
+            (false, true) => {
+                let impact = dirs.impact(false, true);
+                self.flowing(impact, label, ChangeKind::BecameNullable, dirs);
+            }
+            (true, false) => {
+                let impact = dirs.impact(true, false);
+                self.flowing(impact, label, ChangeKind::NoLongerNullable, dirs);
+            }
             _ => {}
         }
         if old.get("$ref").is_some() || new.get("$ref").is_some() {
@@ -651,55 +929,42 @@ impl Diff<'_> {
         match (enum_values(old), enum_values(new)) {
             (Some(old_values), Some(new_values)) => {
                 for value in old_values.difference(&new_values) {
-                    self.push(
-                        Impact::Breaking,
-                        format!("{label}: enum value `{value}` removed ({})", dirs.label()),
-                    );
+                    let kind = ChangeKind::EnumValueRemoved(value.clone());
+                    self.flowing(Impact::Breaking, label, kind, dirs);
                 }
                 for value in new_values.difference(&old_values) {
-                    self.push(
-                        dirs.impact(false, true),
-                        format!("{label}: enum value `{value}` added ({})", dirs.label()),
-                    );
+                    let kind = ChangeKind::EnumValueAdded(value.clone());
+                    self.flowing(dirs.impact(false, true), label, kind, dirs);
                 }
             }
-            (None, Some(_)) => self.push(
-                dirs.impact(true, false),
-                format!("{label}: now restricted to an enum ({})", dirs.label()),
-            ),
-            (Some(_), None) => self.push(
-                dirs.impact(false, true),
-                format!(
-                    "{label}: no longer restricted to an enum ({})",
-                    dirs.label()
-                ),
-            ),
+            (None, Some(_)) => {
+                let impact = dirs.impact(true, false);
+                self.flowing(impact, label, ChangeKind::EnumRestricted, dirs);
+            }
+            (Some(_), None) => {
+                let impact = dirs.impact(false, true);
+                self.flowing(impact, label, ChangeKind::EnumUnrestricted, dirs);
+            }
             (None, None) => {}
         }
         if old.get("default") != new.get("default") {
             let show = |n: &Node| n.get("default").map_or_else(|| "none".into(), Node::brief);
-            self.push(
-                Impact::NonBreaking,
-                format!(
-                    "{label}: default changed from {} to {}",
-                    show(old),
-                    show(new)
-                ),
-            );
+            let kind = ChangeKind::DefaultChanged {
+                from: show(old),
+                to: show(new),
+            };
+            self.at(Impact::NonBreaking, label, kind);
         }
         let closed = |n: &Node| matches!(n.get("additionalProperties"), Some(Node::Bool(false)));
         match (closed(old), closed(new)) {
-            (false, true) => self.push(
-                dirs.impact(true, false),
-                format!(
-                    "{label}: no longer accepts unknown fields ({})",
-                    dirs.label()
-                ),
-            ),
-            (true, false) => self.push(
-                dirs.impact(false, false),
-                format!("{label}: now accepts unknown fields ({})", dirs.label()),
-            ),
+            (false, true) => {
+                let impact = dirs.impact(true, false);
+                self.flowing(impact, label, ChangeKind::UnknownFieldsRefused, dirs);
+            }
+            (true, false) => {
+                let impact = dirs.impact(false, false);
+                self.flowing(impact, label, ChangeKind::UnknownFieldsAccepted, dirs);
+            }
             _ => {}
         }
         self.properties(old, new, label, dirs);
@@ -732,10 +997,8 @@ impl Diff<'_> {
         let new_required = string_set(new.get("required"));
         for name in old_props.keys() {
             if !new_props.contains_key(name) {
-                self.push(
-                    Impact::Breaking,
-                    format!("{label}.{name}: field removed ({})", dirs.label()),
-                );
+                let here = format!("{label}.{name}");
+                self.flowing(Impact::Breaking, &here, ChangeKind::FieldRemoved, dirs);
             }
         }
         for (name, new_prop) in new_props {
@@ -744,31 +1007,23 @@ impl Diff<'_> {
             let Some(old_prop) = old_props.get(name) else {
                 // A new required field must be sent by every caller.
                 let impact = dirs.impact(required, false);
-                self.push(
-                    impact,
-                    format!(
-                        "{here}: field added ({}, {}{}; {})",
-                        shape(new_prop),
-                        if required { "required" } else { "optional" },
-                        if is_nullable(new_prop) {
-                            ", nullable"
-                        } else {
-                            ""
-                        },
-                        dirs.label()
-                    ),
-                );
+                let kind = ChangeKind::FieldAdded {
+                    shape: shape(new_prop),
+                    required,
+                    nullable: is_nullable(new_prop),
+                };
+                self.flowing(impact, &here, kind, dirs);
                 continue;
             };
             match (old_required.contains(name), required) {
-                (false, true) => self.push(
-                    dirs.impact(true, false),
-                    format!("{here}: became required ({})", dirs.label()),
-                ),
-                (true, false) => self.push(
-                    dirs.impact(false, true),
-                    format!("{here}: became optional ({})", dirs.label()),
-                ),
+                (false, true) => {
+                    let impact = dirs.impact(true, false);
+                    self.flowing(impact, &here, ChangeKind::BecameRequired, dirs);
+                }
+                (true, false) => {
+                    let impact = dirs.impact(false, true);
+                    self.flowing(impact, &here, ChangeKind::BecameOptional, dirs);
+                }
                 _ => {}
             }
             self.schema(old_prop, new_prop, &here, dirs);
