@@ -54,7 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // retrieve (deprecated, like in the official SDKs): one raw page.
     #[allow(deprecated)]
     let page = permissions
-        .retrieve(CHECKPOINT, &ListParams::new().limit(5))
+        .retrieve(CHECKPOINT, ListParams::new().limit(5))
         .await?;
     println!(
         "retrieve {} permissions, has_more = {}, last_id = {}",

@@ -2,6 +2,7 @@
 //! `client.fine_tuning().checkpoints().permissions()`.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use permissions_types::{
     CreatePermissionsRequest, DeletedPermission, ErrorResponse, PermissionList,
@@ -14,13 +15,14 @@ use crate::{
 
 /// A client of the checkpoint permissions API.
 ///
-/// Cheap to clone (clones share one connection pool). Build it with
-/// [`Client::builder`] or [`Client::from_env`]; the methods are on
+/// Cloning is one reference-count increment: clones share the settings, the
+/// connection pool and the pacer. Build it with [`Client::builder`] or
+/// [`Client::from_env`]; the methods are on
 /// [`client.fine_tuning().checkpoints().permissions()`](Permissions), the path the
 /// official SDKs use (`client.fine_tuning.checkpoints.permissions`).
 #[derive(Clone, Debug)]
 pub struct Client {
-    raw: generated::Client,
+    raw: Arc<generated::Client>,
 }
 
 impl Client {
@@ -36,7 +38,7 @@ impl Client {
     }
 
     pub(crate) fn from_parts(raw: generated::Client) -> Self {
-        Self { raw }
+        Self { raw: Arc::new(raw) }
     }
 
     /// The generated client underneath, for calls this layer does not wrap.
@@ -46,14 +48,14 @@ impl Client {
 
     /// The base URL requests go to, without a trailing slash.
     pub fn base_url(&self) -> &str {
-        progenitor_client::ClientInfo::baseurl(&self.raw)
+        progenitor_client::ClientInfo::baseurl(&*self.raw)
     }
 
     /// What the pacer shared by this client and its clones is doing: responses,
     /// 429s, and how long the most delayed endpoint still waits. For progress
     /// displays; see [`Pacing`](crate::Pacing).
     pub fn pacing_status(&self) -> crate::PacingStatus {
-        progenitor_client::ClientInfo::inner(&self.raw).pacing_status()
+        progenitor_client::ClientInfo::inner(&*self.raw).pacing_status()
     }
 
     /// The fine-tuning resources.
@@ -76,7 +78,7 @@ impl Client {
             match crate::transport::record_request(call).await {
                 (Ok(response), _) => Ok(ApiResponse::from_generated(response)),
                 (Err(error), request) => {
-                    let redactor = progenitor_client::ClientInfo::inner(&self.raw).redactor();
+                    let redactor = progenitor_client::ClientInfo::inner(&*self.raw).redactor();
                     Err(Error::from_generated(error, request, redactor).await)
                 }
             }
@@ -119,6 +121,11 @@ impl<'a> Checkpoints<'a> {
 /// Every method takes the checkpoint first: `delete(checkpoint, permission_id)`
 /// where the Python SDK has `delete(permission_id, fine_tuned_model_checkpoint=...)`.
 /// Empty ids and empty project lists are refused before any request is sent.
+///
+/// Every answer comes as an [`ApiResponse`]: the decoded value (it dereferences to
+/// it; [`ApiResponse::into_inner`] takes it out) with the status, the headers and
+/// the request id. [`list`](Self::list) yields the permissions themselves;
+/// [`list_pages`](Self::list_pages) yields each page as an `ApiResponse`.
 #[derive(Clone, Copy, Debug)]
 pub struct Permissions<'a> {
     client: &'a Client,
@@ -141,22 +148,11 @@ impl Permissions<'_> {
     ///     .create("ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd", ["proj_a", "proj_b"])
     ///     .await?;
     /// assert_eq!(granted.data.len(), 2);
+    /// println!("request id: {:?}", granted.request_id());
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn create<I, S>(&self, checkpoint: &str, project_ids: I) -> Result<PermissionList>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Ok(self
-            .create_with_response(checkpoint, project_ids)
-            .await?
-            .into_inner())
-    }
-
-    /// [`create`](Self::create), with the status, headers and request id.
-    pub async fn create_with_response<I, S>(
+    pub async fn create<I, S>(
         &self,
         checkpoint: &str,
         project_ids: I,
@@ -180,7 +176,7 @@ impl Permissions<'_> {
             .raw
             .create_fine_tuning_checkpoint_permission()
             .fine_tuned_model_checkpoint(checkpoint)
-            .body(CreatePermissionsRequest { project_ids })
+            .body(CreatePermissionsRequest::new(project_ids))
             .send();
         self.client.call(call).await
     }
@@ -199,15 +195,7 @@ impl Permissions<'_> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn delete(&self, checkpoint: &str, permission_id: &str) -> Result<DeletedPermission> {
-        Ok(self
-            .delete_with_response(checkpoint, permission_id)
-            .await?
-            .into_inner())
-    }
-
-    /// [`delete`](Self::delete), with the status, headers and request id.
-    pub async fn delete_with_response(
+    pub async fn delete(
         &self,
         checkpoint: &str,
         permission_id: &str,
@@ -249,7 +237,8 @@ impl Permissions<'_> {
         self.list_pages(checkpoint, params).into_items()
     }
 
-    /// The pages of [`list`](Self::list), each with its response headers.
+    /// The pages of [`list`](Self::list), each with its status, headers and
+    /// request id.
     pub fn list_pages(&self, checkpoint: &str, params: ListParams) -> PageStream {
         PageStream::new(self.client.clone(), checkpoint.to_owned(), params)
     }
@@ -266,7 +255,7 @@ impl Permissions<'_> {
     ///     .fine_tuning()
     ///     .checkpoints()
     ///     .permissions()
-    ///     .retrieve("ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd", &Default::default())
+    ///     .retrieve("ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd", Default::default())
     ///     .await?;
     /// println!("{} permissions, more: {}", page.data.len(), page.has_more);
     /// # Ok(())
@@ -275,10 +264,12 @@ impl Permissions<'_> {
     #[deprecated(
         note = "Retrieve is deprecated. Please swap to the paginated list method instead."
     )]
-    pub async fn retrieve(&self, checkpoint: &str, params: &ListParams) -> Result<PermissionList> {
-        Ok(fetch_page(self.client, checkpoint, params, None)
-            .await?
-            .into_inner())
+    pub async fn retrieve(
+        &self,
+        checkpoint: &str,
+        params: ListParams,
+    ) -> Result<ApiResponse<PermissionList>> {
+        fetch_page(self.client, checkpoint, &params, None).await
     }
 }
 

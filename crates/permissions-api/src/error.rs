@@ -24,6 +24,7 @@ pub enum Error {
     ///
     /// Its message names the request; the cause is its [`source`](std::error::Error::source),
     /// so that a report of the whole chain says each thing once.
+    #[non_exhaustive]
     #[error("connection error{}", on(request))]
     Connection {
         /// What reqwest reported.
@@ -34,6 +35,7 @@ pub enum Error {
     },
     /// The request or the connection attempt took longer than the timeout (the
     /// cause is its `source`).
+    #[non_exhaustive]
     #[error("request timed out{}", on(request))]
     Timeout {
         /// What reqwest reported.
@@ -43,6 +45,7 @@ pub enum Error {
         request: Option<Box<RequestInfo>>,
     },
     /// The server answered, but not with the JSON the API describes.
+    #[non_exhaustive]
     #[error("could not decode the response{}: {message}; body starts: {excerpt:?}",
         status.map(|s| format!(" (status {s})")).unwrap_or_default())]
     Decode {
@@ -64,6 +67,7 @@ pub enum Error {
     /// The server returned a pagination cursor already followed in this listing
     /// (the one it was given, or any cycle of them); following it would loop
     /// forever.
+    #[non_exhaustive]
     #[error("pagination stopped: the server returned the cursor {cursor:?} again")]
     RepeatedCursor {
         /// The cursor that came back.
@@ -156,6 +160,9 @@ pub struct StatusError {
     pub request_id: Option<String>,
     /// The request that got this answer.
     pub request: Option<RequestInfo>,
+    /// The response headers, with anything that looks like a key masked in their
+    /// values (as in every other field).
+    pub headers: HeaderMap,
 }
 
 impl fmt::Display for StatusError {
@@ -199,6 +206,14 @@ impl Error {
     pub fn request_id(&self) -> Option<&str> {
         match self {
             Self::Status(e) => e.request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The response headers of a server error (keys masked in their values).
+    pub fn headers(&self) -> Option<&HeaderMap> {
+        match self {
+            Self::Status(e) => Some(&e.headers),
             _ => None,
         }
     }
@@ -292,6 +307,7 @@ impl Error {
             code: redactor.clean_opt(error.code),
             request_id: redactor.clean_opt(request_id(headers).map(str::to_owned)),
             request,
+            headers: redactor.clean_headers(headers),
         }))
     }
 }
@@ -344,14 +360,7 @@ pub(crate) fn envelope_from_body(status: u16, body: &[u8]) -> ErrorResponse {
                 text
             }
         });
-    ErrorResponse {
-        error: permissions_types::ApiError {
-            code: None,
-            message,
-            param: None,
-            kind: String::new(),
-        },
-    }
+    ErrorResponse::new(permissions_types::ApiError::new("", message))
 }
 
 #[cfg(test)]

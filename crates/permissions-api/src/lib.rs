@@ -12,6 +12,9 @@
 //! | [`create`](Permissions::create) | `POST .../permissions` | the new permissions |
 //! | [`delete`](Permissions::delete) | `DELETE .../permissions/{id}` | the deletion status |
 //!
+//! Each call returns an [`ApiResponse`]: the decoded value (it dereferences to it)
+//! with the status, the headers and the `x-request-id`.
+//!
 //! ```no_run
 //! use futures::TryStreamExt;
 //! use permissions_api::{Client, ListParams};
@@ -66,6 +69,18 @@
 //!   the key's characters, and any other `sk-...` token. The `Debug` output of an
 //!   [`ApiResponse`] names its headers without their values.
 //!
+//! # Stability
+//!
+//! Semver covers the hand-written layer: [`Client`], [`ClientBuilder`], the four
+//! methods of [`Permissions`], [`ListParams`], [`ApiResponse`], the streams, the
+//! errors, [`RetryPolicy`] and [`Pacing`]. Its structs and enums are
+//! `#[non_exhaustive]` (build them with their constructors and builders, match
+//! them with a wildcard arm), and so are the wire types of [`permissions_types`],
+//! so that a field or a value the API adds arrives in a minor release.
+//! [`generated`] and [`Transport`] follow the OpenAPI fragment and progenitor: a
+//! spec change can change them, and each release's `cargo xtask semver` verdict
+//! says whether it did so compatibly.
+//!
 //! # Layers
 //!
 //! The wire layer, [`generated`], is generated at build time by progenitor from
@@ -86,7 +101,10 @@ mod transport;
 /// The client progenitor generates from the spec: one builder per operation.
 ///
 /// Use it for what the hand-written [`Client`] does not wrap; build it with a
-/// [`Transport`]: `generated::Client::new_with_client(url, http, transport)`.
+/// [`Transport`]: `generated::Client::new_with_client(url, http, transport)`, with
+/// a reqwest client of your own timeouts (`generated::Client::new` gives it
+/// progenitor's default of 15 s; [`ClientBuilder`]'s timeouts are the client
+/// layer's, and the only ones it uses).
 pub mod generated {
     #![allow(
         missing_docs,

@@ -21,6 +21,7 @@ use crate::{ApiResponse, Client, Error, Result, client::fetch_page};
 /// assert_eq!(params.limit, Some(100));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListParams {
     /// Start after this permission id (exclusive cursor).
     pub after: Option<String>,
@@ -226,17 +227,11 @@ impl std::fmt::Debug for PermissionStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use permissions_types::PermissionObject;
 
     fn page(ids: &[&str], has_more: bool) -> PermissionList {
         let data = ids
             .iter()
-            .map(|id| CheckpointPermission {
-                id: id.to_string(),
-                created_at: 0,
-                project_id: format!("proj_{id}"),
-                object: PermissionObject::CheckpointPermission,
-            })
+            .map(|id| CheckpointPermission::new(*id, format!("proj_{id}"), 0))
             .collect();
         PermissionList::new(data, has_more)
     }

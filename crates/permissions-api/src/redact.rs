@@ -8,6 +8,8 @@
 //! looks like an OpenAI key (`sk-...`, keeping its last 4 characters, as the API
 //! itself shows keys).
 
+use reqwest::header::{HeaderMap, HeaderValue};
+
 /// The shortest run of the key's characters that is masked; shorter runs (`admin`,
 /// `proj`) are ordinary words.
 pub(crate) const MIN_FRAGMENT: usize = 8;
@@ -47,6 +49,19 @@ impl Redactor {
     /// [`clean`](Self::clean) for optional fields.
     pub(crate) fn clean_opt(&self, text: Option<String>) -> Option<String> {
         text.map(|t| self.clean(&t))
+    }
+
+    /// `headers` with every value [`clean`](Self::clean)ed (values that are not
+    /// text are read as UTF-8, lossily, first).
+    pub(crate) fn clean_headers(&self, headers: &HeaderMap) -> HeaderMap {
+        let mut out = HeaderMap::with_capacity(headers.len());
+        for (name, value) in headers {
+            let text = String::from_utf8_lossy(value.as_bytes());
+            if let Ok(clean) = HeaderValue::try_from(self.clean(&text)) {
+                out.append(name, clean);
+            }
+        }
+        out
     }
 }
 

@@ -68,7 +68,7 @@ async fn create_list_delete_round_trip() {
     let permissions = client.fine_tuning().checkpoints().permissions();
 
     let granted = permissions
-        .create_with_response(CHECKPOINT, ["proj_a", "proj_b"])
+        .create(CHECKPOINT, ["proj_a", "proj_b"])
         .await
         .unwrap();
     assert!(granted.request_id().is_some_and(|id| !id.is_empty()));
@@ -216,13 +216,94 @@ async fn retrieve_returns_one_raw_page() {
     let emulator = emulator_with(15).await;
     let client = client_for(&emulator.base_url());
     let page = permissions_of(&client)
-        .retrieve(CHECKPOINT, &ListParams::new().limit(10))
+        .retrieve(CHECKPOINT, ListParams::new().limit(10))
         .await
         .unwrap();
     assert_eq!(page.data.len(), 10);
     assert!(page.has_more);
     assert_eq!(page.last_id.as_deref(), Some(page.data[9].id.as_str()));
+    // The same access as every other method: status and request id.
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+    assert!(page.request_id().is_some_and(|id| id.starts_with("req_")));
     emulator.shutdown().await;
+}
+
+/// All four methods answer with an `ApiResponse`: the value, status, headers and
+/// request id, in one shape.
+#[tokio::test]
+#[allow(deprecated)]
+async fn every_method_gives_status_headers_and_request_id() {
+    let emulator = emulator_with(0).await;
+    let client = client_for(&emulator.base_url());
+    let permissions = permissions_of(&client);
+    let created = permissions.create(CHECKPOINT, ["proj_a"]).await.unwrap();
+    let retrieved = permissions
+        .retrieve(CHECKPOINT, ListParams::new())
+        .await
+        .unwrap();
+    let page = permissions
+        .list_pages(CHECKPOINT, ListParams::new())
+        .try_next()
+        .await
+        .unwrap()
+        .expect("a page");
+    let deleted = permissions
+        .delete(CHECKPOINT, &created.data[0].id)
+        .await
+        .unwrap();
+    let ids = [
+        created.request_id(),
+        retrieved.request_id(),
+        page.request_id(),
+        deleted.request_id(),
+    ];
+    for (id, headers) in ids.iter().zip([
+        created.headers(),
+        retrieved.headers(),
+        page.headers(),
+        deleted.headers(),
+    ]) {
+        assert!(id.is_some_and(|id| id.starts_with("req_")), "{ids:?}");
+        assert_eq!(
+            headers.get("x-request-id").and_then(|v| v.to_str().ok()),
+            *id
+        );
+    }
+    assert_eq!(deleted.into_inner().id, created.into_inner().data[0].id);
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn clones_share_one_client() {
+    let client = client_for("http://127.0.0.1:9/v1");
+    let clone = client.clone();
+    // A clone is a reference count, not a copy of the settings.
+    assert!(std::ptr::eq(client.raw(), clone.raw()));
+}
+
+#[tokio::test]
+async fn a_server_error_keeps_its_response_headers() {
+    let server = Recorder::start(|_, _| {
+        Reply::json(
+            404,
+            r#"{"error": {"message": "gone", "type": "invalid_request_error"}}"#,
+        )
+        .header("x-request-id", "req_404")
+        .header("x-custom", "kept")
+    })
+    .await;
+    let client = client_for(&server.url);
+    let error = permissions_of(&client)
+        .delete(CHECKPOINT, "cp_1")
+        .await
+        .unwrap_err();
+    let headers = error.headers().expect("a server error has headers");
+    assert_eq!(
+        headers.get("x-custom").and_then(|v| v.to_str().ok()),
+        Some("kept")
+    );
+    assert_eq!(error.request_id(), Some("req_404"));
+    server.stop().await;
 }
 
 const LOOPING_PAGE: &str = r#"{"object": "list", "data": [
@@ -240,7 +321,7 @@ async fn a_server_that_ignores_the_cursor_is_an_error_not_a_loop() {
     assert_eq!(results.len(), 2, "{results:?}");
     assert!(results[0].is_ok());
     assert!(
-        matches!(&results[1], Err(Error::RepeatedCursor { cursor }) if cursor == "cp_same"),
+        matches!(&results[1], Err(Error::RepeatedCursor { cursor, .. }) if cursor == "cp_same"),
         "{results:?}"
     );
     let queries: Vec<_> = server.requests().into_iter().map(|r| r.query).collect();
@@ -281,7 +362,7 @@ async fn cursor_cycles_of_any_length_end_the_listing() {
         assert_eq!(results.len(), length + 1, "cycle of {length}: {results:?}");
         assert!(results[..length].iter().all(Result::is_ok));
         assert!(
-            matches!(&results[length], Err(Error::RepeatedCursor { cursor }) if cursor == "cp_0"),
+            matches!(&results[length], Err(Error::RepeatedCursor { cursor, .. }) if cursor == "cp_0"),
             "cycle of {length}: {results:?}"
         );
         assert_eq!(server.requests().len(), length + 1, "cycle of {length}");
@@ -343,7 +424,9 @@ async fn emulated_page_anomalies_end_the_listing() {
     let cursor = first.last_id.clone().expect("a cursor");
     emulator.inject(Fault::RepeatLastId, 1);
     match items.next().await {
-        Some(Err(Error::RepeatedCursor { cursor: repeated })) => assert_eq!(repeated, cursor),
+        Some(Err(Error::RepeatedCursor {
+            cursor: repeated, ..
+        })) => assert_eq!(repeated, cursor),
         other => panic!("expected RepeatedCursor, got {other:?}"),
     }
     assert!(
@@ -468,7 +551,7 @@ async fn a_timed_out_attempt_is_retried() {
     let before = emulator.request_count();
     #[allow(deprecated)]
     let page = permissions_of(&client)
-        .retrieve(CHECKPOINT, &ListParams::new())
+        .retrieve(CHECKPOINT, ListParams::new())
         .await
         .unwrap();
     assert_eq!(page.data.len(), 1);
@@ -485,7 +568,7 @@ async fn a_timed_out_attempt_is_retried() {
         .unwrap();
     #[allow(deprecated)]
     let err = permissions_of(&once)
-        .retrieve(CHECKPOINT, &ListParams::new())
+        .retrieve(CHECKPOINT, ListParams::new())
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");

@@ -82,7 +82,7 @@ async fn nothing_the_server_echoes_reveals_the_key() {
     let mut shown = String::new();
     let mut errors = 0;
     for _ in 0..44 {
-        match permissions.delete_with_response(CHECKPOINT, "cp_1").await {
+        match permissions.delete(CHECKPOINT, "cp_1").await {
             Ok(response) => shown.push_str(&format!("{response:?}")),
             Err(error) => {
                 errors += 1;

@@ -59,7 +59,7 @@ async fn concurrent_creates(client: &Client, tasks: usize, total: usize) -> Vec<
                         .permissions()
                         .create(CHECKPOINT, [format!("proj_task_{n:04}")])
                         .await?;
-                    granted.extend(page.data.into_iter().map(|p| p.project_id));
+                    granted.extend(page.into_inner().data.into_iter().map(|p| p.project_id));
                 }
             })
         })

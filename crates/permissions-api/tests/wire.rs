@@ -96,9 +96,7 @@ async fn list_omits_parameters_that_are_not_set() {
 #[tokio::test]
 async fn create_posts_the_project_ids_as_json() {
     let server = Recorder::fixed(200, PAGE).await;
-    let body = CreatePermissionsRequest {
-        project_ids: vec!["proj_a".into(), "proj_b".into()],
-    };
+    let body = CreatePermissionsRequest::new(["proj_a", "proj_b"]);
     let page = client(&server)
         .create_fine_tuning_checkpoint_permission()
         .fine_tuned_model_checkpoint(CHECKPOINT)

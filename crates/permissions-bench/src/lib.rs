@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use permissions_types::{CheckpointPermission, PermissionList, PermissionObject};
+use permissions_types::{CheckpointPermission, PermissionList};
 
 /// The checkpoint every benchmark lists.
 pub const CHECKPOINT: &str = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd";
@@ -25,11 +25,12 @@ pub const CHECKPOINT: &str = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd";
 pub fn serialized_pages(total: usize, limit: usize) -> HashMap<Option<String>, Vec<u8>> {
     let all: Vec<CheckpointPermission> = (0..total)
         .rev()
-        .map(|i| CheckpointPermission {
-            id: format!("cp_{i:024}"),
-            created_at: 1_700_000_000 + i as i64,
-            project_id: format!("proj_{i:024}"),
-            object: PermissionObject::CheckpointPermission,
+        .map(|i| {
+            CheckpointPermission::new(
+                format!("cp_{i:024}"),
+                format!("proj_{i:024}"),
+                1_700_000_000 + i as i64,
+            )
         })
         .collect();
     let mut pages = HashMap::new();

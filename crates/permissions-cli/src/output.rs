@@ -13,15 +13,14 @@
 //!
 //! ```
 //! use permissions_cli::output::{Format, ItemWriter};
-//! use permissions_api::permissions_types::{CheckpointPermission, PermissionList, PermissionObject};
+//! use permissions_api::permissions_types::{CheckpointPermission, PermissionList};
 //!
 //! let page = PermissionList::new(
-//!     vec![CheckpointPermission {
-//!         id: "cp_zc4Q7MP6XxulcVzj4MZdwsAB".into(),
-//!         created_at: 1721764867,
-//!         project_id: "proj_abGMw1llN8IrBb6SvvY5A1iH".into(),
-//!         object: PermissionObject::CheckpointPermission,
-//!     }],
+//!     vec![CheckpointPermission::new(
+//!         "cp_zc4Q7MP6XxulcVzj4MZdwsAB",
+//!         "proj_abGMw1llN8IrBb6SvvY5A1iH",
+//!         1721764867,
+//!     )],
 //!     false,
 //! );
 //! let mut writer = ItemWriter::new(Vec::new(), Format::Table);
@@ -378,15 +377,13 @@ pub fn format_timestamp(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use permissions_api::permissions_types::PermissionObject;
 
     fn permission(n: u32) -> CheckpointPermission {
-        CheckpointPermission {
-            id: format!("cp_{n:024}"),
-            created_at: 1_700_000_000 + i64::from(n),
-            project_id: format!("proj_{n:024}"),
-            object: PermissionObject::CheckpointPermission,
-        }
+        CheckpointPermission::new(
+            format!("cp_{n:024}"),
+            format!("proj_{n:024}"),
+            1_700_000_000 + i64::from(n),
+        )
     }
 
     fn pages(format: Format, pages: &[Vec<u32>]) -> String {
@@ -471,11 +468,7 @@ mod tests {
 
     #[test]
     fn documents() {
-        let deleted = DeletedPermission {
-            id: "cp_1".into(),
-            object: PermissionObject::CheckpointPermission,
-            deleted: true,
-        };
+        let deleted = DeletedPermission::new("cp_1");
         let text =
             |f| String::from_utf8(write_deleted(Vec::new(), f, None, &deleted).unwrap()).unwrap();
         assert_eq!(

@@ -300,13 +300,12 @@ fn checkpoint(
 }
 
 fn list_params(page: PageArgs) -> ListParams {
-    ListParams {
-        after: page.after,
-        limit: page.limit,
-        order: page.order.map(Into::into),
-        project_id: page.project_id,
-        max_items: None,
-    }
+    let mut params = ListParams::new();
+    params.after = page.after;
+    params.limit = page.limit;
+    params.order = page.order.map(Into::into);
+    params.project_id = page.project_id;
+    params
 }
 
 /// Pages `list` asks for unless `--limit` is given: the API's maximum, so that a
@@ -475,16 +474,12 @@ impl Context {
 
     async fn retrieve(&self, checkpoint: &str, params: ListParams) -> Result<(), Failure> {
         eprintln!("warning: `retrieve` is deprecated: {RETRIEVE_DEPRECATION}");
-        // The first page of `list_pages` is exactly the request `retrieve` sends,
-        // with its status and request id for the log; no other page is fetched.
-        let mut pages = self.permissions().list_pages(checkpoint, params);
-        let page = match pages.next().await {
-            Some(Ok(page)) => page,
-            Some(Err(error)) => {
-                return Err(Failure::Request(error));
-            }
-            None => return Ok(()),
-        };
+        #[allow(deprecated)] // The official CLI keeps the verb; so do we.
+        let page = self
+            .permissions()
+            .retrieve(checkpoint, params)
+            .await
+            .map_err(Failure::Request)?;
         log_response(page.status().as_u16(), page.request_id(), &*page);
         write_page(
             BufWriter::new(io::stdout()),
@@ -531,7 +526,7 @@ impl Context {
                     debug!(body = %serde_json::json!({ "project_ids": &batch }), "request body");
                     let count = batch.len();
                     permissions
-                        .create_with_response(checkpoint_ref, batch)
+                        .create(checkpoint_ref, batch)
                         .await
                         .map(|page| (count, page))
                 })
@@ -594,7 +589,7 @@ impl Context {
             let mut results = futures::stream::iter(permission_ids.iter())
                 .map(|id| async move {
                     permissions
-                        .delete_with_response(checkpoint_ref, id)
+                        .delete(checkpoint_ref, id)
                         .await
                         .map(|response| (id, response))
                 })
@@ -736,14 +731,13 @@ fn report_request(error: &Error) -> u8 {
 /// The error envelope of a failed response, as the API sent it (the message with
 /// any key masked by the client layer).
 fn error_json(status: &StatusError) -> String {
-    let envelope = ErrorResponse {
-        error: ApiError {
-            code: status.code.clone(),
-            message: status.message.clone(),
-            param: status.param.clone(),
-            kind: status.error_type.clone().unwrap_or_default(),
-        },
-    };
+    let mut error = ApiError::new(
+        status.error_type.clone().unwrap_or_default(),
+        status.message.clone(),
+    );
+    error.code.clone_from(&status.code);
+    error.param.clone_from(&status.param);
+    let envelope = ErrorResponse::new(error);
     serde_json::to_string_pretty(&envelope).unwrap_or_else(|_| status.message.clone())
 }
 

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use permissions_types::{CheckpointPermission, ListOrder, PermissionObject};
+use permissions_types::{CheckpointPermission, ListOrder};
 use rand::distr::{Alphanumeric, SampleString};
 use rand::{SeedableRng, rngs::StdRng};
 use rusqlite::{Connection, params};
@@ -49,12 +49,7 @@ pub(crate) struct Record {
 
 impl Record {
     fn new(id: String, project_id: String, created_at: i64) -> Result<Self, Error> {
-        let permission = CheckpointPermission {
-            id,
-            created_at,
-            project_id,
-            object: PermissionObject::CheckpointPermission,
-        };
+        let permission = CheckpointPermission::new(id, project_id, created_at);
         let json = serde_json::to_vec(&permission)?.into_boxed_slice();
         Ok(Self { permission, json })
     }

@@ -18,6 +18,19 @@
 //! unknown `object` kind decodes into an `Unknown` variant that keeps the value.
 //! Request bodies are strict, as the spec's `additionalProperties: false` says.
 //!
+//! # Stability
+//!
+//! Every struct here is `#[non_exhaustive]`, and so are the `object` enums (which
+//! also keep unknown values): when the API gains a field or a value, so does the
+//! type, in a minor release. Read fields directly; build values with the
+//! constructors (`new` and the `with_*` methods), never with a struct literal, and
+//! give every `match` on them a wildcard arm.
+//!
+//! [`ListOrder`] is the exception: a value users send, never one they receive, and
+//! one that servers (the emulator) and callers match exhaustively. An order the
+//! API adds would be a new variant in a major release, and `cargo xtask semver`
+//! would say so.
+//!
 //! ```
 //! use permissions_types::{CheckpointPermission, PermissionObject};
 //!
@@ -55,6 +68,7 @@ open_string_enum! {
 ///
 /// Spec schema: `FineTuningCheckpointPermission`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
 pub struct CheckpointPermission {
     /// The permission identifier, which can be referenced in the API endpoints.
     pub id: String,
@@ -66,10 +80,30 @@ pub struct CheckpointPermission {
     pub object: PermissionObject,
 }
 
+impl CheckpointPermission {
+    /// The permission `id` of `project_id`, created at `created_at` (Unix seconds).
+    ///
+    /// ```
+    /// use permissions_types::{CheckpointPermission, PermissionObject};
+    ///
+    /// let permission = CheckpointPermission::new("cp_zc4Q7MP6XxulcVzj4MZdwsAB", "proj_a", 1712211699);
+    /// assert_eq!(permission.object, PermissionObject::CheckpointPermission);
+    /// ```
+    pub fn new(id: impl Into<String>, project_id: impl Into<String>, created_at: i64) -> Self {
+        Self {
+            id: id.into(),
+            created_at,
+            project_id: project_id.into(),
+            object: PermissionObject::CheckpointPermission,
+        }
+    }
+}
+
 /// One page of permissions, as returned by list and by create.
 ///
 /// Spec schema: `ListFineTuningCheckpointPermissionResponse`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
 pub struct PermissionList {
     /// The permissions of this page, in the requested order.
     pub data: Vec<CheckpointPermission>,
@@ -103,15 +137,26 @@ impl PermissionList {
 /// Spec schema: `CreateFineTuningCheckpointPermissionRequest`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct CreatePermissionsRequest {
     /// The project identifiers to grant access to.
     pub project_ids: Vec<String>,
+}
+
+impl CreatePermissionsRequest {
+    /// A request granting the checkpoint to `project_ids`.
+    pub fn new(project_ids: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self {
+            project_ids: project_ids.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 /// The answer to a delete request.
 ///
 /// Spec schema: `DeleteFineTuningCheckpointPermissionResponse`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
 pub struct DeletedPermission {
     /// The ID of the fine-tuned model checkpoint permission that was deleted.
     pub id: String,
@@ -121,19 +166,39 @@ pub struct DeletedPermission {
     pub deleted: bool,
 }
 
+impl DeletedPermission {
+    /// The answer that permission `id` was deleted.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            object: PermissionObject::CheckpointPermission,
+            deleted: true,
+        }
+    }
+}
+
 /// The error envelope every failed request answers with: `{"error": {...}}`.
 ///
 /// Spec schema: `ErrorResponse`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
 pub struct ErrorResponse {
     /// What went wrong.
     pub error: ApiError,
+}
+
+impl ErrorResponse {
+    /// The envelope around `error`.
+    pub fn new(error: ApiError) -> Self {
+        Self { error }
+    }
 }
 
 /// The body of an API error.
 ///
 /// Spec schema: `Error`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
 pub struct ApiError {
     /// A machine-readable error code, such as `"invalid_api_key"`, when there is one.
     // Required but nullable in the spec; serde still reads a missing field as None.
@@ -147,6 +212,40 @@ pub struct ApiError {
     /// The error class, such as `"invalid_request_error"`.
     #[serde(rename = "type")]
     pub kind: String,
+}
+
+impl ApiError {
+    /// An error of class `kind` (such as `"invalid_request_error"`) saying `message`,
+    /// with no `param` nor `code`.
+    ///
+    /// ```
+    /// use permissions_types::ApiError;
+    ///
+    /// let error = ApiError::new("invalid_request_error", "Invalid 'limit'.").with_param("limit");
+    /// assert_eq!(error.param.as_deref(), Some("limit"));
+    /// ```
+    pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: None,
+            message: message.into(),
+            param: None,
+            kind: kind.into(),
+        }
+    }
+
+    /// This error with `param` set.
+    #[must_use]
+    pub fn with_param(mut self, param: impl Into<String>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    /// This error with `code` set.
+    #[must_use]
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
 }
 
 /// The schema of a field that must be present but may be null; schemars would make

@@ -230,7 +230,10 @@ async fn main() -> Result<(), BoxError> {
             let params = ListParams::new().limit(limit as u32);
             let items = repeat(0..count, concurrency, |_| async {
                 #[allow(deprecated)]
-                Ok(permissions.retrieve(&checkpoint, &params).await?)
+                Ok(permissions
+                    .retrieve(&checkpoint, params.clone())
+                    .await?
+                    .into_inner())
             })
             .await?;
             (items, count)
@@ -247,7 +250,7 @@ async fn main() -> Result<(), BoxError> {
             let (checkpoint, manual, raw) = (&checkpoint, &manual, &raw);
             let items = repeat(&batches, concurrency, |ids| async move {
                 match client {
-                    "ours" => Ok(permissions.create(checkpoint, ids).await?),
+                    "ours" => Ok(permissions.create(checkpoint, ids).await?.into_inner()),
                     "reqwest" => manual.create(ids).await,
                     "hyper" => raw.create(ids).await,
                     other => Err(format!("unknown --client {other}").into()),

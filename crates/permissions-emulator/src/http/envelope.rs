@@ -23,12 +23,7 @@ impl Failure {
     pub(crate) fn new(status: StatusCode, kind: &str, message: impl Into<String>) -> Self {
         Self(Box::new(FailureBody {
             status,
-            error: ApiError {
-                code: None,
-                message: message.into(),
-                param: None,
-                kind: kind.to_owned(),
-            },
+            error: ApiError::new(kind, message),
             retry_after_ms: None,
             retry_after: None,
         }))
@@ -96,7 +91,7 @@ impl IntoResponse for Failure {
 
 /// The envelope's bytes.
 pub(crate) fn envelope_json(error: ApiError) -> Vec<u8> {
-    serde_json::to_vec(&ErrorResponse { error }).unwrap_or_else(|_| {
+    serde_json::to_vec(&ErrorResponse::new(error)).unwrap_or_else(|_| {
         br#"{"error":{"message":"error","type":"server_error","param":null,"code":null}}"#.to_vec()
     })
 }

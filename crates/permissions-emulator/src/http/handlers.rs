@@ -6,9 +6,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use permissions_types::{
-    CheckpointPermission, DeletedPermission, PermissionList, PermissionObject,
-};
+use permissions_types::{CheckpointPermission, DeletedPermission, PermissionList};
 
 use super::envelope::{Failure, clip, json_response};
 use super::extract::{
@@ -190,12 +188,8 @@ pub(crate) async fn delete_permission(
         }
         Err(other) => return Err(storage_failure(other)),
     }
-    let body = serde_json::to_vec(&DeletedPermission {
-        id: permission_id,
-        object: PermissionObject::CheckpointPermission,
-        deleted: true,
-    })
-    .map_err(|_| Failure::internal())?;
+    let body = serde_json::to_vec(&DeletedPermission::new(permission_id))
+        .map_err(|_| Failure::internal())?;
     Ok(json_response(StatusCode::OK, body))
 }
 
@@ -212,12 +206,11 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, id)| {
-                    let permission = CheckpointPermission {
-                        id: (*id).to_owned(),
-                        created_at: 1_700_000_000 + i as i64,
-                        project_id: format!("proj_\"{i}\""),
-                        object: PermissionObject::CheckpointPermission,
-                    };
+                    let permission = CheckpointPermission::new(
+                        *id,
+                        format!("proj_\"{i}\""),
+                        1_700_000_000 + i as i64,
+                    );
                     let json = serde_json::to_vec(&permission)
                         .expect("serializes")
                         .into_boxed_slice();

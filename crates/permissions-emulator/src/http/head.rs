@@ -144,12 +144,7 @@ fn enveloped(written: &[u8]) -> Option<Vec<u8>> {
     {
         return None;
     }
-    let body = envelope_json(ApiError {
-        code: None,
-        message: message.to_owned(),
-        param: None,
-        kind: "invalid_request_error".to_owned(),
-    });
+    let body = envelope_json(ApiError::new("invalid_request_error", message));
     let mut out = Vec::with_capacity(head_end + body.len() + 160);
     out.extend_from_slice(status_line.as_bytes());
     out.extend_from_slice(b"\r\n");
