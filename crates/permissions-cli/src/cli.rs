@@ -7,6 +7,49 @@ use permissions_api::{env, permissions_types::ListOrder};
 
 use crate::output::Format;
 
+/// `--format`, resolved while the command line is parsed: `auto` is already
+/// `table` or `jsonl` here, so no later code meets it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputFormat {
+    /// The format to print in.
+    pub format: Format,
+    /// Whether `--format` named it (`plan` prints text unless it did).
+    pub explicit: bool,
+}
+
+impl OutputFormat {
+    /// `auto`: `table` when standard output is a terminal, `jsonl` otherwise.
+    pub fn auto(stdout_is_terminal: bool) -> Self {
+        Self {
+            format: if stdout_is_terminal {
+                Format::Table
+            } else {
+                Format::Jsonl
+            },
+            explicit: false,
+        }
+    }
+}
+
+/// The values of `--format`: `auto` and every [`Format`], as `--help` lists them.
+fn format_parser() -> impl clap::builder::TypedValueParser<Value = OutputFormat> {
+    let values = std::iter::once(clap::builder::PossibleValue::new("auto")).chain(
+        Format::value_variants()
+            .iter()
+            .filter_map(ValueEnum::to_possible_value),
+    );
+    clap::builder::TypedValueParser::map(
+        clap::builder::PossibleValuesParser::new(values),
+        |name: String| match Format::from_str(&name, true) {
+            Ok(format) => OutputFormat {
+                format,
+                explicit: true,
+            },
+            Err(_) => OutputFormat::auto(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+        },
+    )
+}
+
 /// Exit code of a successful run.
 pub const EXIT_OK: u8 = 0;
 /// Exit code of an API error (an error status from the server), a network error,
@@ -112,8 +155,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PROJECT", env = env::PROJECT_ID)]
     pub project: Option<String>,
     /// Output format (see "Formats" below).
-    #[arg(long, global = true, value_enum, default_value_t = Format::Auto)]
-    pub format: Format,
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "auto",
+          value_parser = format_parser())]
+    pub format: OutputFormat,
     /// Retries of a failed request (connection errors, 408, 409, 429, 5xx) [default: 2].
     #[arg(long, global = true, value_name = "N")]
     pub max_retries: Option<u32>,

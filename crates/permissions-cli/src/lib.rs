@@ -86,12 +86,17 @@
 //!   retries) always, rate-limit pauses when standard error is not a terminal,
 //!   requests and responses with `--debug`.
 
+mod args;
 pub mod cli;
+mod config;
+mod context;
+mod failure;
 pub mod input;
 pub mod output;
 mod progress;
 mod run;
 mod sharing;
+mod verbs;
 
 use std::process::ExitCode;
 

@@ -48,8 +48,6 @@ pub const PROJECT_ID_WIDTH: usize = 29;
 /// How results are printed (`--format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// `table` when standard output is a terminal, `jsonl` otherwise.
-    Auto,
     /// One compact JSON document; a listing is one array of permissions.
     Json,
     /// One compact JSON object per line; a listing prints one permission per line.
@@ -62,25 +60,6 @@ pub enum Format {
     Raw,
     /// One YAML document; a listing is a sequence of permissions.
     Yaml,
-}
-
-impl Format {
-    /// The format to use: [`Format::Auto`] becomes `table` on a terminal and
-    /// `jsonl` otherwise; the others stay.
-    ///
-    /// ```
-    /// use permissions_cli::output::Format;
-    /// assert_eq!(Format::Auto.resolve(true), Format::Table);
-    /// assert_eq!(Format::Auto.resolve(false), Format::Jsonl);
-    /// assert_eq!(Format::Yaml.resolve(true), Format::Yaml);
-    /// ```
-    pub fn resolve(self, stdout_is_terminal: bool) -> Self {
-        match self {
-            Self::Auto if stdout_is_terminal => Self::Table,
-            Self::Auto => Self::Jsonl,
-            other => other,
-        }
-    }
 }
 
 /// A GJSON path applied to each JSON value before it is printed (`--transform`,
@@ -153,11 +132,11 @@ pub struct ItemWriter<W: Write> {
 }
 
 impl<W: Write> ItemWriter<W> {
-    /// A writer of `format` ([`Format::Auto`] counts as `jsonl`) into `out`.
+    /// A writer of `format` into `out`.
     pub fn new(out: W, format: Format) -> Self {
         Self {
             out,
-            format: format.resolve(false),
+            format,
             transform: None,
             items: 0,
             started: false,
@@ -214,7 +193,7 @@ impl<W: Write> ItemWriter<W> {
         let first = self.items == 0;
         let item = &shaped(item, self.transform.as_ref())?;
         match self.format {
-            Format::Jsonl | Format::Auto | Format::Table | Format::Raw => {
+            Format::Jsonl | Format::Table | Format::Raw => {
                 write_json_line(&mut self.out, item)?;
             }
             Format::Json => {
@@ -267,7 +246,7 @@ pub fn write_page<W: Write>(
     transform: Option<&Transform>,
     page: &PermissionList,
 ) -> io::Result<W> {
-    match format.resolve(false) {
+    match format {
         Format::Table | Format::Jsonl => {
             let mut writer = ItemWriter::new(out, format).with_transform(transform.cloned());
             writer.page(page)?;
@@ -284,7 +263,7 @@ pub fn write_deleted<W: Write>(
     transform: Option<&Transform>,
     deleted: &DeletedPermission,
 ) -> io::Result<W> {
-    if format.resolve(false) == Format::Table {
+    if format == Format::Table {
         writeln!(out, "{:<ID_WIDTH$}  DELETED", "ID")?;
         writeln!(out, "{:<ID_WIDTH$}  {}", cell(&deleted.id), deleted.deleted)?;
         out.flush()?;
@@ -311,7 +290,7 @@ pub fn write_document<W: Write, T: Serialize + ?Sized>(
             let text = serde_norway::to_string(value).map_err(io::Error::other)?;
             out.write_all(text.as_bytes())?;
         }
-        Format::Json | Format::Jsonl | Format::Raw | Format::Auto => {
+        Format::Json | Format::Jsonl | Format::Raw => {
             write_json_line(&mut out, value)?;
         }
     }

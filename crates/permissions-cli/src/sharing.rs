@@ -15,9 +15,10 @@ use permissions_sharing::{
 };
 
 use crate::cli::{ApplyArgs, ExportArgs, PlanArgs};
+use crate::context::Context;
+use crate::failure::Failure;
 use crate::output::{Format, write_document};
 use crate::progress::{Tally, drive};
-use crate::run::{Context, Failure};
 
 /// Not-applied steps listed by name after a failure; the rest are counted.
 const SHOWN_STEPS: usize = 10;

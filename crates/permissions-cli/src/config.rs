@@ -1,0 +1,79 @@
+//! The client and the logs of a run: the client layer's rules for keys and the
+//! environment (`ClientBuilder::from_env`), with the command line's flags over them.
+
+use std::io;
+
+use permissions_api::{Client, ClientBuilder, DEFAULT_RATE_LIMIT_BUDGET, Error};
+
+use crate::cli::{Budget, GlobalArgs};
+use crate::failure::Failure;
+
+/// Logs go to standard error: warnings (such as retries) always, requests and
+/// responses with `--debug`, and the rate limit's pauses when standard error is
+/// not a terminal (on a terminal the progress line shows them). Only this crate
+/// and the client layer log; the HTTP stack below them, which sees the headers,
+/// never does.
+pub(crate) fn init_logging(debug: bool, stderr_is_terminal: bool) {
+    let filter = if debug {
+        "permissions_cli=debug,permissions_api=debug"
+    } else if stderr_is_terminal {
+        "permissions_cli=warn,permissions_api=warn"
+    } else {
+        "permissions_cli=warn,permissions_api=warn,permissions_api::pacing=info"
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(io::stderr)
+        .with_ansi(stderr_is_terminal)
+        .with_target(false)
+        .try_init();
+}
+
+/// The client of a run: `ClientBuilder::from_env` (its key precedence,
+/// `OPENAI_ADMIN_KEY` then `OPENAI_API_KEY`, empty values unset), then the flags,
+/// which win: `--admin-api-key` over `--api-key` over the environment.
+pub(crate) fn build_client(global: &GlobalArgs) -> Result<Client, Failure> {
+    let given = |v: &Option<String>| v.clone().filter(|v| !v.trim().is_empty());
+    let mut builder = ClientBuilder::from_env().user_agent(format!(
+        "ckpt-perms/{} {}",
+        env!("CARGO_PKG_VERSION"),
+        permissions_api::USER_AGENT
+    ));
+    if let Some(key) = given(&global.admin_api_key).or_else(|| given(&global.api_key)) {
+        builder = builder.api_key(key);
+    }
+    if let Some(url) = given(&global.base_url) {
+        builder = builder.base_url(url);
+    }
+    if let Some(organization) = given(&global.organization) {
+        builder = builder.organization(organization);
+    }
+    if let Some(project) = given(&global.project) {
+        builder = builder.project(project);
+    }
+    if let Some(timeout) = global.timeout {
+        builder = builder.timeout(timeout);
+    }
+    if let Some(retries) = global.max_retries {
+        builder = builder.max_retries(retries);
+    }
+    if let Some(max_rpm) = global.max_rpm {
+        builder = builder.max_rpm(max_rpm);
+    }
+    if let Some(burst) = global.burst {
+        builder = builder.burst(burst);
+    }
+    let budget = match global.rate_limit_budget {
+        None => Some(DEFAULT_RATE_LIMIT_BUDGET),
+        Some(Budget::Limited(budget)) => Some(budget),
+        Some(Budget::Unlimited) => None,
+    };
+    builder = builder.rate_limit_budget(budget);
+    builder.build().map_err(|error| match error {
+        Error::Config(message) if message.contains(permissions_api::env::ADMIN_KEY) => {
+            Failure::Usage(format!("{message}; or pass --admin-api-key"))
+        }
+        Error::Config(message) => Failure::Usage(message),
+        other => Failure::Usage(other.to_string()),
+    })
+}

@@ -1,0 +1,49 @@
+//! What every verb works with: the client, the resolved output settings, the
+//! progress line, and the debug log of responses.
+
+use std::io::{self, BufWriter};
+
+use permissions_api::{Client, Permissions};
+use tracing::debug;
+
+use crate::output::{Format, ItemWriter, Transform};
+use crate::progress::Progress;
+
+/// What the verbs share.
+pub(crate) struct Context {
+    pub(crate) client: Client,
+    /// The resolved output format (never `auto`).
+    pub(crate) format: Format,
+    pub(crate) transform: Option<Transform>,
+    /// Whether `--format` was given (`plan` prints text unless it was).
+    pub(crate) format_given: bool,
+    pub(crate) stderr_is_terminal: bool,
+    pub(crate) debug: bool,
+}
+
+impl Context {
+    pub(crate) fn permissions(&self) -> Permissions<'_> {
+        self.client.fine_tuning().checkpoints().permissions()
+    }
+
+    /// A writer of listings to standard output, in the run's format.
+    pub(crate) fn item_writer(&self) -> ItemWriter<BufWriter<io::Stdout>> {
+        ItemWriter::new(BufWriter::new(io::stdout()), self.format)
+            .with_transform(self.transform.clone())
+    }
+
+    /// The progress line of a long job: on a terminal, unless `--debug` logs there.
+    pub(crate) fn progress(&self) -> Progress<'_> {
+        Progress::new(self.stderr_is_terminal && !self.debug, &self.client)
+    }
+}
+
+/// Logs a response (status, request id, body) at debug level: `--debug`.
+pub(crate) fn log_response<T: serde::Serialize>(status: u16, request_id: Option<&str>, body: &T) {
+    debug!(
+        status,
+        request_id = request_id.unwrap_or("-"),
+        body = %serde_json::to_string(body).unwrap_or_default(),
+        "response"
+    );
+}

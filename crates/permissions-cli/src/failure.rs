@@ -1,0 +1,159 @@
+//! How a run fails: the [`Failure`] of a verb, its exit code and its report on
+//! standard error.
+
+use std::io;
+
+use permissions_api::permissions_types::{ApiError, ErrorResponse};
+use permissions_api::{Error, StatusError};
+
+use crate::cli::{EXIT_API, EXIT_CHANGES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE};
+use crate::progress::Interrupted;
+
+/// Why a run failed; each maps to an exit code.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Refused before any request: printed as `error: ...`, exit 2.
+    Usage(String),
+    /// A bad combination of arguments, reported the way clap reports its own.
+    Clap(clap::Error),
+    /// A request failed: `METHOD "URL": ...` (the client names the request), exit 1
+    /// (or 2 when the client refused an argument before sending).
+    Request(Error),
+    /// Standard output could not be written (a closed pipe ends the run quietly).
+    Output(io::Error),
+    /// Ctrl-C: what was done has been said, exit 130.
+    Interrupted,
+    /// `plan` found changes to make: exit 2, as `terraform plan -detailed-exitcode`.
+    ChangesPending,
+    /// The API's answer was not what was asked (printed as `error: ...`), exit 1.
+    Unexpected(String),
+}
+
+impl From<Interrupted> for Failure {
+    fn from(_: Interrupted) -> Self {
+        Self::Interrupted
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(error: io::Error) -> Self {
+        Self::Output(error)
+    }
+}
+
+/// Ends a job run by [`drive`](crate::progress::drive): after a failure or Ctrl-C, `unfinished` first
+/// says what was done and what was not (given "stopped by the error below" or
+/// "interrupted").
+pub(crate) fn conclude(
+    outcome: Result<Result<(), Failure>, Interrupted>,
+    unfinished: impl Fn(&str),
+) -> Result<(), Failure> {
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(failure)) => {
+            unfinished("stopped by the error below");
+            Err(failure)
+        }
+        Err(interrupted) => {
+            unfinished("interrupted");
+            Err(interrupted.into())
+        }
+    }
+}
+
+/// Prints a failure on standard error and returns its exit code.
+pub(crate) fn report(failure: Failure) -> u8 {
+    match failure {
+        Failure::Usage(message) => {
+            eprintln!("error: {message}");
+            EXIT_USAGE
+        }
+        Failure::Clap(error) => {
+            let _ = error.print();
+            EXIT_USAGE
+        }
+        Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => EXIT_OK,
+        Failure::Interrupted => EXIT_INTERRUPTED,
+        Failure::ChangesPending => EXIT_CHANGES,
+        Failure::Unexpected(message) => {
+            eprintln!("error: {message}");
+            EXIT_API
+        }
+        Failure::Output(error) => {
+            eprintln!("error: cannot write the output: {error}");
+            EXIT_API
+        }
+        Failure::Request(error) => report_request(&error),
+    }
+}
+
+fn report_request(error: &Error) -> u8 {
+    // `METHOD "URL"`, as the client recorded the request it sent.
+    let request = error
+        .request()
+        .map_or_else(|| "request".to_owned(), ToString::to_string);
+    match error {
+        Error::Status(status) => {
+            eprintln!("{request}: {} {}", status.status, reason(status.status));
+            eprintln!("{}", error_json(status));
+            if let Some(id) = &status.request_id {
+                eprintln!("request id: {id}");
+            }
+            EXIT_API
+        }
+        Error::InvalidArgument(message) | Error::Config(message) => {
+            eprintln!("error: {message}");
+            EXIT_USAGE
+        }
+        Error::Connection { source, .. } | Error::Timeout { source, .. } => {
+            let what = if matches!(error, Error::Timeout { .. }) {
+                "request timed out"
+            } else {
+                "connection error"
+            };
+            // reqwest's own message repeats the URL; its innermost cause says why.
+            let mut cause: &dyn std::error::Error = source;
+            while let Some(next) = cause.source() {
+                cause = next;
+            }
+            eprintln!("{request}: {what}: {cause}");
+            EXIT_API
+        }
+        other => {
+            eprintln!("{request}: {other}");
+            EXIT_API
+        }
+    }
+}
+
+/// The error envelope of a failed response, as the API sent it (the message with
+/// any key masked by the client layer).
+fn error_json(status: &StatusError) -> String {
+    let mut error = ApiError::new(
+        status.error_type.clone().unwrap_or_default(),
+        status.message.clone(),
+    );
+    error.code.clone_from(&status.code);
+    error.param.clone_from(&status.param);
+    let envelope = ErrorResponse::new(error);
+    serde_json::to_string_pretty(&envelope).unwrap_or_else(|_| status.message.clone())
+}
+
+fn reason(status: u16) -> &'static str {
+    http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_the_canonical_ones() {
+        assert_eq!(reason(404), "Not Found");
+        assert_eq!(reason(429), "Too Many Requests");
+        assert_eq!(reason(599), "");
+    }
+}

@@ -1,0 +1,115 @@
+//! `delete`: revokes permissions, one request each, a bounded number in flight.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::io::{self, BufWriter};
+
+use futures::{StreamExt, TryStreamExt};
+
+use crate::args::missing;
+use crate::cli::DeleteArgs;
+use crate::context::{Context, log_response};
+use crate::failure::{Failure, conclude};
+use crate::input;
+use crate::output::write_deleted;
+use crate::progress::{Tally, drive};
+
+/// What `delete` does.
+pub(crate) struct DeleteJob {
+    checkpoint: String,
+    permission_ids: Vec<String>,
+    concurrency: usize,
+}
+
+/// The permission ids of `delete`: after the checkpoint (flag or first
+/// positional), the `--permission-id` flags and the other positionals; `-` reads
+/// standard input too.
+pub(crate) fn parse(args: DeleteArgs) -> Result<DeleteJob, Failure> {
+    let mut positional = args.positional.into_iter();
+    let checkpoint = match args.checkpoint.fine_tuned_model_checkpoint {
+        Some(checkpoint) => checkpoint,
+        None => positional
+            .next()
+            .ok_or_else(|| missing("delete", "--fine-tuned-model-checkpoint <CHECKPOINT>"))?,
+    };
+    let mut ids: Vec<String> = args.permission_id.into_iter().chain(positional).collect();
+    let read_stdin = ids.iter().any(|id| id == "-");
+    ids.retain(|id| id != "-");
+    if read_stdin {
+        let from_stdin = input::read_ids(io::stdin().lock(), "permission id")
+            .map_err(|e| Failure::Usage(format!("standard input: {e}")))?;
+        ids.extend(from_stdin);
+    }
+    if ids.is_empty() {
+        return Err(missing(
+            "delete",
+            "--permission-id <PERMISSION_ID> (or give it as a positional argument, or - to read ids from standard input)",
+        ));
+    }
+    Ok(DeleteJob {
+        checkpoint,
+        permission_ids: input::dedup(ids),
+        concurrency: args.concurrency as usize,
+    })
+}
+
+/// Revokes each permission and says which were not.
+pub(crate) async fn run(ctx: &Context, job: DeleteJob) -> Result<(), Failure> {
+    let DeleteJob {
+        checkpoint,
+        permission_ids,
+        concurrency,
+    } = job;
+    let total = permission_ids.len();
+    let tally = Tally::new("permissions revoked", Some(total as u64));
+    let progress = ctx.progress();
+    let revoked = RefCell::new(HashSet::new());
+    let permissions = ctx.permissions();
+    let checkpoint_ref = checkpoint.as_str();
+    let job = async {
+        let mut results = futures::stream::iter(permission_ids.iter())
+            .map(|id| async move {
+                permissions
+                    .delete(checkpoint_ref, id)
+                    .await
+                    .map(|response| (id, response))
+            })
+            .buffered(concurrency.max(1));
+        while let Some((id, response)) = results.try_next().await.map_err(Failure::Request)? {
+            log_response(
+                response.status().as_u16(),
+                response.request_id(),
+                &*response,
+            );
+            progress.clear();
+            write_deleted(
+                BufWriter::new(io::stdout()),
+                ctx.format,
+                ctx.transform.as_ref(),
+                &response,
+            )?;
+            revoked.borrow_mut().insert(id.as_str());
+            tally.add(1);
+        }
+        Ok::<(), Failure>(())
+    };
+    let outcome = drive(job, &progress, &tally).await;
+    let revoked = revoked.into_inner();
+    let unfinished = |what: &str| {
+        let left: Vec<&str> = permission_ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| !revoked.contains(id))
+            .collect();
+        eprintln!(
+            "{what}: revoked {} of {total} permission(s); not revoked: {}",
+            revoked.len(),
+            left.join(" ")
+        );
+    };
+    // The error of a single delete says it all.
+    if total == 1 && matches!(outcome, Ok(Err(_))) {
+        return outcome.unwrap_or(Ok(()));
+    }
+    conclude(outcome, unfinished)
+}
