@@ -4,7 +4,11 @@
 //!   `openapi/permissions.yaml` from the official OpenAPI document and
 //!   `openapi/overlay.yaml`, and summarizes what changed.
 //!
+//! - [`semver`]: `cargo xtask semver [--baseline REV]` runs cargo-semver-checks
+//!   on the published library crates against a baseline revision.
+//!
 //! The command line is in `main.rs`; `codegen` and `check` live there, as they only
 //! run other tools.
 
+pub mod semver;
 pub mod sync;

@@ -7,6 +7,10 @@
 //! - `cargo xtask sync-spec <file> [--check]`: regenerate `openapi/permissions.yaml`
 //!   from the official OpenAPI document and `openapi/overlay.yaml`, and print what
 //!   changed, breaking changes first (see [`xtask::sync`]).
+//! - `cargo xtask semver [--baseline REV]`: cargo-semver-checks' verdict on the
+//!   Rust API of `permissions-types` and `permissions-api` against REV (default:
+//!   the last commit before HEAD that changed the workspace version); installs the
+//!   tool when missing (see [`xtask::semver`]).
 //! - `cargo xtask bench [--quick] [...]`: build the benchmark programs in release
 //!   mode and run `bench-suite` (crates/permissions-bench), which writes
 //!   `BENCHMARKS.md`. Not part of the tests; the full run takes about 15-25 minutes.
@@ -27,6 +31,10 @@ commands:
             regenerate openapi/permissions.yaml from the official OpenAPI
             document (3.0 or 3.1) and openapi/overlay.yaml, and summarize what
             changed; with --check, write nothing and fail if it would change
+  semver [--baseline REV]
+            cargo-semver-checks on permissions-types and permissions-api against
+            REV (default: the last commit before HEAD that changed the workspace
+            version): fails when a breaking change comes without a version bump
   bench [--quick] [--rounds N] [--skip-build-cost] [--skip-sdks] [--out FILE]
             run the benchmarks against the alternatives (release builds, servers
             on 127.0.0.1) and write BENCHMARKS.md; --quick: smaller counts, fewer
@@ -54,6 +62,8 @@ fn main() -> ExitCode {
         ["sync-spec", upstream, "--check"] | ["sync-spec", "--check", upstream] => {
             sync_spec(Path::new(upstream), true)
         }
+        ["semver"] => semver(None),
+        ["semver", "--baseline", rev] => semver(Some(rev)),
         ["bench", rest @ ..] => bench(rest),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
@@ -67,6 +77,34 @@ fn main() -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `cargo xtask semver`: prints cargo-semver-checks' report and fails when it does.
+fn semver(baseline: Option<&str>) -> Result<(), String> {
+    use xtask::semver;
+    let root = workspace_root();
+    let rev = match baseline {
+        Some(rev) => rev.to_owned(),
+        None => semver::default_baseline(&root)?,
+    };
+    semver::ensure_installed()?;
+    println!(
+        "checking the Rust API of {} against {rev}",
+        semver::CRATES.join(" and ")
+    );
+    let started = Instant::now();
+    let verdict = semver::check(
+        &root.join("Cargo.toml"),
+        semver::CRATES,
+        &semver::Baseline::Rev(rev),
+    )?;
+    print!("{}", verdict.report);
+    println!("(in {:.0} s)", started.elapsed().as_secs_f64());
+    if verdict.passed {
+        Ok(())
+    } else {
+        Err("a breaking change of the Rust API needs a version bump (see above)".into())
     }
 }
 
