@@ -11,6 +11,16 @@
 //! - `load-gen`: HTTP/1 load on one URL, closed-loop (as fast as the server
 //!   answers) or at a constant rate (latency counted from each request's scheduled
 //!   time), with a latency distribution.
+//!
+//! The library holds what the report needs: [`run`] (a run as data, saved as
+//! `BENCHMARKS.json`), [`goals`] (every goal, declared once), [`job`] (the
+//! throttled admin job) and [`report`] (`BENCHMARKS.md`, rendered from a run
+//! alone, so that the published figures are the saved ones).
+
+pub mod goals;
+pub mod job;
+pub mod report;
+pub mod run;
 
 use std::collections::HashMap;
 
@@ -69,15 +79,6 @@ pub fn cpu_time_ms() -> Option<f64> {
     Some(micros as f64 / 1e3)
 }
 
-/// The value following `name` in `args`, or `default`.
-pub fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_owned())
-}
-
 /// The median of `values` (the mean of the two middle ones for an even count), or
 /// `None` when empty. NaNs sort last.
 pub fn median(values: &[f64]) -> Option<f64> {
@@ -134,12 +135,5 @@ mod tests {
         assert_eq!(quantile(&sorted, 0.5), 50);
         assert_eq!(quantile(&sorted, 1.0), 100);
         assert_eq!(quantile(&[], 0.5), 0);
-    }
-
-    #[test]
-    fn args_take_the_following_value() {
-        let args: Vec<String> = ["x", "--n", "3"].map(String::from).to_vec();
-        assert_eq!(arg(&args, "--n", "1"), "3");
-        assert_eq!(arg(&args, "--m", "1"), "1");
     }
 }

@@ -25,12 +25,13 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use bytes::Bytes;
+use clap::Parser;
 use futures::{StreamExt, TryStreamExt};
 use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::client::legacy::{Client as HyperClient, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use permissions_api::{Client, ListParams};
-use permissions_bench::{CHECKPOINT, arg, cpu_time_ms, peak_rss_kib};
+use permissions_bench::{CHECKPOINT, cpu_time_ms, peak_rss_kib};
 use permissions_types::PermissionList;
 
 const KEY: &str = "sk-admin-bench";
@@ -174,20 +175,56 @@ where
         .await
 }
 
+/// One client, one task: list everything, repeat one call, or grant many projects.
+#[derive(Debug, Parser)]
+struct Args {
+    /// The API base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8089/v1")]
+    base_url: String,
+    /// ours, ours-pages, reqwest or hyper.
+    #[arg(long, default_value = "ours")]
+    client: String,
+    /// list, call or grant.
+    #[arg(long, default_value = "list")]
+    task: String,
+    /// Requests of `call`.
+    #[arg(long, default_value_t = 2000)]
+    count: usize,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+    /// Page size.
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Stop `list` after this many permissions.
+    #[arg(long, default_value_t = usize::MAX)]
+    max_items: usize,
+    /// The checkpoint.
+    #[arg(long, default_value = CHECKPOINT)]
+    checkpoint: String,
+    /// Projects granted by `grant`.
+    #[arg(long, default_value_t = 10000)]
+    projects: usize,
+    /// Project ids per create request of `grant`.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
-    let args: Vec<String> = std::env::args().collect();
-    let base_url = arg(&args, "--base-url", "http://127.0.0.1:8089/v1");
-    let which = arg(&args, "--client", "ours");
-    let task = arg(&args, "--task", "list");
-    let count: usize = arg(&args, "--count", "2000").parse()?;
-    let concurrency: usize = arg(&args, "--concurrency", "1").parse()?;
-    let limit: usize = arg(&args, "--limit", "100").parse()?;
-    let max_items: usize = arg(&args, "--max-items", &usize::MAX.to_string()).parse()?;
-    let checkpoint = arg(&args, "--checkpoint", CHECKPOINT);
-    let projects: usize = arg(&args, "--projects", "10000").parse()?;
-    let batch: usize = arg(&args, "--batch", "100").parse::<usize>()?.max(1);
-
+    let Args {
+        base_url,
+        client: which,
+        task,
+        count,
+        concurrency,
+        limit,
+        max_items,
+        checkpoint,
+        projects,
+        batch,
+    } = Args::parse();
+    let batch = batch.max(1);
     let ours = Client::builder().api_key(KEY).base_url(&base_url).build()?;
     let permissions = ours.fine_tuning().checkpoints().permissions();
     let manual = Manual::new(&base_url, &checkpoint);

@@ -26,10 +26,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use clap::Parser;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
-use permissions_bench::{arg, quantile};
+use permissions_bench::quantile;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -121,18 +122,38 @@ async fn connection(plan: Arc<Plan>) -> Result<Tally, BoxError> {
     Ok(tally)
 }
 
+/// HTTP/1 load on one URL: closed loop, or a constant rate with `--rate`.
+#[derive(Debug, Parser)]
+struct Args {
+    /// The URL every request goes to.
+    #[arg(long)]
+    url: String,
+    /// GET, or POST (a create with a new project each).
+    #[arg(long, default_value = "GET")]
+    method: String,
+    /// Connections, each one request in flight.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Seconds measured, after the warm-up.
+    #[arg(long, default_value_t = 10.0)]
+    duration_s: f64,
+    /// Seconds of warm-up, not measured.
+    #[arg(long, default_value_t = 1.0)]
+    warmup_s: f64,
+    /// Requests per second of an open loop; without it, a closed loop.
+    #[arg(long)]
+    rate: Option<f64>,
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
-    let args: Vec<String> = std::env::args().collect();
-    let uri: hyper::Uri = arg(&args, "--url", "").parse()?;
-    let post = arg(&args, "--method", "GET").eq_ignore_ascii_case("POST");
-    let connections: usize = arg(&args, "--connections", "32").parse()?;
-    let duration = Duration::from_secs_f64(arg(&args, "--duration-s", "10").parse()?);
-    let warmup = Duration::from_secs_f64(arg(&args, "--warmup-s", "1").parse()?);
-    let rate: Option<f64> = match arg(&args, "--rate", "").as_str() {
-        "" => None,
-        rate => Some(rate.parse()?),
-    };
+    let args = Args::parse();
+    let uri: hyper::Uri = args.url.parse()?;
+    let post = args.method.eq_ignore_ascii_case("POST");
+    let connections = args.connections;
+    let duration = Duration::from_secs_f64(args.duration_s);
+    let warmup = Duration::from_secs_f64(args.warmup_s);
+    let rate = args.rate;
     let start = Instant::now();
     let plan = Arc::new(Plan {
         uri,

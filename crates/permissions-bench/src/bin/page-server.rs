@@ -14,7 +14,8 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
-use permissions_bench::{arg, serialized_pages};
+use clap::Parser;
+use permissions_bench::serialized_pages;
 
 type Pages = Arc<HashMap<Option<String>, axum::body::Bytes>>;
 
@@ -40,20 +41,39 @@ async fn list(State(pages): State<Pages>, Query(query): Query<ListQuery>) -> imp
     }
 }
 
+/// Serves a listing of `--total` permissions as pre-serialized pages.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Threads of the runtime.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: String,
+    /// Permissions in the listing.
+    #[arg(long, default_value_t = 100_000)]
+    total: usize,
+    /// Permissions per page.
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let workers: usize = arg(&args, "--workers", "1").parse()?;
+    let args = Args::parse();
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers.max(1))
+        .worker_threads(args.workers.max(1))
         .enable_all()
         .build()?
         .block_on(serve(args))
 }
 
-async fn serve(args: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
-    let listen = arg(&args, "--listen", "127.0.0.1:0");
-    let total: usize = arg(&args, "--total", "100000").parse()?;
-    let limit: usize = arg(&args, "--limit", "100").parse()?;
+async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let Args {
+        listen,
+        total,
+        limit,
+        ..
+    } = args;
     let pages: Pages = Arc::new(
         serialized_pages(total, limit)
             .into_iter()

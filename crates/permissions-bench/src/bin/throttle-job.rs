@@ -14,9 +14,27 @@
 
 use std::time::Instant;
 
+use clap::Parser;
 use futures::TryStreamExt;
 use permissions_api::{ClientBuilder, ListParams};
-use permissions_bench::{CHECKPOINT, arg};
+use permissions_bench::CHECKPOINT;
+
+/// The throttled admin job through our library.
+#[derive(Debug, Parser)]
+struct Args {
+    /// The API base URL (the throttled emulator).
+    #[arg(long)]
+    base_url: String,
+    /// The checkpoint to list, grant and revoke on.
+    #[arg(long, default_value = CHECKPOINT)]
+    checkpoint: String,
+    /// Projects to grant, in batches of 100.
+    #[arg(long, default_value_t = 2000)]
+    grants: usize,
+    /// Permissions to revoke, one request each.
+    #[arg(long, default_value_t = 30)]
+    revokes: usize,
+}
 
 /// The key the emulator accepts as an admin key.
 const KEY: &str = "sk-admin-bench";
@@ -56,23 +74,12 @@ async fn job(
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    let base_url = arg(&args, "--base-url", "");
-    let checkpoint = arg(&args, "--checkpoint", CHECKPOINT);
-    let counts = (
-        arg(&args, "--grants", "2000").parse::<usize>(),
-        arg(&args, "--revokes", "30").parse::<usize>(),
-    );
-    let (Ok(grants), Ok(revokes)) = counts else {
-        eprintln!("--grants and --revokes take whole numbers");
-        return std::process::ExitCode::from(2);
-    };
-    if base_url.is_empty() {
-        eprintln!(
-            "usage: throttle-job --base-url URL [--checkpoint ID] [--grants N] [--revokes N]"
-        );
-        return std::process::ExitCode::from(2);
-    }
+    let Args {
+        base_url,
+        checkpoint,
+        grants,
+        revokes,
+    } = Args::parse();
     let builder = ClientBuilder::from_env().api_key(KEY).base_url(base_url);
     let started = Instant::now();
     let mut done = Done::default();

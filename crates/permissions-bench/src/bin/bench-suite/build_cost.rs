@@ -13,7 +13,9 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::procs::{Error, run_timed};
-use crate::{Paths, Results, show};
+use permissions_bench::run::Results;
+
+use crate::{Paths, record};
 
 /// The consumer of `permissions-api`: what a user's crate compiles.
 const OURS_MAIN: &str = r#"fn main() {
@@ -183,21 +185,23 @@ pub fn measure(paths: &Paths, results: &mut Results) -> Result<(), Error> {
                     .count()
             })
             .unwrap_or(0);
-        let value = json!({ "seconds": seconds, "rlibs": units });
-        show(key, &value);
-        results.add(key, value);
+        record(
+            results,
+            key.to_owned(),
+            json!({ "seconds": seconds, "rlibs": units }),
+        );
     }
 
     // The rebuild after a spec edit (and, for reference, with nothing changed).
     let target = ours.join("target");
     let seconds = build(&ours, &target, "build-noop")?;
-    let value = json!({ "seconds": seconds });
-    show("build/noop", &value);
-    results.add("build/noop", value);
+    record(results, "build/noop".into(), json!({ "seconds": seconds }));
     edit_spec(&workspace.join("openapi/permissions.yaml"))?;
     let seconds = build(&ours, &target, "build-rebuild")?;
-    let value = json!({ "seconds": seconds });
-    show("build/rebuild", &value);
-    results.add("build/rebuild", value);
+    record(
+        results,
+        "build/rebuild".into(),
+        json!({ "seconds": seconds }),
+    );
     Ok(())
 }

@@ -2,89 +2,82 @@
 //!
 //! ```text
 //! bench-suite [--quick] [--rounds N] [--out FILE] [--skip-build-cost] [--skip-sdks]
+//! bench-suite --from BENCHMARKS.json [--out FILE]
 //! ```
 //!
 //! Starts every server itself on 127.0.0.1 (ports it picks), runs each measurement as
 //! its own process, several rounds interleaved (the order of the contenders reversed
-//! every other round), and writes `BENCHMARKS.md` (medians and ratios) plus the raw
-//! samples as `target/bench/results.json`. Every process it started is stopped when
+//! every other round), and writes the run's data as `BENCHMARKS.json` (every
+//! sample, the settings, the machine, each goal's verdict) and `BENCHMARKS.md`
+//! (medians and ratios), rendered from that data alone: `--from BENCHMARKS.json`
+//! renders it again without measuring. Every process it started is stopped when
 //! it finishes or fails. The programs it runs (`client-bench`, `page-server`,
 //! `load-gen`, `permissions-emulator`) are looked up next to its own executable, so
 //! build them in the same profile first (`cargo xtask bench` does).
 
 mod build_cost;
+mod facts;
 mod procs;
-mod report;
 mod throttle;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use permissions_bench::{CHECKPOINT, arg, median};
+use clap::Parser;
+use permissions_bench::CHECKPOINT;
+use permissions_bench::report;
+use permissions_bench::run::{Results, Run, Settings};
 use procs::{Error, Server, run_json};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-/// Every sample of the run, by measurement key, and what the report needs besides.
-#[derive(Default)]
-pub struct Results {
-    /// The samples of each measurement (one JSON object per round).
-    pub samples: BTreeMap<String, Vec<Value>>,
-    /// Things measured once: versions, machine, settings.
-    pub facts: BTreeMap<String, String>,
-    /// Measurements that could not be taken, and why.
-    pub missing: Vec<String>,
+/// The benchmarks of `cargo xtask bench`, side by side in one run.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Smaller counts, 2 rounds, no build cost (not the published figures).
+    #[arg(long)]
+    quick: bool,
+    /// Rounds of every interleaved comparison [default: 5, or 2 with --quick].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: Option<u32>,
+    /// Where to write the report; the run's data goes beside it, as `.json`.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Do not measure the build cost.
+    #[arg(long)]
+    skip_build_cost: bool,
+    /// Do not measure the official SDKs.
+    #[arg(long)]
+    skip_sdks: bool,
+    /// The workspace checkout (xtask passes it).
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Measure nothing: render the report from a saved run (a `BENCHMARKS.json`).
+    #[arg(long, value_name = "FILE")]
+    from: Option<PathBuf>,
 }
 
-impl Results {
-    fn add(&mut self, key: &str, value: Value) {
-        self.samples.entry(key.to_owned()).or_default().push(value);
+impl Args {
+    /// The flags as the report quotes them (`--root` is xtask's, not a choice).
+    fn shown(&self) -> Vec<String> {
+        let mut shown = Vec::new();
+        if self.quick {
+            shown.push("--quick".to_owned());
+        }
+        if let Some(rounds) = self.rounds {
+            shown.extend(["--rounds".to_owned(), rounds.to_string()]);
+        }
+        if self.skip_build_cost {
+            shown.push("--skip-build-cost".to_owned());
+        }
+        if self.skip_sdks {
+            shown.push("--skip-sdks".to_owned());
+        }
+        if let Some(out) = &self.out {
+            shown.extend(["--out".to_owned(), out.display().to_string()]);
+        }
+        shown
     }
-
-    /// The median of `field` over the samples of `key`.
-    pub fn med(&self, key: &str, field: &str) -> Option<f64> {
-        let values: Vec<f64> = self
-            .samples
-            .get(key)?
-            .iter()
-            .filter_map(|v| v.get(field)?.as_f64())
-            .collect();
-        median(&values)
-    }
-
-    /// The smallest and largest `field` over the samples of `key`.
-    pub fn range(&self, key: &str, field: &str) -> Option<(f64, f64)> {
-        let values: Vec<f64> = self
-            .samples
-            .get(key)?
-            .iter()
-            .filter_map(|v| v.get(field)?.as_f64())
-            .collect();
-        let min = values.iter().copied().reduce(f64::min)?;
-        let max = values.iter().copied().reduce(f64::max)?;
-        Some((min, max))
-    }
-}
-
-/// What the run does, from the command line.
-pub struct Settings {
-    /// Smaller counts, fewer rounds, no build cost.
-    pub quick: bool,
-    /// Rounds of every interleaved comparison.
-    pub rounds: usize,
-    /// Permissions listed by the "list everything" comparison.
-    pub list_total: usize,
-    /// Requests of each request-overhead measurement.
-    pub calls: usize,
-    /// Projects granted by the bulk grant.
-    pub projects: usize,
-    /// Seconds of each server throughput measurement.
-    pub load_seconds: f64,
-    /// Whether the official SDKs are measured.
-    pub sdks: bool,
-    /// Whether the build cost is measured.
-    pub build_cost: bool,
 }
 
 /// Where things are.
@@ -118,26 +111,33 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> Result<(), Error> {
-    let args: Vec<String> = std::env::args().collect();
-    let quick = args.iter().any(|a| a == "--quick");
+    let args = Args::parse();
     let default_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let root =
-        PathBuf::from(arg(&args, "--root", &default_root.to_string_lossy())).canonicalize()?;
-    let settings = Settings {
-        quick,
-        rounds: arg(&args, "--rounds", if quick { "2" } else { "5" }).parse()?,
-        list_total: if quick { 20_000 } else { 100_000 },
-        calls: if quick { 2_000 } else { 20_000 },
-        projects: if quick { 2_000 } else { 10_000 },
-        load_seconds: if quick { 2.0 } else { 5.0 },
-        sdks: !args.iter().any(|a| a == "--skip-sdks"),
-        build_cost: !quick && !args.iter().any(|a| a == "--skip-build-cost"),
-    };
-    let out = PathBuf::from(arg(
-        &args,
-        "--out",
-        &root.join("BENCHMARKS.md").to_string_lossy(),
-    ));
+    let root = args.root.clone().unwrap_or(default_root).canonicalize()?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| root.join("BENCHMARKS.md"));
+    if let Some(saved) = &args.from {
+        let run = Run::from_json(&std::fs::read_to_string(saved)?)?;
+        std::fs::write(&out, report::render(&run))?;
+        // The data beside the report, in this version's form (goal verdicts too).
+        let data = out.with_extension("json");
+        std::fs::write(&data, run.to_json()?)?;
+        println!(
+            "wrote {} and {} from {}",
+            out.display(),
+            data.display(),
+            saved.display()
+        );
+        return Ok(());
+    }
+    let mut settings = Settings::new(args.quick);
+    if let Some(rounds) = args.rounds {
+        settings.rounds = rounds as usize;
+    }
+    settings.sdks = !args.skip_sdks;
+    settings.build_cost &= !args.skip_build_cost;
     let bins = std::env::current_exe()?
         .parent()
         .ok_or("executable without a directory")?
@@ -168,7 +168,7 @@ fn run() -> Result<(), Error> {
 
     let started = Instant::now();
     let mut results = Results::default();
-    report::machine_facts(&mut results, &paths);
+    facts::machine(&mut results, &paths);
     results.facts.insert(
         "load_before".into(),
         std::fs::read_to_string("/proc/loadavg").unwrap_or_default(),
@@ -214,27 +214,30 @@ fn run() -> Result<(), Error> {
     results
         .facts
         .insert("duration_s".into(), format!("{elapsed:.0}"));
-    let raw = json!({
-        "facts": results.facts,
-        "missing": results.missing,
-        "samples": results.samples,
-    });
-    std::fs::write(
-        paths.work.join("results.json"),
-        serde_json::to_string_pretty(&raw)?,
-    )?;
-    let markdown = report::render(&results, &settings, &args[1..]);
-    std::fs::write(&out, markdown)?;
+    let run = Run {
+        settings,
+        args: args.shown(),
+        results,
+    };
+    let data = out.with_extension("json");
+    std::fs::write(&data, run.to_json()?)?;
+    std::fs::write(&out, report::render(&run))?;
     println!(
-        "wrote {} (raw samples: {}) in {elapsed:.0} s",
+        "wrote {} (the run's data: {}) in {elapsed:.0} s",
         out.display(),
-        paths.work.join("results.json").display()
+        data.display()
     );
     Ok(())
 }
 
 fn section(name: &str) {
     println!("== {name}");
+}
+
+/// Adds a sample of `key`, and prints it.
+fn record(results: &mut Results, key: String, value: Value) {
+    show(&key, &value);
+    results.add(&key, value);
 }
 
 /// Prints one sample as it comes, so a long run shows progress.
@@ -273,88 +276,84 @@ pub struct Sdks {
 fn install_sdks(paths: &Paths, results: &mut Results) -> Sdks {
     let sdk = paths.root.join("crates/permissions-bench/sdk");
     let dest = paths.work.join("sdk");
-    let mut sdks = Sdks::default();
-
     let python_dir = dest.join("python");
-    let requirements = std::fs::read_to_string(sdk.join("requirements.txt")).unwrap_or_default();
-    let stamp = python_dir.join(".requirements.txt");
-    let python_ok = std::fs::read_to_string(&stamp).is_ok_and(|s| s == requirements) || {
-        println!("installing the Python SDK into {}", python_dir.display());
-        let _ = std::fs::remove_dir_all(&python_dir);
-        let mut pip = Command::new("python3");
-        pip.args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(["--no-deps", "--target"])
-        .arg(&python_dir)
-        .arg("-r")
-        .arg(sdk.join("requirements.txt"));
-        match procs::run_timed(pip, &paths.log("pip")) {
-            Ok(_) => std::fs::write(&stamp, &requirements).is_ok(),
-            Err(error) => {
-                results
-                    .missing
-                    .push(format!("Python SDK: install failed ({error})"));
-                false
-            }
-        }
-    };
-    if python_ok {
-        for script in ["list.py", "throttle_job.py"] {
-            std::fs::copy(sdk.join(script), python_dir.join(script)).ok();
-        }
-        sdks.python = Some(python_dir);
-    }
-
+    let mut pip = Command::new("python3");
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ])
+    .args(["--no-deps", "--target"])
+    .arg(&python_dir)
+    .arg("-r")
+    .arg(sdk.join("requirements.txt"));
     let node_dir = dest.join("node");
-    let lock = std::fs::read_to_string(sdk.join("package-lock.json")).unwrap_or_default();
-    let stamp = node_dir.join(".package-lock.json.installed");
-    let node_ok = std::fs::read_to_string(&stamp).is_ok_and(|s| s == lock) || {
-        println!("installing the Node SDK into {}", node_dir.display());
-        let _ = std::fs::remove_dir_all(&node_dir);
-        let copied = std::fs::create_dir_all(&node_dir).is_ok()
-            && std::fs::copy(sdk.join("package.json"), node_dir.join("package.json")).is_ok()
-            && std::fs::copy(
-                sdk.join("package-lock.json"),
-                node_dir.join("package-lock.json"),
-            )
-            .is_ok();
-        let mut npm = Command::new("npm");
-        npm.args([
-            "ci",
-            "--ignore-scripts",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-        ])
-        .arg(&node_dir);
-        let installed = if copied {
-            procs::run_timed(npm, &paths.log("npm"))
-        } else {
-            Err("cannot copy package.json".into())
-        };
-        match installed {
-            Ok(_) => std::fs::write(&stamp, &lock).is_ok(),
-            Err(error) => {
-                results
-                    .missing
-                    .push(format!("Node SDK: install failed ({error})"));
-                false
+    let mut npm = Command::new("npm");
+    npm.args([
+        "ci",
+        "--ignore-scripts",
+        "--no-audit",
+        "--no-fund",
+        "--prefix",
+    ])
+    .arg(&node_dir);
+    let install = |name: &str, dir: &Path, pins: &str, copied: &[&str], command: Command| {
+        let pinned = std::fs::read_to_string(sdk.join(pins)).unwrap_or_default();
+        let stamp = dir.join(".installed-pins");
+        let ready = std::fs::read_to_string(&stamp).is_ok_and(|s| s == pinned) || {
+            println!("installing the {name} SDK into {}", dir.display());
+            let _ = std::fs::remove_dir_all(dir);
+            let installed = std::fs::create_dir_all(dir)
+                .map_err(Error::from)
+                .and_then(|()| copy_all(&sdk, dir, copied))
+                .and_then(|()| procs::run_timed(command, &paths.log(name)));
+            match installed {
+                Ok(_) => std::fs::write(&stamp, &pinned).is_ok(),
+                Err(error) => return Err(format!("{name} SDK: install failed ({error})")),
             }
-        }
+        };
+        copy_all(&sdk, dir, copied).map_err(|e| format!("{name} SDK: {e}"))?;
+        Ok(ready.then(|| dir.to_path_buf()))
     };
-    if node_ok {
-        for script in ["list.mjs", "throttle_job.mjs"] {
-            std::fs::copy(sdk.join(script), node_dir.join(script)).ok();
-        }
-        sdks.node = Some(node_dir);
-    }
-    report::sdk_versions(results, &sdks.python, &sdks.node);
+    let mut installed = |outcome: Result<Option<PathBuf>, String>| {
+        outcome.unwrap_or_else(|missing| {
+            results.missing.push(missing);
+            None
+        })
+    };
+    let sdks = Sdks {
+        python: installed(install(
+            "Python",
+            &python_dir,
+            "requirements.txt",
+            &["list.py", "throttle_job.py"],
+            pip,
+        )),
+        node: installed(install(
+            "Node",
+            &node_dir,
+            "package-lock.json",
+            &[
+                "package.json",
+                "package-lock.json",
+                "list.mjs",
+                "throttle_job.mjs",
+            ],
+            npm,
+        )),
+    };
+    facts::sdk_versions(results, &sdks.python, &sdks.node);
     sdks
+}
+
+/// Copies `files` of `from` into `to`.
+fn copy_all(from: &Path, to: &Path, files: &[&str]) -> Result<(), Error> {
+    for file in files {
+        std::fs::copy(from.join(file), to.join(file))?;
+    }
+    Ok(())
 }
 
 /// Writes a seed file of `total` permissions of [`CHECKPOINT`] (if not there yet),
@@ -450,9 +449,7 @@ fn request_overhead(paths: &Paths, s: &Settings, results: &mut Results) -> Resul
                 ]
                 .map(String::from);
                 let value = run_json(client_bench(paths, &server.url, client, "call", &extra))?;
-                let key = format!("overhead/{label}/{client}");
-                show(&key, &value);
-                results.add(&key, value);
+                record(results, format!("overhead/{label}/{client}"), value);
             }
         }
     }
@@ -509,9 +506,7 @@ fn list_everything(
                 };
                 let value = run_json(command)?;
                 check_items(&value, total)?;
-                let key = format!("list/{which}/{client}");
-                show(&key, &value);
-                results.add(&key, value);
+                record(results, format!("list/{which}/{client}"), value);
             }
         }
         for &n in &scales {
@@ -519,9 +514,7 @@ fn list_everything(
                 let extra = ["--max-items".to_owned(), n.to_string()];
                 let value = run_json(client_bench(paths, &page.url, client, "list", &extra))?;
                 check_items(&value, n)?;
-                let key = format!("scale/{n}/{client}");
-                show(&key, &value);
-                results.add(&key, value);
+                record(results, format!("scale/{n}/{client}"), value);
             }
         }
     }
@@ -583,9 +576,7 @@ fn bulk_grant(paths: &Paths, s: &Settings, results: &mut Results) -> Result<(), 
                         )
                         .into());
                     }
-                    let key = format!("grant/{store}/{config}/{client}");
-                    show(&key, &value);
-                    results.add(&key, value);
+                    record(results, format!("grant/{store}/{config}/{client}"), value);
                 }
             }
         }
@@ -643,14 +634,10 @@ fn servers(paths: &Paths, s: &Settings, results: &mut Results) -> Result<(), Err
     for round in 0..s.rounds {
         for (name, server) in order(&targets, round) {
             let value = load(format!("{}{list_path}", server.url), false, None, &seconds)?;
-            let key = format!("server/list/{name}");
-            show(&key, &value);
-            results.add(&key, value);
+            record(results, format!("server/list/{name}"), value);
             if name != "ceiling" {
                 let value = load(format!("{}{create_path}", server.url), true, None, &seconds)?;
-                let key = format!("server/create/{name}");
-                show(&key, &value);
-                results.add(&key, value);
+                record(results, format!("server/create/{name}"), value);
             }
         }
     }
@@ -667,9 +654,7 @@ fn servers(paths: &Paths, s: &Settings, results: &mut Results) -> Result<(), Err
                 Some(rps / 2.0),
                 &paced_seconds,
             )?;
-            let key = format!("paced/{op}/{name}");
-            show(&key, &value);
-            results.add(&key, value);
+            record(results, format!("paced/{op}/{name}"), value);
         }
     }
     Ok(())

@@ -12,40 +12,12 @@ use permissions_bench::CHECKPOINT;
 use serde_json::{Value, json};
 
 use crate::procs::{Error, Server, run_json};
-use crate::{Paths, Results, Sdks, Settings, emulator_command, order, seed_file, show};
+use permissions_bench::job::{
+    CONTENDERS, GRANTS, LISTED, MAX_RPM, REQUESTS, REVOKES, WINDOW_S, minimum_ms,
+};
+use permissions_bench::run::{Results, Settings};
 
-/// The emulator's limit: `REQUESTS` per `WINDOW_S` seconds, per endpoint.
-pub const REQUESTS: u32 = 8;
-/// The window of the limit, in seconds.
-pub const WINDOW_S: f64 = 3.0;
-/// The job.
-pub const LISTED: usize = 3_000;
-/// Projects granted, in batches of 100.
-pub const GRANTS: usize = 2_000;
-/// Permissions revoked, one request each.
-pub const REVOKES: usize = 30;
-/// `OPENAI_ADMIN_MAX_RPM` of the configured runs: the emulator's own rate.
-pub const MAX_RPM: &str = "160";
-
-/// The contenders, in the order of even rounds.
-pub const CONTENDERS: [&str; 6] = [
-    "ours-lib",
-    "ours-lib-rpm",
-    "ours-cli",
-    "ours-cli-rpm",
-    "python",
-    "node",
-];
-
-/// The fewest requests the job needs: pages of 100, batches of 100, one revoke each.
-pub fn requests_needed() -> usize {
-    LISTED.div_ceil(100) + GRANTS.div_ceil(100) + REVOKES
-}
-
-/// The shortest wall time the throttle allows, in ms: requests needed / allowed rate.
-pub fn minimum_ms() -> f64 {
-    requests_needed() as f64 * WINDOW_S * 1e3 / f64::from(REQUESTS)
-}
+use crate::{Paths, Sdks, emulator_command, order, record, seed_file};
 
 /// Runs every contender `rounds` times, each against a fresh throttled emulator.
 pub fn measure(
@@ -82,9 +54,7 @@ pub fn measure(
             value["requests"] = requests.into();
             value["throttled"] = throttled.into();
             value["minimum_ms"] = minimum_ms().into();
-            let key = format!("throttle/{contender}");
-            show(&key, &value);
-            results.add(&key, value);
+            record(results, format!("throttle/{contender}"), value);
         }
     }
     results

@@ -1,97 +1,13 @@
-//! `BENCHMARKS.md`: the tables, the machine, the versions and the commands.
+//! `BENCHMARKS.md`, rendered from a [`Run`] alone: the tables, the goals, the
+//! machine, the versions and the commands.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::procs::version_of;
-use crate::throttle::{self, CONTENDERS, MAX_RPM};
-use crate::{Paths, Results, Settings};
-
-/// Records the machine and the toolchain versions.
-pub fn machine_facts(results: &mut Results, paths: &Paths) {
-    let facts = &mut results.facts;
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
-        .unwrap_or_else(|| "unknown".into());
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or_else(
-            || "unknown".into(),
-            |kib| format!("{:.1} GiB", kib / 1048576.0),
-        );
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    facts.insert("cpu".into(), model);
-    facts.insert("cores".into(), cores.to_string());
-    facts.insert("memory".into(), memory);
-    facts.insert("kernel".into(), version_of("uname", &["-sr"]));
-    facts.insert("rustc".into(), version_of("rustc", &["--version"]));
-    facts.insert("python".into(), version_of("python3", &["--version"]));
-    facts.insert("node".into(), version_of("node", &["--version"]));
-    facts.insert("prism".into(), version_of("prism", &["--version"]));
-    facts.insert(
-        "git".into(),
-        version_of(
-            "git",
-            &[
-                "-C",
-                &paths.root.to_string_lossy(),
-                "rev-parse",
-                "--short",
-                "HEAD",
-            ],
-        ),
-    );
-    let lock = std::fs::read_to_string(paths.root.join("Cargo.lock")).unwrap_or_default();
-    for name in [
-        "reqwest",
-        "hyper",
-        "hyper-util",
-        "axum",
-        "tokio",
-        "serde_json",
-    ] {
-        let version = lock
-            .split("[[package]]")
-            .find(|p| p.contains(&format!("name = \"{name}\"\n")))
-            .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = ")))
-            .map_or_else(|| "?".into(), |v| v.trim_matches('"').to_owned());
-        facts.insert(format!("crate:{name}"), version);
-    }
-}
-
-/// Records the installed SDK versions.
-pub fn sdk_versions(results: &mut Results, python: &Option<PathBuf>, node: &Option<PathBuf>) {
-    if let Some(dir) = python {
-        let version = std::fs::read_dir(dir)
-            .ok()
-            .and_then(|entries| {
-                entries.filter_map(Result::ok).find_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    name.strip_prefix("openai-")
-                        .and_then(|r| r.strip_suffix(".dist-info"))
-                        .map(str::to_owned)
-                })
-            })
-            .unwrap_or_else(|| "?".into());
-        results.facts.insert("openai_python".into(), version);
-    }
-    if let Some(dir) = node {
-        let version = std::fs::read_to_string(dir.join("node_modules/openai/package.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v.get("version")?.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "?".into());
-        results.facts.insert("openai_node".into(), version);
-    }
-}
+use crate::goals::{self, GOALS, Goal, mib, named, ratio};
+use crate::job::{self, CONTENDERS, MAX_RPM};
+use crate::run::{Results, Run, Settings};
 
 fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "**missed**" }
@@ -101,28 +17,27 @@ fn num(value: Option<f64>, digits: usize) -> String {
     value.map_or_else(|| "n/a".into(), |v| format!("{v:.digits$}"))
 }
 
-fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
-        _ => None,
+/// `words: met` for goal `id` in this run, as the sections' goal lines say it.
+fn goal_cell(r: &Results, s: &Settings, id: &str) -> String {
+    let goal = named(id);
+    match goal.check(r, s) {
+        (_, Some(met)) => format!("{}: {}", goal.section, verdict(met)),
+        (_, None) => format!("{}: not measured", goal.section),
     }
 }
 
-fn mib(kib: Option<f64>) -> Option<f64> {
-    kib.map(|k| k / 1024.0)
-}
-
-/// A goal line: `ratio` against `goal`, met when `ok(ratio)`.
-fn goal_cell(value: Option<f64>, text: &str, ok: impl Fn(f64) -> bool) -> String {
-    match value {
-        Some(v) => format!("{text}: {}", verdict(ok(v))),
-        None => format!("{text}: not measured"),
-    }
+/// The goal lines of `ids`, joined as the sections print them.
+fn goal_cells(r: &Results, s: &Settings, ids: &[&str]) -> String {
+    ids.iter()
+        .map(|id| goal_cell(r, s, id))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Renders the whole document.
-pub fn render(r: &Results, s: &Settings, args: &[String]) -> String {
-    let f = |k: &str| r.facts.get(k).cloned().unwrap_or_else(|| "?".into());
+pub fn render(run: &Run) -> String {
+    let (r, s, args) = (&run.results, &run.settings, &run.args);
+    let f = |k: &str| r.fact(k);
     let mut md = String::new();
     // `--root DIR` is how xtask tells the suite where the checkout is, not a choice
     // of the person who ran it.
@@ -148,8 +63,9 @@ pub fn render(r: &Results, s: &Settings, args: &[String]) -> String {
          Generated by `{command}` in {} s{} at commit {}. Every figure is the median of {} \
          rounds, each measurement its own process, the contenders interleaved (order \
          reversed every other round); every comparison is a ratio of two figures from the \
-         same run, so a noisy shared machine cancels out as far as possible. Raw samples: \
-         `target/bench/results.json`. Load average (1, 5, 15 min) before: {}; after: {}.\n",
+         same run, so a noisy shared machine cancels out as far as possible. Every sample, \
+         and each goal's verdict: `BENCHMARKS.json`, from which this file is rendered \
+         (`bench-suite --from BENCHMARKS.json`). Load average (1, 5, 15 min) before: {}; after: {}.\n",
         f("duration_s"),
         if s.quick {
             " (**--quick**: smaller counts, fewer rounds; not the published figures)"
@@ -198,7 +114,7 @@ pub fn render(r: &Results, s: &Settings, args: &[String]) -> String {
     grant(&mut md, r);
     servers(&mut md, r, s);
     build(&mut md, r);
-    throttled(&mut md, r);
+    throttled(&mut md, r, s);
 
     if !r.missing.is_empty() {
         let _ = writeln!(md, "## Not measured in this run\n");
@@ -212,139 +128,22 @@ pub fn render(r: &Results, s: &Settings, args: &[String]) -> String {
 }
 
 fn summary(md: &mut String, r: &Results, s: &Settings) {
-    let n = s.list_total;
-    let ours_list = r.med("list/page/ours", "wall_ms");
-    let ideal_list = r.med("list/page/reqwest", "wall_ms");
-    let rows: Vec<(String, Option<f64>, String)> = vec![
-        (
-            "Per call, ours / reqwest + serde (sequential wall, limit 1, emulator)".into(),
-            ratio(
-                r.med("overhead/seq/ours", "us_per_request"),
-                r.med("overhead/seq/reqwest", "us_per_request"),
-            ),
-            "<= 1.05".into(),
-        ),
-        (
-            "Per call, ours / reqwest + serde (client CPU, sequential)".into(),
-            ratio(
-                r.med("overhead/seq/ours", "cpu_us_per_request"),
-                r.med("overhead/seq/reqwest", "cpu_us_per_request"),
-            ),
-            "<= 1.05".into(),
-        ),
-        (
-            format!("List {n}: `list` / ideal loop (wall, page server)"),
-            ratio(ours_list, ideal_list),
-            "<= 1.1".into(),
-        ),
-        (
-            format!("List {n}: `list` / ideal loop (wall, emulator)"),
-            ratio(
-                r.med("list/emulator/ours", "wall_ms"),
-                r.med("list/emulator/reqwest", "wall_ms"),
-            ),
-            "<= 1.1".into(),
-        ),
-        (
-            format!("List {n}: Python SDK / ours (wall, page server)"),
-            ratio(r.med("list/page/python", "wall_ms"), ours_list),
-            ">= 30".into(),
-        ),
-        (
-            format!("List {n}: Node SDK / ours (wall, page server)"),
-            ratio(r.med("list/page/node", "wall_ms"), ours_list),
-            ">= 10".into(),
-        ),
-        (
-            format!("List {n}: our client's CPU per page (us, page server)"),
-            r.med("list/page/ours", "cpu_us_per_request"),
-            "< 20".into(),
-        ),
-        (
-            format!("List {n}: peak RSS of our client process (MiB)"),
-            mib(r.med("list/page/ours", "peak_rss_kib")),
-            "< 10".into(),
-        ),
-        (
-            "Emulator list req/s / Prism".into(),
-            ratio(
-                r.med("server/list/memory", "rps"),
-                r.med("server/list/prism", "rps"),
-            ),
-            ">= 20".into(),
-        ),
-        (
-            "Emulator list req/s / ceiling (page server)".into(),
-            ratio(
-                r.med("server/list/memory", "rps"),
-                r.med("server/list/ceiling", "rps"),
-            ),
-            ">= 0.5".into(),
-        ),
-    ];
-    let mut rows = rows;
-    let over_minimum = |key: &str| ratio(r.med(key, "wall_ms"), Some(throttle::minimum_ms()));
-    let share_429 = |key: &str| ratio(r.med(key, "throttled"), r.med(key, "requests"));
-    let ours: Vec<&Value> = CONTENDERS
-        .iter()
-        .filter(|c| c.starts_with("ours"))
-        .filter_map(|c| r.samples.get(&format!("throttle/{c}")))
-        .flatten()
-        .collect();
-    let whole = ours.iter().filter(|v| job_completed(v)).count();
-    rows.extend([
-        (
-            "Throttled job: share of our runs (library and CLI, both modes) that did all of it"
-                .into(),
-            (!ours.is_empty()).then(|| whole as f64 / ours.len() as f64),
-            ">= 1".into(),
-        ),
-        (
-            "Throttled job, our library, no configuration: wall / minimum".into(),
-            over_minimum("throttle/ours-lib"),
-            "<= 1.5".into(),
-        ),
-        (
-            "Throttled job, ckpt-perms, no configuration: wall / minimum".into(),
-            over_minimum("throttle/ours-cli"),
-            "<= 1.5".into(),
-        ),
-        (
-            format!("Throttled job, our library, OPENAI_ADMIN_MAX_RPM={MAX_RPM}: wall / minimum"),
-            over_minimum("throttle/ours-lib-rpm"),
-            "<= 1.15".into(),
-        ),
-        (
-            format!("Throttled job, ckpt-perms, OPENAI_ADMIN_MAX_RPM={MAX_RPM}: wall / minimum"),
-            over_minimum("throttle/ours-cli-rpm"),
-            "<= 1.15".into(),
-        ),
-        (
-            format!("Throttled job, our library, OPENAI_ADMIN_MAX_RPM={MAX_RPM}: share of requests answered 429"),
-            share_429("throttle/ours-lib-rpm"),
-            "< 0.05".into(),
-        ),
-        (
-            format!("Throttled job, ckpt-perms, OPENAI_ADMIN_MAX_RPM={MAX_RPM}: share of requests answered 429"),
-            share_429("throttle/ours-cli-rpm"),
-            "< 0.05".into(),
-        ),
-    ]);
     let _ = writeln!(
         md,
         "## Summary: goals\n\n| comparison | measured | goal | |\n|---|---:|---|---|"
     );
-    for (what, value, goal) in rows {
-        let (op, target) = goal.split_at(goal.find(|c: char| c.is_ascii_digit()).unwrap_or(0));
-        let target: f64 = target.parse().unwrap_or(f64::NAN);
-        let ok = |v: f64| match op.trim() {
-            "<=" => v <= target,
-            "<" => v < target,
-            ">=" => v >= target,
-            _ => false,
+    for goal in GOALS {
+        let Some(label) = goal.summary_label(s) else {
+            continue;
         };
-        let status = value.map_or("not measured", |v| verdict(ok(v)));
-        let _ = writeln!(md, "| {what} | {} | {goal} | {status} |", num(value, 2));
+        let (value, met) = goal.check(r, s);
+        let status = met.map_or("not measured", verdict);
+        let _ = writeln!(
+            md,
+            "| {label} | {} | {} | {status} |",
+            num(value, 2),
+            goal.threshold()
+        );
     }
     md.push('\n');
 }
@@ -381,23 +180,9 @@ fn overhead(md: &mut String, r: &Results, s: &Settings) {
     }
     let _ = writeln!(
         md,
-        "\nGoal (per-call overhead, ours / reqwest + serde <= 1.05): {}; {}.\n",
-        goal_cell(
-            ratio(
-                r.med("overhead/seq/ours", "us_per_request"),
-                r.med("overhead/seq/reqwest", "us_per_request")
-            ),
-            "wall, sequential",
-            |v| v <= 1.05
-        ),
-        goal_cell(
-            ratio(
-                r.med("overhead/seq/ours", "cpu_us_per_request"),
-                r.med("overhead/seq/reqwest", "cpu_us_per_request")
-            ),
-            "client CPU, sequential",
-            |v| v <= 1.05
-        ),
+        "\nGoal (per-call overhead, ours / reqwest + serde {}): {}.\n",
+        named("overhead-wall").threshold(),
+        goal_cells(r, s, &["overhead-wall", "overhead-cpu"]),
     );
 }
 
@@ -455,58 +240,23 @@ fn listing(md: &mut String, r: &Results, s: &Settings) {
                 num(ratio(wall, ours), 2),
             );
         }
-        let python = ratio(r.med(&format!("list/{server}/python"), "wall_ms"), ours);
-        let node = ratio(r.med(&format!("list/{server}/node"), "wall_ms"), ours);
-        let _ = writeln!(
-            md,
-            "\nGoals ({title}): {}; {}; {}; {}; {}.\n",
-            goal_cell(
-                ratio(ours, ideal),
-                "`list` within 1.1x of the ideal loop",
-                |v| v <= 1.1
-            ),
-            goal_cell(python, "at least 30x faster than Python", |v| v >= 30.0),
-            goal_cell(node, "at least 10x faster than Node", |v| v >= 10.0),
-            goal_cell(
-                mib(r.med(&format!("list/{server}/ours"), "peak_rss_kib")),
-                "peak RSS under 10 MiB",
-                |v| v < 10.0
-            ),
-            goal_cell(
-                r.med(&format!("list/{server}/ours"), "cpu_us_per_request"),
-                "under 20 us of client CPU per page",
-                |v| v < 20.0
-            ),
-        );
+        let ids = ["ideal", "python", "node", "rss", "cpu"].map(|g| format!("list-{g}-{server}"));
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let _ = writeln!(md, "\nGoals ({title}): {}.\n", goal_cells(r, s, &ids));
     }
-    let mut counts: Vec<usize> = r
-        .facts
-        .get("scales")
-        .map(|s| s.split(',').filter_map(|n| n.parse().ok()).collect())
-        .unwrap_or_default();
-    counts.push(n);
     let _ = writeln!(
         md,
         "### Peak memory as the count grows (page server)\n\n\
          | permissions | ours: wall ms | ours: peak RSS MiB | ideal: wall ms | ideal: peak RSS MiB | wall ours / ideal |\n\
          |---:|---:|---:|---:|---:|---:|"
     );
-    let mut peaks = Vec::new();
-    for count in &counts {
-        let key = |c: &str| {
-            if *count == n {
-                format!("list/page/{c}")
-            } else {
-                format!("scale/{count}/{c}")
-            }
-        };
-        let peak = mib(r.med(&key("ours"), "peak_rss_kib"));
-        peaks.extend(peak);
+    for (count, prefix) in goals::list_counts(r, s) {
+        let key = |c: &str| format!("{prefix}/{c}");
         let _ = writeln!(
             md,
             "| {count} | {} | {} | {} | {} | {} |",
             num(r.med(&key("ours"), "wall_ms"), 0),
-            num(peak, 2),
+            num(mib(r.med(&key("ours"), "peak_rss_kib")), 2),
             num(r.med(&key("reqwest"), "wall_ms"), 0),
             num(mib(r.med(&key("reqwest"), "peak_rss_kib")), 2),
             num(
@@ -518,21 +268,18 @@ fn listing(md: &mut String, r: &Results, s: &Settings) {
             ),
         );
     }
-    let spread = peaks
-        .iter()
-        .copied()
-        .reduce(f64::max)
-        .zip(peaks.iter().copied().reduce(f64::min));
+    let flat = named("rss-flat");
     let _ = writeln!(
         md,
-        "\nGoal (peak RSS flat as the count grows): {}.\n",
-        match spread {
-            Some((max, min)) => format!(
-                "largest minus smallest {:.2} MiB ({}, taking flat as within 0.5 MiB)",
-                max - min,
-                verdict(max - min <= 0.5)
+        "\nGoal ({}): {}.\n",
+        flat.section,
+        match flat.check(r, s) {
+            (Some(spread), Some(met)) => format!(
+                "largest minus smallest {spread:.2} MiB ({}, taking flat as within {} MiB)",
+                verdict(met),
+                flat.target
             ),
-            None => "not measured".into(),
+            _ => "not measured".into(),
         }
     );
 }
@@ -653,22 +400,8 @@ fn servers(md: &mut String, r: &Results, s: &Settings) {
          wake-up (the timer's 1 ms granularity is the load generator's, not the server's).\n\n\
          | request | store | target req/s | achieved req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |\n\
          |---|---|---:|---:|---:|---:|---:|---:|---:|",
-        goal_cell(
-            ratio(
-                r.med("server/list/memory", "rps"),
-                r.med("server/list/prism", "rps")
-            ),
-            "emulator list at least 20x Prism",
-            |v| v >= 20.0
-        ),
-        goal_cell(
-            ratio(
-                r.med("server/list/memory", "rps"),
-                r.med("server/list/ceiling", "rps")
-            ),
-            "at least half the ceiling",
-            |v| v >= 0.5
-        ),
+        goal_cell(r, s, "server-prism"),
+        goal_cell(r, s, "server-ceiling"),
         s.load_seconds * 2.0,
     );
     for op in ["list", "create"] {
@@ -730,16 +463,7 @@ fn build(md: &mut String, r: &Results) {
     );
 }
 
-/// Whether a sample of the throttled job did all of it.
-fn job_completed(value: &Value) -> bool {
-    let count = |f: &str| value.get(f).and_then(Value::as_u64).unwrap_or(0) as usize;
-    value.get("completed").and_then(Value::as_bool) == Some(true)
-        && count("listed") == throttle::LISTED
-        && count("granted") == throttle::GRANTS
-        && count("revoked") == throttle::REVOKES
-}
-
-fn throttled(md: &mut String, r: &Results) {
+fn throttled(md: &mut String, r: &Results, s: &Settings) {
     let rounds = r.facts.get("throttle_rounds").cloned().unwrap_or_default();
     let _ = writeln!(
         md,
@@ -756,15 +480,15 @@ fn throttled(md: &mut String, r: &Results) {
          round(s); `completed` counts the runs that did the whole job.\n\n\
          | contender | completed | listed | granted | revoked | wall s | requests | 429s | 429 share | wall / minimum | goal |\n\
          |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-        throttle::REQUESTS,
-        throttle::WINDOW_S,
-        throttle::LISTED,
-        throttle::GRANTS,
-        throttle::REVOKES,
-        throttle::requests_needed(),
-        throttle::minimum_ms() / 1e3,
+        job::REQUESTS,
+        job::WINDOW_S,
+        job::LISTED,
+        job::GRANTS,
+        job::REVOKES,
+        job::requests_needed(),
+        job::minimum_ms() / 1e3,
     );
-    let minimum = Some(throttle::minimum_ms());
+    let minimum = Some(job::minimum_ms());
     for contender in CONTENDERS {
         let key = format!("throttle/{contender}");
         let Some(samples) = r.samples.get(&key) else {
@@ -778,18 +502,24 @@ fn throttled(md: &mut String, r: &Results) {
             "python" => "official Python SDK, defaults".to_owned(),
             _ => "official Node SDK, defaults".to_owned(),
         };
-        let whole = samples.iter().filter(|v| job_completed(v)).count();
+        let whole = samples.iter().filter(|v| job::completed(v)).count();
         let wall = r.med(&key, "wall_ms");
         let over = ratio(wall, minimum);
         let share = ratio(r.med(&key, "throttled"), r.med(&key, "requests"));
-        let goal = if contender.ends_with("-rpm") {
-            let ok = whole == samples.len()
-                && over.is_some_and(|v| v <= 1.15)
-                && share.is_some_and(|v| v < 0.05);
-            format!("all done, <= 1.15, < 5 % 429: {}", verdict(ok))
-        } else if contender.starts_with("ours") {
-            let ok = whole == samples.len() && over.is_some_and(|v| v <= 1.5);
-            format!("all done, <= 1.5: {}", verdict(ok))
+        let all_done = whole == samples.len();
+        let goal = if contender.starts_with("ours") {
+            // This contender's goals: wall / minimum, and (configured) the 429 share.
+            let ids = [
+                format!("throttle-{contender}"),
+                format!("throttle-{contender}-429"),
+            ];
+            let own: Vec<&Goal> = ids
+                .iter()
+                .filter_map(|id| GOALS.iter().find(|g| g.id == id.as_str()))
+                .collect();
+            let ok = all_done && own.iter().all(|g| g.check(r, s).1 == Some(true));
+            let limits: Vec<String> = own.iter().map(|g| threshold_words(g)).collect();
+            format!("all done, {}: {}", limits.join(", "), verdict(ok))
         } else {
             "as measured".to_owned()
         };
@@ -819,6 +549,19 @@ fn throttled(md: &mut String, r: &Results) {
     md.push('\n');
 }
 
+/// A goal's threshold in the throttled job's table: `<= 1.5`, `< 5 % 429`.
+fn threshold_words(goal: &Goal) -> String {
+    if goal.id.ends_with("-429") {
+        let percent = goal.target * 100.0;
+        format!(
+            "{} {percent} % 429",
+            goal.threshold().split(' ').next().unwrap_or("")
+        )
+    } else {
+        goal.threshold()
+    }
+}
+
 /// At most 80 characters of an error message, without table separators.
 fn clip(text: &str) -> String {
     let text = text.replace('|', "/");
@@ -842,7 +585,8 @@ fn commands(md: &mut String, r: &Results) {
          cargo xtask bench --quick    # smaller counts, 2 rounds, no build cost (a few minutes)\n\
          cargo xtask bench --skip-build-cost --skip-sdks --rounds 3 --out /tmp/b.md\n\
          ```\n\n\
-         `cargo xtask bench` builds `permissions-bench`, `permissions-emulator` and \
+         `bench-suite --from BENCHMARKS.json` renders this file again from the saved run, \
+         measuring nothing. `cargo xtask bench` builds `permissions-bench`, `permissions-emulator` and \
          `permissions-cli` in release mode and runs `target/release/bench-suite`, which installs the pinned SDKs \
          (`crates/permissions-bench/sdk/requirements.txt` with `pip install --no-deps \
          --target target/bench/sdk/python`, `package.json` + `package-lock.json` with `npm ci \

@@ -1,0 +1,282 @@
+//! The goals of the benchmarks, declared once: what each compares, its threshold,
+//! where the report shows it. The summary table, the goal lines of each section,
+//! the throttled job's table and the `goals` of `BENCHMARKS.json` all read them here.
+
+use serde::Serialize;
+
+use crate::job::{self, CONTENDERS, MAX_RPM};
+use crate::run::{Results, Settings};
+
+/// How a measured value is held against its target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Op {
+    /// `<=`
+    AtMost,
+    /// `<`
+    Below,
+    /// `>=`
+    AtLeast,
+}
+
+impl Op {
+    fn symbol(self) -> &'static str {
+        match self {
+            Self::AtMost => "<=",
+            Self::Below => "<",
+            Self::AtLeast => ">=",
+        }
+    }
+
+    fn holds(self, value: f64, target: f64) -> bool {
+        match self {
+            Self::AtMost => value <= target,
+            Self::Below => value < target,
+            Self::AtLeast => value >= target,
+        }
+    }
+}
+
+/// What a goal measures, from the samples: data, so that `BENCHMARKS.json` can
+/// say it too.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub enum Measure {
+    /// `field` of the first key over `field` of the second.
+    Ratio(&'static str, &'static str, &'static str),
+    /// `field` of the key.
+    Value(&'static str, &'static str),
+    /// `peak_rss_kib` of the key, in MiB.
+    Mib(&'static str),
+    /// The wall time of a throttled-job contender over the throttle's minimum.
+    OverMinimum(&'static str),
+    /// The share of a throttled-job contender's requests answered 429.
+    Share429(&'static str),
+    /// The share of our throttled-job runs that did the whole job.
+    WholeRuns,
+    /// Largest minus smallest peak RSS (MiB) over the listed counts.
+    RssSpread,
+}
+
+impl Measure {
+    /// The measured value (`None`: not measured).
+    pub fn value(self, r: &Results, s: &Settings) -> Option<f64> {
+        match self {
+            Self::Ratio(a, b, field) => ratio(r.med(a, field), r.med(b, field)),
+            Self::Value(key, field) => r.med(key, field),
+            Self::Mib(key) => mib(r.med(key, "peak_rss_kib")),
+            Self::OverMinimum(key) => ratio(r.med(key, "wall_ms"), Some(job::minimum_ms())),
+            Self::Share429(key) => ratio(r.med(key, "throttled"), r.med(key, "requests")),
+            Self::WholeRuns => whole_runs(r),
+            Self::RssSpread => rss_spread(r, s),
+        }
+    }
+}
+
+/// One goal.
+#[derive(Debug, Serialize)]
+pub struct Goal {
+    /// Its name in `BENCHMARKS.json`.
+    pub id: &'static str,
+    /// Its row in the summary table, if it has one (`{n}`: the count listed,
+    /// `{rpm}`: the configured rate).
+    pub summary: Option<&'static str>,
+    /// Its words in its section's goal line.
+    pub section: &'static str,
+    /// What it measures.
+    pub measure: Measure,
+    /// How the value must compare with `target`.
+    pub op: Op,
+    /// The threshold.
+    pub target: f64,
+}
+
+impl Goal {
+    /// `<= 1.05`.
+    pub fn threshold(&self) -> String {
+        format!("{} {}", self.op.symbol(), self.target)
+    }
+
+    /// Its summary row's text for a run of `settings`.
+    pub fn summary_label(&self, settings: &Settings) -> Option<String> {
+        self.summary.map(|label| {
+            label
+                .replace("{n}", &settings.list_total.to_string())
+                .replace("{rpm}", MAX_RPM)
+        })
+    }
+
+    /// The measured value and whether it meets the goal (`None`: not measured).
+    pub fn check(&self, r: &Results, s: &Settings) -> (Option<f64>, Option<bool>) {
+        let value = self.measure.value(r, s);
+        (value, value.map(|v| self.op.holds(v, self.target)))
+    }
+}
+
+/// `a / b`, when both are measured and `b` is positive.
+pub fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+/// KiB to MiB.
+pub fn mib(kib: Option<f64>) -> Option<f64> {
+    kib.map(|k| k / 1024.0)
+}
+
+/// The share of our throttled-job runs (all four kinds) that did the whole job.
+fn whole_runs(r: &Results) -> Option<f64> {
+    let ours: Vec<_> = CONTENDERS
+        .iter()
+        .filter(|c| c.starts_with("ours"))
+        .filter_map(|c| r.samples.get(&format!("throttle/{c}")))
+        .flatten()
+        .collect();
+    let whole = ours.iter().filter(|v| job::completed(v)).count();
+    (!ours.is_empty()).then(|| whole as f64 / ours.len() as f64)
+}
+
+/// The spread (largest minus smallest) of our peak RSS over the listed counts.
+fn rss_spread(r: &Results, s: &Settings) -> Option<f64> {
+    let peaks: Vec<f64> = list_counts(r, s)
+        .iter()
+        .filter_map(|(_, key)| mib(r.med(&format!("{key}/ours"), "peak_rss_kib")))
+        .collect();
+    let max = peaks.iter().copied().reduce(f64::max)?;
+    let min = peaks.iter().copied().reduce(f64::min)?;
+    Some(max - min)
+}
+
+/// The counts of the memory-growth table and the key prefix of each (the last is
+/// the main listing).
+pub fn list_counts(r: &Results, s: &Settings) -> Vec<(usize, String)> {
+    let scales = r.facts.get("scales").map_or("", String::as_str);
+    let mut counts: Vec<(usize, String)> = scales
+        .split(',')
+        .filter_map(|n| n.parse().ok())
+        .map(|n: usize| (n, format!("scale/{n}")))
+        .collect();
+    counts.push((s.list_total, "list/page".into()));
+    counts
+}
+
+/// A goal; a function so that the table below stays two lines a goal.
+const fn goal(
+    id: &'static str,
+    summary: Option<&'static str>,
+    section: &'static str,
+    measure: Measure,
+    (op, target): (Op, f64),
+) -> Goal {
+    Goal {
+        id,
+        summary,
+        section,
+        measure,
+        op,
+        target,
+    }
+}
+
+use Measure::{Mib, OverMinimum, Ratio, RssSpread, Share429, Value, WholeRuns};
+use Op::{AtLeast, AtMost, Below};
+
+const SEQ: (&str, &str) = ("overhead/seq/ours", "overhead/seq/reqwest");
+const LIST_SDK: &str = "at least 30x faster than Python";
+const LIST_NODE: &str = "at least 10x faster than Node";
+const LIST_CPU: &str = "under 20 us of client CPU per page";
+const LIST_RSS: &str = "peak RSS under 10 MiB";
+const LIST_IDEAL: &str = "`list` within 1.1x of the ideal loop";
+const WALL: &str = "wall / minimum";
+const SHARE: &str = "429 share";
+
+/// Every goal, in the order of the summary table (section-only goals last). One
+/// goal to a row: rustfmt would spread each over eight lines.
+#[rustfmt::skip]
+pub const GOALS: &[Goal] = &[
+    goal("overhead-wall", Some("Per call, ours / reqwest + serde (sequential wall, limit 1, emulator)"),
+        "wall, sequential", Ratio(SEQ.0, SEQ.1, "us_per_request"), (AtMost, 1.05)),
+    goal("overhead-cpu", Some("Per call, ours / reqwest + serde (client CPU, sequential)"),
+        "client CPU, sequential", Ratio(SEQ.0, SEQ.1, "cpu_us_per_request"), (AtMost, 1.05)),
+    goal("list-ideal-page", Some("List {n}: `list` / ideal loop (wall, page server)"),
+        LIST_IDEAL, Ratio("list/page/ours", "list/page/reqwest", "wall_ms"), (AtMost, 1.1)),
+    goal("list-ideal-emulator", Some("List {n}: `list` / ideal loop (wall, emulator)"),
+        LIST_IDEAL, Ratio("list/emulator/ours", "list/emulator/reqwest", "wall_ms"), (AtMost, 1.1)),
+    goal("list-python-page", Some("List {n}: Python SDK / ours (wall, page server)"),
+        LIST_SDK, Ratio("list/page/python", "list/page/ours", "wall_ms"), (AtLeast, 30.0)),
+    goal("list-node-page", Some("List {n}: Node SDK / ours (wall, page server)"),
+        LIST_NODE, Ratio("list/page/node", "list/page/ours", "wall_ms"), (AtLeast, 10.0)),
+    goal("list-cpu-page", Some("List {n}: our client's CPU per page (us, page server)"),
+        LIST_CPU, Value("list/page/ours", "cpu_us_per_request"), (Below, 20.0)),
+    goal("list-rss-page", Some("List {n}: peak RSS of our client process (MiB)"),
+        LIST_RSS, Mib("list/page/ours"), (Below, 10.0)),
+    goal("server-prism", Some("Emulator list req/s / Prism"),
+        "emulator list at least 20x Prism", Ratio("server/list/memory", "server/list/prism", "rps"), (AtLeast, 20.0)),
+    goal("server-ceiling", Some("Emulator list req/s / ceiling (page server)"),
+        "at least half the ceiling", Ratio("server/list/memory", "server/list/ceiling", "rps"), (AtLeast, 0.5)),
+    goal("throttle-whole", Some("Throttled job: share of our runs (library and CLI, both modes) that did all of it"),
+        "all done", WholeRuns, (AtLeast, 1.0)),
+    goal("throttle-ours-lib", Some("Throttled job, our library, no configuration: wall / minimum"),
+        WALL, OverMinimum("throttle/ours-lib"), (AtMost, 1.5)),
+    goal("throttle-ours-cli", Some("Throttled job, ckpt-perms, no configuration: wall / minimum"),
+        WALL, OverMinimum("throttle/ours-cli"), (AtMost, 1.5)),
+    goal("throttle-ours-lib-rpm", Some("Throttled job, our library, OPENAI_ADMIN_MAX_RPM={rpm}: wall / minimum"),
+        WALL, OverMinimum("throttle/ours-lib-rpm"), (AtMost, 1.15)),
+    goal("throttle-ours-cli-rpm", Some("Throttled job, ckpt-perms, OPENAI_ADMIN_MAX_RPM={rpm}: wall / minimum"),
+        WALL, OverMinimum("throttle/ours-cli-rpm"), (AtMost, 1.15)),
+    goal("throttle-ours-lib-rpm-429", Some("Throttled job, our library, OPENAI_ADMIN_MAX_RPM={rpm}: share of requests answered 429"),
+        SHARE, Share429("throttle/ours-lib-rpm"), (Below, 0.05)),
+    goal("throttle-ours-cli-rpm-429", Some("Throttled job, ckpt-perms, OPENAI_ADMIN_MAX_RPM={rpm}: share of requests answered 429"),
+        SHARE, Share429("throttle/ours-cli-rpm"), (Below, 0.05)),
+    goal("list-python-emulator", None, LIST_SDK, Ratio("list/emulator/python", "list/emulator/ours", "wall_ms"), (AtLeast, 30.0)),
+    goal("list-node-emulator", None, LIST_NODE, Ratio("list/emulator/node", "list/emulator/ours", "wall_ms"), (AtLeast, 10.0)),
+    goal("list-cpu-emulator", None, LIST_CPU, Value("list/emulator/ours", "cpu_us_per_request"), (Below, 20.0)),
+    goal("list-rss-emulator", None, LIST_RSS, Mib("list/emulator/ours"), (Below, 10.0)),
+    goal("rss-flat", None, "peak RSS flat as the count grows", RssSpread, (AtMost, 0.5)),
+];
+
+/// The goal named `id`.
+///
+/// # Panics
+///
+/// When no goal has that id: a bug of the report, caught by its tests.
+pub fn named(id: &str) -> &'static Goal {
+    GOALS
+        .iter()
+        .find(|g| g.id == id)
+        .unwrap_or_else(|| panic!("no goal {id:?}"))
+}
+
+/// A goal's verdict in a run, as `BENCHMARKS.json` lists it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Verdict {
+    /// The goal's id.
+    pub id: &'static str,
+    /// What it compares.
+    pub comparison: String,
+    /// The measured value (`None`: not measured).
+    pub measured: Option<f64>,
+    /// `<= 1.05`, ...
+    pub goal: String,
+    /// Whether it was met (`None`: not measured).
+    pub met: Option<bool>,
+}
+
+/// Every goal's verdict in a run.
+pub fn evaluate(r: &Results, s: &Settings) -> Vec<Verdict> {
+    GOALS
+        .iter()
+        .map(|goal| {
+            let (measured, met) = goal.check(r, s);
+            Verdict {
+                id: goal.id,
+                comparison: goal
+                    .summary_label(s)
+                    .unwrap_or_else(|| goal.section.to_owned()),
+                measured,
+                goal: goal.threshold(),
+                met,
+            }
+        })
+        .collect()
+}
