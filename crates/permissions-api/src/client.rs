@@ -9,9 +9,7 @@ use permissions_types::{
 };
 use progenitor_client::ResponseValue;
 
-use crate::{
-    ApiResponse, ClientBuilder, Error, ListParams, PageStream, PermissionStream, Result, generated,
-};
+use crate::{ApiResponse, Error, Result, generated};
 
 /// A client of the checkpoint permissions API.
 ///
@@ -26,17 +24,6 @@ pub struct Client {
 }
 
 impl Client {
-    /// A builder with the official SDKs' defaults.
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder::new()
-    }
-
-    /// A client configured from `OPENAI_ADMIN_KEY` (or `OPENAI_API_KEY`),
-    /// `OPENAI_BASE_URL`, `OPENAI_ORG_ID` and `OPENAI_PROJECT_ID`.
-    pub fn from_env() -> Result<Self> {
-        ClientBuilder::from_env().build()
-    }
-
     pub(crate) fn from_parts(raw: generated::Client) -> Self {
         Self { raw: Arc::new(raw) }
     }
@@ -125,7 +112,8 @@ impl<'a> Checkpoints<'a> {
 /// Every answer comes as an [`ApiResponse`]: the decoded value (it dereferences to
 /// it; [`ApiResponse::into_inner`] takes it out) with the status, the headers and
 /// the request id. [`list`](Self::list) yields the permissions themselves;
-/// [`list_pages`](Self::list_pages) yields each page as an `ApiResponse`.
+/// [`list_pages`](Self::list_pages) yields each page as an `ApiResponse` (both, and
+/// `retrieve`, are defined with the pagination, in `pagination.rs`).
 #[derive(Clone, Copy, Debug)]
 pub struct Permissions<'a> {
     client: &'a Client,
@@ -135,7 +123,12 @@ pub struct Permissions<'a> {
 pub const RETRIEVE_DEPRECATION: &str =
     "Retrieve is deprecated. Please swap to the paginated list method instead.";
 
-impl Permissions<'_> {
+impl<'a> Permissions<'a> {
+    /// The client these methods call through.
+    pub(crate) fn client(&self) -> &'a Client {
+        self.client
+    }
+
     /// Grants `checkpoint` to each project of `project_ids`; returns the new
     /// permissions as one page (it does not paginate).
     ///
@@ -211,97 +204,10 @@ impl Permissions<'_> {
             .send();
         self.client.call(call).await
     }
-
-    /// Every permission of `checkpoint`, as a stream that fetches page after page
-    /// (`after` = the previous page's `last_id`) while it is read. Only one page is
-    /// held in memory at a time.
-    ///
-    /// ```no_run
-    /// use futures::TryStreamExt;
-    /// use permissions_api::{ListParams, permissions_types::ListOrder};
-    ///
-    /// # async fn example(client: permissions_api::Client) -> permissions_api::Result<()> {
-    /// let params = ListParams::new().limit(100).order(ListOrder::Ascending);
-    /// let all: Vec<_> = client
-    ///     .fine_tuning()
-    ///     .checkpoints()
-    ///     .permissions()
-    ///     .list("ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd", params)
-    ///     .try_collect()
-    ///     .await?;
-    /// println!("{} permissions", all.len());
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn list(&self, checkpoint: &str, params: ListParams) -> PermissionStream {
-        self.list_pages(checkpoint, params).into_items()
-    }
-
-    /// The pages of [`list`](Self::list), each with its status, headers and
-    /// request id.
-    pub fn list_pages(&self, checkpoint: &str, params: ListParams) -> PageStream {
-        PageStream::new(self.client.clone(), checkpoint.to_owned(), params)
-    }
-
-    /// One page of permissions, as the server returns it for `params`.
-    ///
-    /// Kept for parity with the official SDKs, where it is deprecated too: use
-    /// [`list`](Self::list) or [`list_pages`](Self::list_pages).
-    ///
-    /// ```no_run
-    /// # async fn example(client: permissions_api::Client) -> permissions_api::Result<()> {
-    /// # #[allow(deprecated)]
-    /// let page = client
-    ///     .fine_tuning()
-    ///     .checkpoints()
-    ///     .permissions()
-    ///     .retrieve("ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd", Default::default())
-    ///     .await?;
-    /// println!("{} permissions, more: {}", page.data.len(), page.has_more);
-    /// # Ok(())
-    /// # }
-    /// ```
-    #[deprecated(
-        note = "Retrieve is deprecated. Please swap to the paginated list method instead."
-    )]
-    pub async fn retrieve(
-        &self,
-        checkpoint: &str,
-        params: ListParams,
-    ) -> Result<ApiResponse<PermissionList>> {
-        fetch_page(self.client, checkpoint, &params, None).await
-    }
-}
-
-/// Fetches one page: `params`, with `after` replaced by `cursor` when given.
-pub(crate) async fn fetch_page(
-    client: &Client,
-    checkpoint: &str,
-    params: &ListParams,
-    cursor: Option<&str>,
-) -> Result<ApiResponse<PermissionList>> {
-    require("fine_tuned_model_checkpoint", checkpoint)?;
-    let mut request = client
-        .raw
-        .list_fine_tuning_checkpoint_permissions()
-        .fine_tuned_model_checkpoint(checkpoint);
-    if let Some(after) = cursor.or(params.after.as_deref()) {
-        request = request.after(after);
-    }
-    if let Some(limit) = params.limit {
-        request = request.limit(i64::from(limit));
-    }
-    if let Some(order) = params.order {
-        request = request.order(order);
-    }
-    if let Some(project_id) = &params.project_id {
-        request = request.project_id(project_id.as_str());
-    }
-    client.call(request.send()).await
 }
 
 /// Refuses an empty path or body value, as the Python SDK does.
-fn require(name: &str, value: &str) -> Result<()> {
+pub(crate) fn require(name: &str, value: &str) -> Result<()> {
     if value.is_empty() {
         Err(Error::InvalidArgument(format!(
             "expected a non-empty value for `{name}` but received {value:?}"

@@ -72,6 +72,20 @@ impl From<&str> for ApiKey {
     }
 }
 
+/// The constructors of [`Client`], here with the settings they read.
+impl Client {
+    /// A builder with the official SDKs' defaults.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// A client configured from `OPENAI_ADMIN_KEY` (or `OPENAI_API_KEY`),
+    /// `OPENAI_BASE_URL`, `OPENAI_ORG_ID` and `OPENAI_PROJECT_ID`.
+    pub fn from_env() -> Result<Self> {
+        ClientBuilder::from_env().build()
+    }
+}
+
 /// Builds a [`Client`]. Every setting has the official SDKs' default.
 ///
 /// ```

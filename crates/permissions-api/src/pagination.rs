@@ -9,7 +9,8 @@ use std::{
 use futures::{Stream, StreamExt, TryStreamExt, stream::BoxStream};
 use permissions_types::{CheckpointPermission, ListOrder, PermissionList};
 
-use crate::{ApiResponse, Client, Error, Result, client::fetch_page};
+use crate::client::require;
+use crate::{ApiResponse, Client, Error, Permissions, Result};
 
 /// Parameters of a list request. Unset parameters are not sent (the server then
 /// uses its defaults: `limit` 10, `order` descending).
@@ -70,6 +71,96 @@ impl ListParams {
         self.max_items = Some(max_items);
         self
     }
+}
+
+/// The listing methods of [`Permissions`], here with the cursor walk they share.
+impl Permissions<'_> {
+    /// Every permission of `checkpoint`, as a stream that fetches page after page
+    /// (`after` = the previous page's `last_id`) while it is read. Only one page is
+    /// held in memory at a time.
+    ///
+    /// ```no_run
+    /// use futures::TryStreamExt;
+    /// use permissions_api::{ListParams, permissions_types::ListOrder};
+    ///
+    /// # async fn example(client: permissions_api::Client) -> permissions_api::Result<()> {
+    /// let params = ListParams::new().limit(100).order(ListOrder::Ascending);
+    /// let all: Vec<_> = client
+    ///     .fine_tuning()
+    ///     .checkpoints()
+    ///     .permissions()
+    ///     .list("ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd", params)
+    ///     .try_collect()
+    ///     .await?;
+    /// println!("{} permissions", all.len());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn list(&self, checkpoint: &str, params: ListParams) -> PermissionStream {
+        self.list_pages(checkpoint, params).into_items()
+    }
+
+    /// The pages of [`list`](Self::list), each with its status, headers and
+    /// request id.
+    pub fn list_pages(&self, checkpoint: &str, params: ListParams) -> PageStream {
+        PageStream::new(self.client().clone(), checkpoint.to_owned(), params)
+    }
+
+    /// One page of permissions, as the server returns it for `params`.
+    ///
+    /// Kept for parity with the official SDKs, where it is deprecated too: use
+    /// [`list`](Self::list) or [`list_pages`](Self::list_pages).
+    ///
+    /// ```no_run
+    /// # async fn example(client: permissions_api::Client) -> permissions_api::Result<()> {
+    /// # #[allow(deprecated)]
+    /// let page = client
+    ///     .fine_tuning()
+    ///     .checkpoints()
+    ///     .permissions()
+    ///     .retrieve("ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd", Default::default())
+    ///     .await?;
+    /// println!("{} permissions, more: {}", page.data.len(), page.has_more);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[deprecated(
+        note = "Retrieve is deprecated. Please swap to the paginated list method instead."
+    )]
+    pub async fn retrieve(
+        &self,
+        checkpoint: &str,
+        params: ListParams,
+    ) -> Result<ApiResponse<PermissionList>> {
+        fetch_page(self.client(), checkpoint, &params, None).await
+    }
+}
+
+/// Fetches one page: `params`, with `after` replaced by `cursor` when given.
+pub(crate) async fn fetch_page(
+    client: &Client,
+    checkpoint: &str,
+    params: &ListParams,
+    cursor: Option<&str>,
+) -> Result<ApiResponse<PermissionList>> {
+    require("fine_tuned_model_checkpoint", checkpoint)?;
+    let mut request = client
+        .raw()
+        .list_fine_tuning_checkpoint_permissions()
+        .fine_tuned_model_checkpoint(checkpoint);
+    if let Some(after) = cursor.or(params.after.as_deref()) {
+        request = request.after(after);
+    }
+    if let Some(limit) = params.limit {
+        request = request.limit(i64::from(limit));
+    }
+    if let Some(order) = params.order {
+        request = request.order(order);
+    }
+    if let Some(project_id) = &params.project_id {
+        request = request.project_id(project_id.as_str());
+    }
+    client.call(request.send()).await
 }
 
 /// What to do after a page.
