@@ -1,5 +1,6 @@
-//! `BENCHMARKS.md`, rendered from a [`Run`] alone: the tables, the goals, the
-//! machine, the versions and the commands.
+//! The two renderings of a [`Run`]: `BENCHMARKS.md` (the tables, the goals, the
+//! machine, the versions and the commands), from the run alone, and
+//! `BENCHMARKS.json` (the run and each goal's verdict).
 
 use std::fmt::Write as _;
 
@@ -32,6 +33,20 @@ fn goal_cells(r: &Results, s: &Settings, ids: &[&str]) -> String {
         .map(|id| goal_cell(r, s, id))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The run as `BENCHMARKS.json`: [`Run`] with each goal's verdict beside the
+/// samples (derived from them, for readers of the file; [`Run::from_json`]
+/// ignores it).
+pub fn data(run: &Run) -> serde_json::Result<String> {
+    let mut value = serde_json::to_value(run)?;
+    if let Value::Object(map) = &mut value {
+        map.insert(
+            "goals".into(),
+            serde_json::to_value(goals::evaluate(&run.results, &run.settings))?,
+        );
+    }
+    serde_json::to_string_pretty(&value)
 }
 
 /// Renders the whole document.

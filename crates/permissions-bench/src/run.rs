@@ -1,13 +1,12 @@
 //! One benchmark run as data: its settings, every sample, the facts of the machine
 //! and what could not be measured. Saved as JSON next to `BENCHMARKS.md`, which is
-//! rendered from it alone ([`crate::report::render`]).
+//! rendered from it alone (by `report`).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::goals;
 use crate::median;
 
 /// Every sample of the run, by measurement key, and what the report needs besides.
@@ -106,20 +105,7 @@ pub struct Run {
 }
 
 impl Run {
-    /// The run as JSON, with each goal's verdict beside the samples (derived from
-    /// them, for readers of the file; [`Run::from_json`] ignores it).
-    pub fn to_json(&self) -> serde_json::Result<String> {
-        let mut value = serde_json::to_value(self)?;
-        if let Value::Object(map) = &mut value {
-            map.insert(
-                "goals".into(),
-                serde_json::to_value(goals::evaluate(&self.results, &self.settings))?,
-            );
-        }
-        serde_json::to_string_pretty(&value)
-    }
-
-    /// A run read back from [`Run::to_json`]'s output.
+    /// A run read back from [`crate::report::data`]'s output.
     pub fn from_json(text: &str) -> serde_json::Result<Self> {
         serde_json::from_str(text)
     }

@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::procs::{Error, run_timed};
 use permissions_bench::run::Results;
 
-use crate::{Paths, record};
+use crate::harness::{Paths, record};
 
 /// The consumer of `permissions-api`: what a user's crate compiles.
 const OURS_MAIN: &str = r#"fn main() {

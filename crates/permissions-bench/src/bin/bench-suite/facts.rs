@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use permissions_bench::run::Results;
 
-use crate::Paths;
+use crate::harness::Paths;
 use crate::procs::version_of;
 
 /// Records the machine and the toolchain versions.

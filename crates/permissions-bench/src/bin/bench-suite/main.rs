@@ -17,6 +17,7 @@
 
 mod build_cost;
 mod facts;
+mod harness;
 mod procs;
 mod throttle;
 
@@ -25,6 +26,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use clap::Parser;
+use harness::{Paths, Sdks, emulator_command, order, record, seed_file};
 use permissions_bench::CHECKPOINT;
 use permissions_bench::report;
 use permissions_bench::run::{Results, Run, Settings};
@@ -80,26 +82,6 @@ impl Args {
     }
 }
 
-/// Where things are.
-pub struct Paths {
-    /// The workspace root.
-    pub root: PathBuf,
-    /// The directory of this executable and of the programs it runs.
-    pub bins: PathBuf,
-    /// Scratch space: `target/bench/`.
-    pub work: PathBuf,
-}
-
-impl Paths {
-    fn bin(&self, name: &str) -> PathBuf {
-        self.bins.join(name)
-    }
-
-    fn log(&self, name: &str) -> PathBuf {
-        self.work.join("logs").join(format!("{name}.log"))
-    }
-}
-
 fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -123,7 +105,7 @@ fn run() -> Result<(), Error> {
         std::fs::write(&out, report::render(&run))?;
         // The data beside the report, in this version's form (goal verdicts too).
         let data = out.with_extension("json");
-        std::fs::write(&data, run.to_json()?)?;
+        std::fs::write(&data, report::data(&run)?)?;
         println!(
             "wrote {} and {} from {}",
             out.display(),
@@ -220,7 +202,7 @@ fn run() -> Result<(), Error> {
         results,
     };
     let data = out.with_extension("json");
-    std::fs::write(&data, run.to_json()?)?;
+    std::fs::write(&data, report::data(&run)?)?;
     std::fs::write(&out, report::render(&run))?;
     println!(
         "wrote {} (the run's data: {}) in {elapsed:.0} s",
@@ -232,43 +214,6 @@ fn run() -> Result<(), Error> {
 
 fn section(name: &str) {
     println!("== {name}");
-}
-
-/// Adds a sample of `key`, and prints it.
-fn record(results: &mut Results, key: String, value: Value) {
-    show(&key, &value);
-    results.add(&key, value);
-}
-
-/// Prints one sample as it comes, so a long run shows progress.
-fn show(key: &str, value: &Value) {
-    let pick = |f: &str| value.get(f).and_then(Value::as_f64);
-    let mut parts = Vec::new();
-    for (field, unit) in [
-        ("wall_ms", "ms"),
-        ("us_per_request", "us/req"),
-        ("cpu_us_per_request", "cpu us/req"),
-        ("rps", "req/s"),
-        ("p99_ms", "ms p99"),
-        ("seconds", "s"),
-    ] {
-        if let Some(v) = pick(field) {
-            parts.push(format!("{v:.1} {unit}"));
-        }
-    }
-    if let Some(kib) = pick("peak_rss_kib") {
-        parts.push(format!("{:.1} MiB", kib / 1024.0));
-    }
-    println!("  {key:<40} {}", parts.join(", "));
-}
-
-/// The official SDKs, installed under `target/bench/sdk/`.
-#[derive(Default)]
-pub struct Sdks {
-    /// `PYTHONPATH` holding the pinned `openai` package, when installed.
-    python: Option<PathBuf>,
-    /// The folder holding `node_modules/openai` and `list.mjs`, when installed.
-    node: Option<PathBuf>,
 }
 
 /// Installs the pinned SDKs into `target/bench/sdk/` (pip `--target`, `npm ci
@@ -356,29 +301,6 @@ fn copy_all(from: &Path, to: &Path, files: &[&str]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Writes a seed file of `total` permissions of [`CHECKPOINT`] (if not there yet),
-/// streaming, so that this process stays small.
-fn seed_file(paths: &Paths, total: usize) -> Result<PathBuf, Error> {
-    use std::io::Write as _;
-    let path = paths.work.join(format!("seed-{total}.json"));
-    if !path.exists() {
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
-        out.write_all(b"{\"permissions\":[")?;
-        for i in 0..total {
-            let separator = if i == 0 { "" } else { "," };
-            write!(
-                out,
-                "{separator}{{\"checkpoint\":\"{CHECKPOINT}\",\"project_id\":\"proj_{i:024}\",\
-                 \"id\":\"cp_{i:024}\",\"created_at\":{}}}",
-                1_700_000_000 + i as i64
-            )?;
-        }
-        out.write_all(b"]}")?;
-        out.flush()?;
-    }
-    Ok(path)
-}
-
 /// The emulator binary, in memory or on a fresh SQLite file, with request logs off
 /// (`RUST_LOG=warn`: it logs every request at `info`).
 fn emulator(paths: &Paths, name: &str, sqlite: bool, seed: Option<&Path>) -> Result<Server, Error> {
@@ -391,19 +313,6 @@ fn emulator(paths: &Paths, name: &str, sqlite: bool, seed: Option<&Path>) -> Res
         command.arg("--db").arg(db);
     }
     Server::start(name, command, &paths.log(name))
-}
-
-/// The emulator's command line: on 127.0.0.1, a free port, logs at `warn`, with
-/// the permissions of `seed`; in memory unless the caller adds `--db`.
-fn emulator_command(paths: &Paths, seed: Option<&Path>) -> Command {
-    let mut command = Command::new(paths.bin("permissions-emulator"));
-    command
-        .args(["--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn");
-    if let Some(seed) = seed {
-        command.arg("--seed").arg(seed);
-    }
-    command
 }
 
 /// The pre-serialized page server on `workers` threads.
@@ -419,15 +328,6 @@ fn client_bench(paths: &Paths, url: &str, client: &str, task: &str, extra: &[Str
     command.args(["--base-url", url, "--client", client, "--task", task]);
     command.args(extra);
     command
-}
-
-/// The contenders of round `round`: in order on even rounds, reversed on odd ones.
-fn order<T: Clone>(items: &[T], round: usize) -> Vec<T> {
-    let mut items = items.to_vec();
-    if !round.is_multiple_of(2) {
-        items.reverse();
-    }
-    items
 }
 
 /// Item 1: Our client, reqwest + serde, raw hyper: one small page (limit 1) from the

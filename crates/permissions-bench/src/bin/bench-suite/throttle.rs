@@ -17,7 +17,7 @@ use permissions_bench::job::{
 };
 use permissions_bench::run::{Results, Settings};
 
-use crate::{Paths, Sdks, emulator_command, order, record, seed_file};
+use crate::harness::{Paths, Sdks, emulator_command, order, record, seed_file};
 
 /// Runs every contender `rounds` times, each against a fresh throttled emulator.
 pub fn measure(

@@ -1,0 +1,113 @@
+//! What every measurement uses: where things are, the SDKs' locations, seed files,
+//! the emulator's command line, the order of a round, and recording a sample.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use permissions_bench::CHECKPOINT;
+use permissions_bench::run::Results;
+use serde_json::Value;
+
+use crate::procs::Error;
+
+/// Where things are.
+pub struct Paths {
+    /// The workspace root.
+    pub root: PathBuf,
+    /// The directory of this executable and of the programs it runs.
+    pub bins: PathBuf,
+    /// Scratch space: `target/bench/`.
+    pub work: PathBuf,
+}
+
+impl Paths {
+    pub fn bin(&self, name: &str) -> PathBuf {
+        self.bins.join(name)
+    }
+
+    pub fn log(&self, name: &str) -> PathBuf {
+        self.work.join("logs").join(format!("{name}.log"))
+    }
+}
+
+/// The official SDKs, installed under `target/bench/sdk/`.
+#[derive(Default)]
+pub struct Sdks {
+    /// `PYTHONPATH` holding the pinned `openai` package, when installed.
+    pub python: Option<PathBuf>,
+    /// The folder holding `node_modules/openai` and `list.mjs`, when installed.
+    pub node: Option<PathBuf>,
+}
+
+/// Writes a seed file of `total` permissions of [`CHECKPOINT`] (if not there yet),
+/// streaming, so that this process stays small.
+pub fn seed_file(paths: &Paths, total: usize) -> Result<PathBuf, Error> {
+    use std::io::Write as _;
+    let path = paths.work.join(format!("seed-{total}.json"));
+    if !path.exists() {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        out.write_all(b"{\"permissions\":[")?;
+        for i in 0..total {
+            let separator = if i == 0 { "" } else { "," };
+            write!(
+                out,
+                "{separator}{{\"checkpoint\":\"{CHECKPOINT}\",\"project_id\":\"proj_{i:024}\",\
+                 \"id\":\"cp_{i:024}\",\"created_at\":{}}}",
+                1_700_000_000 + i as i64
+            )?;
+        }
+        out.write_all(b"]}")?;
+        out.flush()?;
+    }
+    Ok(path)
+}
+
+/// The emulator's command line: on 127.0.0.1, a free port, logs at `warn`, with
+/// the permissions of `seed`; in memory unless the caller adds `--db`.
+pub fn emulator_command(paths: &Paths, seed: Option<&Path>) -> Command {
+    let mut command = Command::new(paths.bin("permissions-emulator"));
+    command
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn");
+    if let Some(seed) = seed {
+        command.arg("--seed").arg(seed);
+    }
+    command
+}
+
+/// The contenders of round `round`: in order on even rounds, reversed on odd ones.
+pub fn order<T: Clone>(items: &[T], round: usize) -> Vec<T> {
+    let mut items = items.to_vec();
+    if !round.is_multiple_of(2) {
+        items.reverse();
+    }
+    items
+}
+
+/// Adds a sample of `key`, and prints it.
+pub fn record(results: &mut Results, key: String, value: Value) {
+    show(&key, &value);
+    results.add(&key, value);
+}
+
+/// Prints one sample as it comes, so a long run shows progress.
+pub fn show(key: &str, value: &Value) {
+    let pick = |f: &str| value.get(f).and_then(Value::as_f64);
+    let mut parts = Vec::new();
+    for (field, unit) in [
+        ("wall_ms", "ms"),
+        ("us_per_request", "us/req"),
+        ("cpu_us_per_request", "cpu us/req"),
+        ("rps", "req/s"),
+        ("p99_ms", "ms p99"),
+        ("seconds", "s"),
+    ] {
+        if let Some(v) = pick(field) {
+            parts.push(format!("{v:.1} {unit}"));
+        }
+    }
+    if let Some(kib) = pick("peak_rss_kib") {
+        parts.push(format!("{:.1} MiB", kib / 1024.0));
+    }
+    println!("  {key:<40} {}", parts.join(", "));
+}
