@@ -12,3 +12,13 @@
 
 pub mod semver;
 pub mod sync;
+
+use std::path::{Path, PathBuf};
+
+/// The workspace checkout: the folder above `xtask/`.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask/ has a parent")
+        .to_path_buf()
+}

@@ -20,6 +20,7 @@ use std::{
     process::{Command, ExitCode},
     time::Instant,
 };
+use xtask::workspace_root;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -106,13 +107,6 @@ fn semver(baseline: Option<&str>) -> Result<(), String> {
     } else {
         Err("a breaking change of the Rust API needs a version bump (see above)".into())
     }
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask/ has a parent")
-        .to_path_buf()
 }
 
 /// Parses the spec and runs the generator once, reporting its size and speed.

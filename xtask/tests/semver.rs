@@ -7,6 +7,7 @@
 //! tool: they are ignored by a plain `cargo test`; CI runs them with `--ignored`.
 
 use std::path::{Path, PathBuf};
+use xtask::workspace_root;
 
 use xtask::semver::{self, Baseline};
 use xtask::sync::{
@@ -14,13 +15,6 @@ use xtask::sync::{
     node::{self, Map, Node},
     summary,
 };
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask/ has a parent")
-        .to_path_buf()
-}
 
 /// The crates a copy holds: the published library and what it builds from.
 const COPIED: &[&str] = &[

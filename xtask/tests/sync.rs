@@ -7,19 +7,13 @@
 //! `XTASK_BLESS=1 cargo test -p xtask --test sync` and review their diff.
 
 use std::path::{Path, PathBuf};
+use xtask::workspace_root;
 
 use xtask::sync::{
     self, Change, ChangeKind, Direction, Impact, SyncError,
     node::{self, Node},
     summary,
 };
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask/ has a parent")
-        .to_path_buf()
-}
 
 fn fixture_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -5,7 +5,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{ADMIN_KEY, Api, CHECKPOINT};
+use common::{ADMIN_KEY, Api, CHECKPOINT, json_file};
 use permissions_emulator::{Emulator, Fault, FaultConfig, SeedPermission};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -176,16 +176,14 @@ async fn seeded_created_at_orders_before_creation_order() {
 #[tokio::test]
 async fn seed_file_is_read_and_bad_seed_files_stop_startup() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let good = dir.path().join("seed.json");
-    std::fs::write(
-        &good,
-        json!({"permissions": [
+    let good = json_file(
+        dir.path(),
+        "seed.json",
+        &json!({"permissions": [
             {"checkpoint": CHECKPOINT, "project_id": "proj_x", "id": "cp_zc4Q7MP6XxulcVzj4MZdwsAB", "created_at": 1712211699},
             {"checkpoint": CHECKPOINT, "project_id": "proj_y"}
-        ]})
-        .to_string(),
-    )
-    .expect("write");
+        ]}),
+    );
     let emulator = Emulator::builder()
         .seed_file(&good)
         .start()

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{ADMIN_KEY, Api, CHECKPOINT};
+use common::{ADMIN_KEY, Api, CHECKPOINT, json_file};
 use permissions_emulator::{
     ApiKey, Emulator, Fault, Scope, SeedCheckpoint, SeedPermission, read_keys_file,
 };
@@ -47,16 +47,14 @@ async fn granting_the_owning_project_is_400_and_grants_nothing() {
 #[tokio::test]
 async fn a_seed_file_with_owners_is_read_and_an_owner_grant_in_it_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let good = dir.path().join("seed.json");
-    std::fs::write(
-        &good,
-        json!({
+    let good = json_file(
+        dir.path(),
+        "seed.json",
+        &json!({
             "checkpoints": [{"id": CHECKPOINT, "owner_project_id": OWNER}],
             "permissions": [{"checkpoint": CHECKPOINT, "project_id": "proj_x"}]
-        })
-        .to_string(),
-    )
-    .expect("write");
+        }),
+    );
     let emulator = Emulator::builder()
         .seed_file(&good)
         .start()
@@ -86,17 +84,15 @@ async fn a_seed_file_with_owners_is_read_and_an_owner_grant_in_it_is_refused() {
 #[tokio::test]
 async fn key_scopes_decide_who_reads_and_who_writes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("keys.json");
-    std::fs::write(
-        &file,
-        json!({"keys": [
+    let file = json_file(
+        dir.path(),
+        "keys.json",
+        &json!({"keys": [
             {"key": READER, "scopes": ["api.fine_tuning.checkpoints.read"]},
             {"key": WRITER, "scopes": ["api.fine_tuning.checkpoints.read",
                                        "api.fine_tuning.checkpoints.write"]}
-        ]})
-        .to_string(),
-    )
-    .expect("write");
+        ]}),
+    );
     assert_eq!(
         read_keys_file(&file).expect("reads"),
         vec![

@@ -9,6 +9,13 @@ pub const ADMIN_KEY: &str = "sk-admin-test-0123456789";
 /// A checkpoint id of the real form.
 pub const CHECKPOINT: &str = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd";
 
+/// Writes `value` as the JSON file `name` in `dir` (a seed or key file).
+pub fn json_file(dir: &std::path::Path, name: &str, value: &Value) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, value.to_string()).expect("write the file");
+    path
+}
+
 /// A response reduced to what the tests look at.
 #[derive(Debug)]
 pub struct Reply {
