@@ -2,7 +2,7 @@
 //! shared with exactly these projects", kept in a file under review, planned
 //! against the API, applied safely, and checked for drift.
 //!
-//! 1. [`SharingFile`] parses and checks the file ([`file`] has the format).
+//! 1. [`SharingFile`] parses and checks the file ([`file`](mod@file) has the format).
 //! 2. [`read_state`] reads what the API holds for the checkpoints the file names,
 //!    in pages of 100 (checkpoints absent from the file are never read or touched).
 //! 3. [`plan`] computes the changes, a pure function of (desired, current): the
