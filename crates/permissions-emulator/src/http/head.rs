@@ -4,7 +4,7 @@
 //! envelope, so the emulator's connections rewrite those answers on the way out.
 //!
 //! The rewrite recognizes hyper's automatic answer by its shape: a 400, 414 or 431
-//! with `content-length: 0`. Every answer of the router carries a JSON body, so
+//! head with `content-length: 0` and nothing after it, written as one buffer. Every answer of the router carries a JSON body, so
 //! none of them has that shape.
 
 use std::io;
@@ -111,15 +111,37 @@ impl AsyncWrite for EnvelopeIo {
         Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 
-    // Not vectored, so hyper writes each answer as one contiguous buffer.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        ready!(self.poll_pending(cx))?;
+        // An answer without a body is one buffer: the head.
+        let mut written = bufs.iter().filter(|b| !b.is_empty());
+        if let (Some(head), None) = (written.next(), written.next())
+            && let Some(replacement) = enveloped(head)
+        {
+            self.pending = replacement;
+            self.written = 0;
+            return Poll::Ready(Ok(head.len()));
+        }
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    // As the socket: hyper keeps writing heads and bodies without copying them.
     fn is_write_vectored(&self) -> bool {
-        false
+        self.stream.is_write_vectored()
     }
 }
 
 /// The enveloped form of `written` when it is hyper's automatic answer to a head
 /// it refused; `None` for anything else.
 fn enveloped(written: &[u8]) -> Option<Vec<u8>> {
+    // Every write passes here: refuse all but a bodiless 4xx head in O(1) first.
+    if !written.starts_with(b"HTTP/1.1 4") || !written.ends_with(b"\r\n\r\n") {
+        return None;
+    }
     let head_end = written.windows(4).position(|w| w == b"\r\n\r\n")?;
     if head_end + 4 != written.len() {
         return None; // It has a body: not hyper's automatic answer.
