@@ -19,7 +19,8 @@ pub enum Op {
 }
 
 impl Op {
-    fn symbol(self) -> &'static str {
+    /// `<=`, `<` or `>=`.
+    pub fn symbol(self) -> &'static str {
         match self {
             Self::AtMost => "<=",
             Self::Below => "<",

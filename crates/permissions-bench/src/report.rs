@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::goals::{self, GOALS, Goal, mib, named, ratio};
+use crate::goals::{self, GOALS, Goal, Measure, mib, named, ratio};
 use crate::job::{self, CONTENDERS, MAX_RPM};
 use crate::run::{Results, Run, Settings};
 
@@ -523,14 +523,14 @@ fn throttled(md: &mut String, r: &Results, s: &Settings) {
         let share = ratio(r.med(&key, "throttled"), r.med(&key, "requests"));
         let all_done = whole == samples.len();
         let goal = if contender.starts_with("ours") {
-            // This contender's goals: wall / minimum, and (configured) the 429 share.
-            let ids = [
-                format!("throttle-{contender}"),
-                format!("throttle-{contender}-429"),
-            ];
-            let own: Vec<&Goal> = ids
+            // The goals that measure this contender: wall / minimum, and (configured)
+            // the 429 share.
+            let own: Vec<&Goal> = GOALS
                 .iter()
-                .filter_map(|id| GOALS.iter().find(|g| g.id == id.as_str()))
+                .filter(|g| match g.measure {
+                    Measure::OverMinimum(k) | Measure::Share429(k) => k == key,
+                    _ => false,
+                })
                 .collect();
             let ok = all_done && own.iter().all(|g| g.check(r, s).1 == Some(true));
             let limits: Vec<String> = own.iter().map(|g| threshold_words(g)).collect();
@@ -566,14 +566,9 @@ fn throttled(md: &mut String, r: &Results, s: &Settings) {
 
 /// A goal's threshold in the throttled job's table: `<= 1.5`, `< 5 % 429`.
 fn threshold_words(goal: &Goal) -> String {
-    if goal.id.ends_with("-429") {
-        let percent = goal.target * 100.0;
-        format!(
-            "{} {percent} % 429",
-            goal.threshold().split(' ').next().unwrap_or("")
-        )
-    } else {
-        goal.threshold()
+    match goal.measure {
+        Measure::Share429(_) => format!("{} {} % 429", goal.op.symbol(), goal.target * 100.0),
+        _ => goal.threshold(),
     }
 }
 
