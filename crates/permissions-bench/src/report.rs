@@ -1,39 +1,26 @@
-//! The two renderings of a [`Run`]: `BENCHMARKS.md` (the tables, the goals, the
-//! machine, the versions and the commands), from the run alone, and
+//! The two renderings of a [`Run`]: `BENCHMARKS.md`, from the run alone, and
 //! `BENCHMARKS.json` (the run and each goal's verdict).
+//!
+//! The document's words are Markdown templates (`report/benchmarks.md`, and
+//! `report/build-cost.md` for a run that measured it); this module computes what
+//! fills their placeholders:
+//!
+//! - `{name}`: a value computed here (a table's rows, a setting);
+//! - `{fact:NAME}`: a fact of the run (`?` when absent);
+//! - `{med:KEY:FIELD:DIGITS}`: the median of `FIELD` over the samples of `KEY`;
+//! - `{goal:ID}`: a goal's threshold; `{goals:ID,ID...}`: those goals' verdicts,
+//!   as the sections' goal lines say them.
 
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::goals::{self, GOALS, Goal, Measure, mib, named, ratio};
+use crate::goals::{self, GOALS, Goal, Measure, mib, ratio};
 use crate::job::{self, CONTENDERS, MAX_RPM};
 use crate::run::{Results, Run, Settings};
 
-fn verdict(ok: bool) -> &'static str {
-    if ok { "met" } else { "**missed**" }
-}
-
-fn num(value: Option<f64>, digits: usize) -> String {
-    value.map_or_else(|| "n/a".into(), |v| format!("{v:.digits$}"))
-}
-
-/// `words: met` for goal `id` in this run, as the sections' goal lines say it.
-fn goal_cell(r: &Results, s: &Settings, id: &str) -> String {
-    let goal = named(id);
-    match goal.check(r, s) {
-        (_, Some(met)) => format!("{}: {}", goal.section, verdict(met)),
-        (_, None) => format!("{}: not measured", goal.section),
-    }
-}
-
-/// The goal lines of `ids`, joined as the sections print them.
-fn goal_cells(r: &Results, s: &Settings, ids: &[&str]) -> String {
-    ids.iter()
-        .map(|id| goal_cell(r, s, id))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
+const DOCUMENT: &str = include_str!("report/benchmarks.md");
+const BUILD_COST: &str = include_str!("report/build-cost.md");
 
 /// The run as `BENCHMARKS.json`: [`Run`] with each goal's verdict beside the
 /// samples (derived from them, for readers of the file; [`Run::from_json`]
@@ -51,323 +38,298 @@ pub fn data(run: &Run) -> serde_json::Result<String> {
 
 /// Renders the whole document.
 pub fn render(run: &Run) -> String {
-    let (r, s, args) = (&run.results, &run.settings, &run.args);
-    let f = |k: &str| r.fact(k);
-    let mut md = String::new();
-    // `--root DIR` is how xtask tells the suite where the checkout is, not a choice
-    // of the person who ran it.
-    let mut shown = Vec::new();
+    let (r, s) = (&run.results, &run.settings);
+    let load = |fact: &str| {
+        let text = r.fact(fact);
+        text.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut values = BTreeMap::from([
+        ("command", command(&run.args)),
+        ("quick", quick_note(s.quick).into()),
+        ("rounds", s.rounds.to_string()),
+        ("load_before", load("load_before")),
+        ("load_after", load("load_after")),
+        (
+            "python",
+            r.fact("python").trim_start_matches("Python ").into(),
+        ),
+        ("summary", summary(r, s)),
+        ("calls", s.calls.to_string()),
+        ("overhead", overhead(r)),
+        ("list_total", s.list_total.to_string()),
+        ("list_requests", s.list_total.div_ceil(100).to_string()),
+        ("list_page", listing(r, "page")),
+        ("list_emulator", listing(r, "emulator")),
+        ("scales", scales(r, s)),
+        ("rss_flat", rss_flat(r, s)),
+        ("grant", grant(r)),
+        ("load_seconds", s.load_seconds.to_string()),
+        ("servers", servers(r)),
+        ("paced_seconds", (s.load_seconds * 2.0).to_string()),
+        ("paced", paced(r)),
+        ("build_ratio", build_ratio(r)),
+        ("job_limit", format!("{}/{}s", job::REQUESTS, job::WINDOW_S)),
+        ("job_listed", job::LISTED.to_string()),
+        ("job_grants", job::GRANTS.to_string()),
+        ("job_revokes", job::REVOKES.to_string()),
+        ("job_requests", job::requests_needed().to_string()),
+        ("job_minimum", format!("{:.1}", job::minimum_ms() / 1e3)),
+        ("throttle", throttled(r, s)),
+        ("missing", missing(r)),
+        ("minutes", minutes(r)),
+    ]);
+    let build = if r.samples.contains_key("build/ours") {
+        fill(BUILD_COST, |name| lookup(r, s, &values, name))
+    } else {
+        "Not measured in this run (see below).\n".into()
+    };
+    values.insert("build", build);
+    fill(DOCUMENT, |name| lookup(r, s, &values, name))
+}
+
+/// Replaces each `{placeholder}` of `template` with its value; one without a value
+/// stays as written (the tests look for any that remain).
+fn fill(template: &str, value: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(template.len() * 2);
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let filled = tail
+            .find('}')
+            .and_then(|end| Some((end, value(&tail[1..end])?)));
+        if let Some((end, text)) = filled {
+            out.push_str(&text);
+            rest = &tail[end + 1..];
+        } else {
+            out.push('{');
+            rest = &tail[1..];
+        }
+    }
+    out + rest
+}
+
+/// The value of one placeholder (see the module's documentation).
+fn lookup(
+    r: &Results,
+    s: &Settings,
+    values: &BTreeMap<&str, String>,
+    name: &str,
+) -> Option<String> {
+    if let Some(value) = values.get(name) {
+        return Some(value.clone());
+    }
+    let (kind, arg) = name.split_once(':')?;
+    Some(match kind {
+        "fact" => r.fact(arg),
+        "med" => {
+            let mut parts = arg.rsplitn(3, ':');
+            let digits = parts.next()?.parse().ok()?;
+            let field = parts.next()?;
+            cell(r, parts.next()?, field, digits)
+        }
+        "goal" => goals::find(arg)?.threshold(),
+        "goals" => {
+            let cells: Option<Vec<String>> = arg.split(',').map(|id| goal_cell(r, s, id)).collect();
+            cells?.join("; ")
+        }
+        _ => return None,
+    })
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "**missed**" }
+}
+
+fn num(value: Option<f64>, digits: usize) -> String {
+    value.map_or_else(|| "n/a".into(), |v| format!("{v:.digits$}"))
+}
+
+/// The median of `field` over the samples of `key`, to `digits` decimals.
+fn cell(r: &Results, key: &str, field: &str, digits: usize) -> String {
+    num(r.med(key, field), digits)
+}
+
+/// A table row: `| a | b |` and its newline.
+fn row(cells: &[String]) -> String {
+    format!("| {} |\n", cells.join(" | "))
+}
+
+/// `words: met` for goal `id` in this run, as the sections' goal lines say it.
+fn goal_cell(r: &Results, s: &Settings, id: &str) -> Option<String> {
+    let goal = goals::find(id)?;
+    let met = goal.check(r, s).1;
+    Some(format!(
+        "{}: {}",
+        goal.section,
+        met.map_or("not measured", verdict)
+    ))
+}
+
+/// The command that made the run: `--root DIR` is how xtask tells the suite where
+/// the checkout is, not a choice of the person who ran it.
+fn command(args: &[String]) -> String {
+    let mut shown = vec!["cargo xtask bench"];
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         if arg == "--root" {
             rest.next();
         } else {
-            shown.push(arg.as_str());
+            shown.push(arg);
         }
     }
-    let command = if shown.is_empty() {
-        "cargo xtask bench".to_owned()
-    } else {
-        format!("cargo xtask bench {}", shown.join(" "))
-    };
-    let _ = writeln!(
-        md,
-        "# Benchmarks\n\n\
-         <!-- Generated by `{command}` (crates/permissions-bench, bench-suite): do not edit by \
-         hand; run it again. -->\n\n\
-         Generated by `{command}` in {} s{} at commit {}. Every figure is the median of {} \
-         rounds, each measurement its own process, the contenders interleaved (order \
-         reversed every other round); every comparison is a ratio of two figures from the \
-         same run, so a noisy shared machine cancels out as far as possible. Every sample, \
-         and each goal's verdict: `BENCHMARKS.json`, from which this file is rendered \
-         (`bench-suite --from BENCHMARKS.json`). Load average (1, 5, 15 min) before: {}; after: {}.\n",
-        f("duration_s"),
-        if s.quick {
-            " (**--quick**: smaller counts, fewer rounds; not the published figures)"
-        } else {
-            ""
-        },
-        f("git"),
-        s.rounds,
-        f("load_before")
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" "),
-        f("load_after")
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" "),
-    );
-    let _ = writeln!(
-        md,
-        "**Machine**: {} cores, {}, {} RAM, {}. Shared with other builds while measured.\n\n\
-         **Versions**: {}; Python {} with `openai` {} (PyPI); Node {} with `openai` {} (npm); \
-         Prism {}; reqwest {}, hyper {}, hyper-util {}, axum {}, tokio {}; async-openai {}.\n",
-        f("cores"),
-        f("cpu"),
-        f("memory"),
-        f("kernel"),
-        f("rustc"),
-        f("python").trim_start_matches("Python "),
-        f("openai_python"),
-        f("node"),
-        f("openai_node"),
-        f("prism"),
-        f("crate:reqwest"),
-        f("crate:hyper"),
-        f("crate:hyper-util"),
-        f("crate:axum"),
-        f("crate:tokio"),
-        f("async_openai"),
-    );
-
-    summary(&mut md, r, s);
-    overhead(&mut md, r, s);
-    listing(&mut md, r, s);
-    grant(&mut md, r);
-    servers(&mut md, r, s);
-    build(&mut md, r);
-    throttled(&mut md, r, s);
-
-    if !r.missing.is_empty() {
-        let _ = writeln!(md, "## Not measured in this run\n");
-        for m in &r.missing {
-            let _ = writeln!(md, "- {}", m.replace('\n', " "));
-        }
-        md.push('\n');
-    }
-    commands(&mut md, r);
-    md
+    shown.join(" ")
 }
 
-fn summary(md: &mut String, r: &Results, s: &Settings) {
-    let _ = writeln!(
-        md,
-        "## Summary: goals\n\n| comparison | measured | goal | |\n|---|---:|---|---|"
-    );
-    for goal in GOALS {
-        let Some(label) = goal.summary_label(s) else {
-            continue;
-        };
+fn quick_note(quick: bool) -> &'static str {
+    if quick {
+        " (**--quick**: smaller counts, fewer rounds; not the published figures)"
+    } else {
+        ""
+    }
+}
+
+fn summary(r: &Results, s: &Settings) -> String {
+    let rows = GOALS.iter().filter_map(|goal| {
+        let label = goal.summary_label(s)?;
         let (value, met) = goal.check(r, s);
         let status = met.map_or("not measured", verdict);
-        let _ = writeln!(
-            md,
-            "| {label} | {} | {} | {status} |",
+        Some(row(&[
+            label,
             num(value, 2),
-            goal.threshold()
-        );
-    }
-    md.push('\n');
+            goal.threshold(),
+            status.into(),
+        ]))
+    });
+    rows.collect()
 }
 
-fn overhead(md: &mut String, r: &Results, s: &Settings) {
-    let _ = writeln!(
-        md,
-        "## 1. Request overhead\n\n\
-         {} requests for one permission (`GET ...permissions?limit=1`) from the emulator (in \
-         memory, release build, logs off) on 127.0.0.1, through our client (`retrieve`), a \
-         hand-written reqwest + serde call and raw hyper 1 (hyper-util's pooled legacy \
-         client, HTTP/1); sequential and 32 in flight. Wall time per request includes the \
-         server; CPU per request is the client process's own (getrusage).\n\n\
-         | mode | metric | ours | reqwest + serde | raw hyper | ours / reqwest | ours / hyper |\n\
-         |---|---|---:|---:|---:|---:|---:|",
-        s.calls
-    );
+fn overhead(r: &Results) -> String {
+    let mut rows = String::new();
     for (mode, label) in [("seq", "sequential"), ("c32", "concurrency 32")] {
         for (field, metric) in [
             ("us_per_request", "wall us/request"),
             ("cpu_us_per_request", "client CPU us/request"),
         ] {
             let v = |c: &str| r.med(&format!("overhead/{mode}/{c}"), field);
-            let _ = writeln!(
-                md,
-                "| {label} | {metric} | {} | {} | {} | {} | {} |",
-                num(v("ours"), 1),
-                num(v("reqwest"), 1),
-                num(v("hyper"), 1),
-                num(ratio(v("ours"), v("reqwest")), 2),
-                num(ratio(v("ours"), v("hyper")), 2),
-            );
+            let (ours, reqwest, hyper) = (v("ours"), v("reqwest"), v("hyper"));
+            rows += &row(&[
+                label.into(),
+                metric.into(),
+                num(ours, 1),
+                num(reqwest, 1),
+                num(hyper, 1),
+                num(ratio(ours, reqwest), 2),
+                num(ratio(ours, hyper), 2),
+            ]);
         }
     }
-    let _ = writeln!(
-        md,
-        "\nGoal (per-call overhead, ours / reqwest + serde {}): {}.\n",
-        named("overhead-wall").threshold(),
-        goal_cells(r, s, &["overhead-wall", "overhead-cpu"]),
-    );
+    rows
 }
 
-fn listing(md: &mut String, r: &Results, s: &Settings) {
-    let n = s.list_total;
-    let _ = writeln!(
-        md,
-        "## 2. List everything\n\n\
-         {n} permissions at limit 100 ({} requests), each client in its own process: our \
-         client's `list` (the item stream) and `list_pages`, the hand-written reqwest + serde \
-         loop (the ideal), raw hyper, the official Python SDK and the official Node SDK \
-         (auto-pagination of `fine_tuning.checkpoints.permissions.list`). Two servers with \
-         the same data: the pre-serialized page server (one thread; the ceiling, so that the \
-         server's cost does not hide the client's) and the emulator (in memory). *List wall* \
-         is the listing itself (after start-up and imports); *process* is spawn to exit. \
-         Peak RSS is each process's own high-water mark (`VmHWM` of `/proc/self/status`), read \
-         by the process itself after the work: no polling, no race with reaping. (Not \
-         `getrusage` `ru_maxrss`: Linux carries it over from the pre-exec copy of the parent, \
-         so a child of a large parent reports the parent's size.)\n",
-        n.div_ceil(100)
-    );
-    for (server, title) in [("page", "page server"), ("emulator", "emulator")] {
-        let ours = r.med(&format!("list/{server}/ours"), "wall_ms");
-        let ideal = r.med(&format!("list/{server}/reqwest"), "wall_ms");
-        let _ = writeln!(
-            md,
-            "### {title}\n\n\
-             | client | list wall ms (min-max) | process ms | CPU us/page | peak RSS MiB | / ideal | / ours |\n\
-             |---|---:|---:|---:|---:|---:|---:|"
-        );
-        for (client, label) in [
-            ("ours", "ours, `list`"),
-            ("ours-pages", "ours, `list_pages`"),
-            ("reqwest", "reqwest + serde (ideal)"),
-            ("hyper", "raw hyper"),
-            ("python", "Python SDK"),
-            ("node", "Node SDK"),
-        ] {
-            let key = format!("list/{server}/{client}");
-            if !r.samples.contains_key(&key) {
-                continue;
-            }
-            let wall = r.med(&key, "wall_ms");
-            let range = r
-                .range(&key, "wall_ms")
-                .map_or_else(String::new, |(a, b)| format!(" ({a:.0}-{b:.0})"));
-            let _ = writeln!(
-                md,
-                "| {label} | {}{range} | {} | {} | {} | {} | {} |",
-                num(wall, 0),
-                num(r.med(&key, "process_ms"), 0),
-                num(r.med(&key, "cpu_us_per_request"), 1),
-                num(mib(r.med(&key, "peak_rss_kib")), 1),
-                num(ratio(wall, ideal), 2),
-                num(ratio(wall, ours), 2),
-            );
-        }
-        let ids = ["ideal", "python", "node", "rss", "cpu"].map(|g| format!("list-{g}-{server}"));
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let _ = writeln!(md, "\nGoals ({title}): {}.\n", goal_cells(r, s, &ids));
-    }
-    let _ = writeln!(
-        md,
-        "### Peak memory as the count grows (page server)\n\n\
-         | permissions | ours: wall ms | ours: peak RSS MiB | ideal: wall ms | ideal: peak RSS MiB | wall ours / ideal |\n\
-         |---:|---:|---:|---:|---:|---:|"
-    );
-    for (count, prefix) in goals::list_counts(r, s) {
-        let key = |c: &str| format!("{prefix}/{c}");
-        let _ = writeln!(
-            md,
-            "| {count} | {} | {} | {} | {} | {} |",
-            num(r.med(&key("ours"), "wall_ms"), 0),
-            num(mib(r.med(&key("ours"), "peak_rss_kib")), 2),
-            num(r.med(&key("reqwest"), "wall_ms"), 0),
-            num(mib(r.med(&key("reqwest"), "peak_rss_kib")), 2),
-            num(
-                ratio(
-                    r.med(&key("ours"), "wall_ms"),
-                    r.med(&key("reqwest"), "wall_ms")
-                ),
-                2
-            ),
-        );
-    }
-    let flat = named("rss-flat");
-    let _ = writeln!(
-        md,
-        "\nGoal ({}): {}.\n",
-        flat.section,
-        match flat.check(r, s) {
-            (Some(spread), Some(met)) => format!(
-                "largest minus smallest {spread:.2} MiB ({}, taking flat as within {} MiB)",
-                verdict(met),
-                flat.target
-            ),
-            _ => "not measured".into(),
-        }
-    );
+/// The table of listing everything from `server` (`page` or `emulator`).
+fn listing(r: &Results, server: &str) -> String {
+    let key = |client: &str| format!("list/{server}/{client}");
+    let wall = |client: &str| r.med(&key(client), "wall_ms");
+    let clients = [
+        ("ours", "ours, `list`"),
+        ("ours-pages", "ours, `list_pages`"),
+        ("reqwest", "reqwest + serde (ideal)"),
+        ("hyper", "raw hyper"),
+        ("python", "Python SDK"),
+        ("node", "Node SDK"),
+    ];
+    let rows = clients
+        .iter()
+        .filter(|(c, _)| r.samples.contains_key(&key(c)));
+    rows.map(|&(client, label)| {
+        let range = r.range(&key(client), "wall_ms");
+        let range = range.map_or_else(String::new, |(a, b)| format!(" ({a:.0}-{b:.0})"));
+        row(&[
+            label.into(),
+            num(wall(client), 0) + &range,
+            cell(r, &key(client), "process_ms", 0),
+            cell(r, &key(client), "cpu_us_per_request", 1),
+            num(mib(r.med(&key(client), "peak_rss_kib")), 1),
+            num(ratio(wall(client), wall("reqwest")), 2),
+            num(ratio(wall(client), wall("ours")), 2),
+        ])
+    })
+    .collect()
 }
 
-fn grant(md: &mut String, r: &Results) {
-    let projects = r.facts.get("projects").cloned().unwrap_or_default();
-    let _ = writeln!(
-        md,
-        "## 3. Bulk grant\n\n\
-         Permissions for {projects} new projects on one checkpoint, with bounded concurrency: \
-         batches of 100 project ids per request with 4 in flight (the CLI's defaults), and \
-         one id per request with 32 in flight; our client's `create` against hand-written \
-         reqwest + serde. After each run (outside the timing) the checkpoint is listed and \
-         every one of the {projects} projects must be present; the run fails otherwise.\n\n\
-         | store | batching | client | wall ms | permissions/s | requests/s | present afterwards | ours / reqwest (wall) |\n\
-         |---|---|---|---:|---:|---:|---:|---:|"
-    );
+/// Peak memory as the count grows.
+fn scales(r: &Results, s: &Settings) -> String {
+    let rows = goals::list_counts(r, s).into_iter().map(|(count, prefix)| {
+        let med = |c: &str, field: &str| r.med(&format!("{prefix}/{c}"), field);
+        row(&[
+            count.to_string(),
+            num(med("ours", "wall_ms"), 0),
+            num(mib(med("ours", "peak_rss_kib")), 2),
+            num(med("reqwest", "wall_ms"), 0),
+            num(mib(med("reqwest", "peak_rss_kib")), 2),
+            num(ratio(med("ours", "wall_ms"), med("reqwest", "wall_ms")), 2),
+        ])
+    });
+    rows.collect()
+}
+
+fn rss_flat(r: &Results, s: &Settings) -> String {
+    let Some(flat) = goals::find("rss-flat") else {
+        return "not measured".into();
+    };
+    match flat.check(r, s) {
+        (Some(spread), Some(met)) => format!(
+            "largest minus smallest {spread:.2} MiB ({}, taking flat as within {} MiB)",
+            verdict(met),
+            flat.target
+        ),
+        _ => "not measured".into(),
+    }
+}
+
+fn grant(r: &Results) -> String {
+    let projects = r.fact("projects");
     let n: f64 = projects.parse().unwrap_or(0.0);
+    let mut rows = String::new();
     for store in ["memory", "sqlite"] {
         for (config, label) in [
             ("b100c4", "100 per request, 4 in flight"),
             ("b1c32", "1 per request, 32 in flight"),
         ] {
+            let wall = |client: &str| r.med(&format!("grant/{store}/{config}/{client}"), "wall_ms");
             for client in ["ours", "reqwest"] {
                 let key = format!("grant/{store}/{config}/{client}");
                 if !r.samples.contains_key(&key) {
                     continue;
                 }
-                let wall = r.med(&key, "wall_ms");
                 let requests = r.med(&key, "requests");
-                let verified = r.med(&key, "verified");
                 let vs = if client == "ours" {
-                    num(
-                        ratio(
-                            wall,
-                            r.med(&format!("grant/{store}/{config}/reqwest"), "wall_ms"),
-                        ),
-                        2,
-                    )
+                    num(ratio(wall("ours"), wall("reqwest")), 2)
                 } else {
                     String::new()
                 };
-                let _ = writeln!(
-                    md,
-                    "| {store} | {label} | {client} | {} | {} | {} | {}/{projects} | {vs} |",
-                    num(wall, 0),
-                    num(wall.map(|w| n / (w / 1e3)), 0),
-                    num(wall.zip(requests).map(|(w, q)| q / (w / 1e3)), 0),
-                    num(verified, 0),
-                );
+                rows += &row(&[
+                    store.into(),
+                    label.into(),
+                    client.into(),
+                    num(wall(client), 0),
+                    num(wall(client).map(|w| n / (w / 1e3)), 0),
+                    num(wall(client).zip(requests).map(|(w, q)| q / (w / 1e3)), 0),
+                    format!("{}/{projects}", cell(r, &key, "verified", 0)),
+                    vs,
+                ]);
             }
         }
     }
-    md.push('\n');
+    rows
 }
 
-fn servers(md: &mut String, r: &Results, s: &Settings) {
-    let _ = writeln!(
-        md,
-        "## 4. Servers: emulator, Prism, ceiling\n\n\
-         Requests per second, closed loop: `load-gen` (this crate; hyper, one thread, 32 \
-         connections, {} s after 1 s of warm-up) against the same list request \
-         (`GET .../permissions?limit=100`, a 100-permission page) and against create (`POST`, \
-         one new project per request). Servers: the emulator binary in memory and on SQLite \
-         (release build, logs off; 1,000 permissions seeded), the pre-serialized page server \
-         on as many threads as the emulator (the ceiling: no server answers this request \
-         faster), and `prism mock openapi/permissions.yaml` (Prism answers the list with its \
-         one-item example, 170 bytes against the emulator's 14 KB, and logs each request). \
-         The load generator shares the 2 cores with the server, as wrk would.\n\n\
-         | request | server | req/s | p50 ms | p99 ms | errors | / Prism | / ceiling |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|",
-        s.load_seconds
-    );
+fn servers(r: &Results) -> String {
+    let mut rows = String::new();
     for op in ["list", "create"] {
         let prism = r.med(&format!("server/{op}/prism"), "rps");
         let ceiling = r.med("server/list/ceiling", "rps");
@@ -382,128 +344,54 @@ fn servers(md: &mut String, r: &Results, s: &Settings) {
                 continue;
             }
             let rps = r.med(&key, "rps");
-            let _ = writeln!(
-                md,
-                "| {op} | {label} | {} | {} | {} | {} | {} | {} |",
+            let vs_prism = (name != "prism").then(|| num(ratio(rps, prism), 1));
+            let vs_ceiling =
+                (op == "list" && name != "ceiling").then(|| num(ratio(rps, ceiling), 2));
+            rows += &row(&[
+                op.into(),
+                label.into(),
                 num(rps, 0),
-                num(r.med(&key, "p50_ms"), 2),
-                num(r.med(&key, "p99_ms"), 2),
-                num(r.med(&key, "errors"), 0),
-                if name == "prism" {
-                    String::new()
-                } else {
-                    num(ratio(rps, prism), 1)
-                },
-                if op == "list" && name != "ceiling" {
-                    num(ratio(rps, ceiling), 2)
-                } else {
-                    String::new()
-                },
-            );
+                cell(r, &key, "p50_ms", 2),
+                cell(r, &key, "p99_ms", 2),
+                cell(r, &key, "errors", 0),
+                vs_prism.unwrap_or_default(),
+                vs_ceiling.unwrap_or_default(),
+            ]);
         }
     }
-    let _ = writeln!(
-        md,
-        "\nGoals: {}; {}.\n\n\
-         ### Latency at half the measured rate\n\n\
-         `load-gen --rate R`: an open loop at a constant rate R (half the median closed-loop \
-         req/s above), 32 connections, {} s. wrk2 (constant rate) is not available and wrk \
-         only measures a closed loop, whose latencies hide a stalled server; here request k \
-         is due at start + k/R, and a request sent late because every connection was \
-         waiting for the server counts its latency from when it was due (no coordinated \
-         omission). A connection that slept until its request was due counts from its \
-         wake-up (the timer's 1 ms granularity is the load generator's, not the server's).\n\n\
-         | request | store | target req/s | achieved req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|",
-        goal_cell(r, s, "server-prism"),
-        goal_cell(r, s, "server-ceiling"),
-        s.load_seconds * 2.0,
-    );
+    rows
+}
+
+fn paced(r: &Results) -> String {
+    let mut rows = String::new();
     for op in ["list", "create"] {
         for store in ["memory", "sqlite"] {
             let key = format!("paced/{op}/{store}");
             if !r.samples.contains_key(&key) {
                 continue;
             }
-            let _ = writeln!(
-                md,
-                "| {op} | {store} | {} | {} | {} | {} | {} | {} | {} |",
-                num(r.med(&key, "target_rps"), 0),
-                num(r.med(&key, "rps"), 0),
-                num(r.med(&key, "p50_ms"), 2),
-                num(r.med(&key, "p90_ms"), 2),
-                num(r.med(&key, "p99_ms"), 2),
-                num(r.med(&key, "p999_ms"), 2),
-                num(r.med(&key, "max_ms"), 2),
-            );
+            let mut cells = vec![op.to_owned(), store.to_owned()];
+            cells.push(cell(r, &key, "target_rps", 0));
+            cells.push(cell(r, &key, "rps", 0));
+            for field in ["p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms"] {
+                cells.push(cell(r, &key, field, 2));
+            }
+            rows += &row(&cells);
         }
     }
-    md.push('\n');
+    rows
 }
 
-fn build(md: &mut String, r: &Results) {
-    let _ = writeln!(md, "## 5. Build cost\n");
-    if !r.samples.contains_key("build/ours") {
-        let _ = writeln!(md, "Not measured in this run (see below).\n");
-        return;
-    }
-    let ours = r.med("build/ours", "seconds");
-    let theirs = r.med("build/async-openai", "seconds");
-    let _ = writeln!(
-        md,
-        "Two throwaway binary crates under `target/bench-build/`, each its own workspace, \
-         built once each with `cargo build --locked` (the dev profile, what a developer waits \
-         for), a fresh `CARGO_TARGET_DIR`, dependencies fetched beforehand (only compiling \
-         is timed), on all cores: one depends on `permissions-api` by path (default \
-         features: rustls; the workspace's `Cargo.lock`), the other on `async-openai` {} \
-         with `default-features = false, features = [\"finetuning\", \"rustls\"]`. Then the \
-         rebuild of the first after appending one character to a description in the spec of \
-         a copy of the workspace (the build script regenerates the client; the real \
-         `openapi/permissions.yaml` is never touched), and a no-op rebuild for reference. One \
-         build each: these take minutes, and the machine was shared, so read the ratio \
-         rather than the seconds.\n\n\
-         | build | seconds | rlibs built | / async-openai |\n|---|---:|---:|---:|\n\
-         | clean, `permissions-api` | {} | {} | {} |\n\
-         | clean, `async-openai` (finetuning, rustls) | {} | {} | 1.00 |\n\
-         | rebuild after a spec edit (`permissions-api` + the binary) | {} | | |\n\
-         | no-op rebuild | {} | | |\n",
-        r.facts.get("async_openai").cloned().unwrap_or_default(),
-        num(ours, 1),
-        num(r.med("build/ours", "rlibs"), 0),
-        num(ratio(ours, theirs), 2),
-        num(theirs, 1),
-        num(r.med("build/async-openai", "rlibs"), 0),
-        num(r.med("build/rebuild", "seconds"), 1),
-        num(r.med("build/noop", "seconds"), 1),
-    );
+fn build_ratio(r: &Results) -> String {
+    let seconds = |key: &str| r.med(key, "seconds");
+    num(
+        ratio(seconds("build/ours"), seconds("build/async-openai")),
+        2,
+    )
 }
 
-fn throttled(md: &mut String, r: &Results, s: &Settings) {
-    let rounds = r.facts.get("throttle_rounds").cloned().unwrap_or_default();
-    let _ = writeln!(
-        md,
-        "## 6. The admin job against the throttle\n\n\
-         The real admin endpoints allow about 8 requests per endpoint a minute and answer \
-         429 without `Retry-After` or `x-ratelimit-*` headers. Here the emulator does the \
-         same, time-compressed: `--rate-limit {}/{}s`, no headers, a fresh emulator per run \
-         (its `--counters-out` file gives the requests and the 429s). The job: list {} \
-         permissions (pages of 100), grant {} new projects (batches of 100), revoke the \
-         first {} listed, in that order, stopping at the first error. It needs {} \
-         requests; the throttle allows them in no less than **{:.1} s** (requests needed / \
-         allowed rate): the minimum below. The CLI runs are three invocations (`list`, \
-         `create` with ids on standard input, `delete -`), timed together. Medians of {rounds} \
-         round(s); `completed` counts the runs that did the whole job.\n\n\
-         | contender | completed | listed | granted | revoked | wall s | requests | 429s | 429 share | wall / minimum | goal |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-        job::REQUESTS,
-        job::WINDOW_S,
-        job::LISTED,
-        job::GRANTS,
-        job::REVOKES,
-        job::requests_needed(),
-        job::minimum_ms() / 1e3,
-    );
-    let minimum = Some(job::minimum_ms());
+fn throttled(r: &Results, s: &Settings) -> String {
+    let mut rows = String::new();
     for contender in CONTENDERS {
         let key = format!("throttle/{contender}");
         let Some(samples) = r.samples.get(&key) else {
@@ -519,9 +407,7 @@ fn throttled(md: &mut String, r: &Results, s: &Settings) {
         };
         let whole = samples.iter().filter(|v| job::completed(v)).count();
         let wall = r.med(&key, "wall_ms");
-        let over = ratio(wall, minimum);
         let share = ratio(r.med(&key, "throttled"), r.med(&key, "requests"));
-        let all_done = whole == samples.len();
         let goal = if contender.starts_with("ours") {
             // The goals that measure this contender: wall / minimum, and (configured)
             // the 429 share.
@@ -532,36 +418,35 @@ fn throttled(md: &mut String, r: &Results, s: &Settings) {
                     _ => false,
                 })
                 .collect();
+            let all_done = whole == samples.len();
             let ok = all_done && own.iter().all(|g| g.check(r, s).1 == Some(true));
             let limits: Vec<String> = own.iter().map(|g| threshold_words(g)).collect();
             format!("all done, {}: {}", limits.join(", "), verdict(ok))
         } else {
             "as measured".to_owned()
         };
-        let errors: Vec<&str> = samples
-            .iter()
-            .filter_map(|v| v.get("error").and_then(Value::as_str))
-            .collect();
-        let completed = match errors.first() {
+        let error = samples.iter().find_map(|v| v.get("error")?.as_str());
+        let completed = match error {
             Some(error) if whole < samples.len() => {
                 format!("{whole}/{} (`{}`)", samples.len(), clip(error))
             }
             _ => format!("{whole}/{}", samples.len()),
         };
-        let _ = writeln!(
-            md,
-            "| {label} | {completed} | {} | {} | {} | {} | {} | {} | {} | {} | {goal} |",
-            num(r.med(&key, "listed"), 0),
-            num(r.med(&key, "granted"), 0),
-            num(r.med(&key, "revoked"), 0),
+        rows += &row(&[
+            label,
+            completed,
+            cell(r, &key, "listed", 0),
+            cell(r, &key, "granted", 0),
+            cell(r, &key, "revoked", 0),
             num(wall.map(|w| w / 1e3), 1),
-            num(r.med(&key, "requests"), 0),
-            num(r.med(&key, "throttled"), 0),
+            cell(r, &key, "requests", 0),
+            cell(r, &key, "throttled", 0),
             num(share.map(|v| v * 100.0), 1) + " %",
-            num(over, 2),
-        );
+            num(ratio(wall, Some(job::minimum_ms())), 2),
+            goal,
+        ]);
     }
-    md.push('\n');
+    rows
 }
 
 /// A goal's threshold in the throttled job's table: `<= 1.5`, `< 5 % 429`.
@@ -581,42 +466,20 @@ fn clip(text: &str) -> String {
     }
 }
 
-fn commands(md: &mut String, r: &Results) {
-    let minutes = r
-        .facts
-        .get("duration_s")
-        .and_then(|d| d.parse::<f64>().ok())
-        .map_or_else(|| "?".into(), |d| format!("{:.0}", d / 60.0));
-    let _ = writeln!(
-        md,
-        "## Commands\n\n\
-         ```sh\n\
-         cargo xtask bench            # everything, writes BENCHMARKS.md (this run: {minutes} min)\n\
-         cargo xtask bench --quick    # smaller counts, 2 rounds, no build cost (a few minutes)\n\
-         cargo xtask bench --skip-build-cost --skip-sdks --rounds 3 --out /tmp/b.md\n\
-         ```\n\n\
-         `bench-suite --from BENCHMARKS.json` renders this file again from the saved run, \
-         measuring nothing. `cargo xtask bench` builds `permissions-bench`, `permissions-emulator` and \
-         `permissions-cli` in release mode and runs `target/release/bench-suite`, which installs the pinned SDKs \
-         (`crates/permissions-bench/sdk/requirements.txt` with `pip install --no-deps \
-         --target target/bench/sdk/python`, `package.json` + `package-lock.json` with `npm ci \
-         --prefix target/bench/sdk/node`), starts every server on 127.0.0.1 at ports it picks, \
-         and stops every process it started. Needs `python3`, `node`/`npm` and `prism` \
-         (`npm install -g @stoplight/prism-cli@5.16.0`) for those columns; without them the \
-         rest runs and this file says what is missing. Not part of `cargo test`.\n\n\
-         The single measurements, by hand (release builds in `target/release/`):\n\n\
-         ```sh\n\
-         page-server --listen 127.0.0.1:8090 --total 100000 [--workers 1]\n\
-         permissions-emulator --listen 127.0.0.1:8089 --seed target/bench/seed-100000.json\n\
-         client-bench --base-url http://127.0.0.1:8090/v1 --client ours|ours-pages|reqwest|hyper --task list [--max-items N]\n\
-         client-bench --base-url URL --client ours|reqwest|hyper --task call --count 20000 --concurrency 32 --limit 1\n\
-         client-bench --base-url URL --client ours|reqwest|hyper --task grant --projects 10000 --batch 100 --concurrency 4 --checkpoint ft:x\n\
-         PYTHONPATH=target/bench/sdk/python python3 crates/permissions-bench/sdk/list.py http://127.0.0.1:8090/v1 CHECKPOINT\n\
-         node target/bench/sdk/node/list.mjs http://127.0.0.1:8090/v1 CHECKPOINT\n\
-         permissions-emulator --listen 127.0.0.1:8089 --seed target/bench/seed-3000.json --rate-limit 8/3s --counters-out /tmp/counters.json\n\
-         [OPENAI_ADMIN_MAX_RPM=160] throttle-job --base-url http://127.0.0.1:8089/v1 --grants 2000 --revokes 30\n\
-         PYTHONPATH=target/bench/sdk/python python3 crates/permissions-bench/sdk/throttle_job.py http://127.0.0.1:8089/v1 CHECKPOINT 2000 30\n\
-         load-gen --url 'http://127.0.0.1:8089/v1/fine_tuning/checkpoints/CHECKPOINT/permissions?limit=100' [--method POST] [--rate R]\n\
-         ```\n"
-    );
+/// The section listing what the run could not measure, if anything.
+fn missing(r: &Results) -> String {
+    if r.missing.is_empty() {
+        return String::new();
+    }
+    let items: String = r
+        .missing
+        .iter()
+        .map(|m| format!("- {}\n", m.replace('\n', " ")))
+        .collect();
+    format!("## Not measured in this run\n\n{items}\n")
+}
+
+fn minutes(r: &Results) -> String {
+    let seconds = r.fact("duration_s").parse::<f64>();
+    seconds.map_or_else(|_| "?".into(), |d| format!("{:.0}", d / 60.0))
 }
