@@ -212,37 +212,26 @@ struct Args {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
-    let Args {
-        base_url,
-        client: which,
-        task,
-        count,
-        concurrency,
-        limit,
-        max_items,
-        checkpoint,
-        projects,
-        batch,
-    } = Args::parse();
-    let batch = batch.max(1);
-    let ours = Client::builder().api_key(KEY).base_url(&base_url).build()?;
+    let args = Args::parse();
+    let (checkpoint, max_items, limit) = (&args.checkpoint, args.max_items, args.limit);
+    let ours = Client::builder()
+        .api_key(KEY)
+        .base_url(&args.base_url)
+        .build()?;
     let permissions = ours.fine_tuning().checkpoints().permissions();
-    let manual = Manual::new(&base_url, &checkpoint);
-    let raw = Raw::new(&base_url, &checkpoint);
-    let batches: Vec<Vec<String>> = (0..projects)
-        .map(project_id)
-        .collect::<Vec<_>>()
-        .chunks(batch)
-        .map(<[String]>::to_vec)
-        .collect();
+    let manual = Manual::new(&args.base_url, checkpoint);
+    let raw = Raw::new(&args.base_url, checkpoint);
+    let projects: Vec<String> = (0..args.projects).map(project_id).collect();
+    let batches: Vec<&[String]> = projects.chunks(args.batch.max(1)).collect();
+    let (count, concurrency) = (args.count, args.concurrency);
 
     let started = Instant::now();
     let cpu_started = cpu_time_ms();
-    let (items, requests) = match (which.as_str(), task.as_str()) {
+    let (items, requests) = match (args.client.as_str(), args.task.as_str()) {
         ("ours", "list") => {
             let items = permissions
                 .list(
-                    &checkpoint,
+                    checkpoint,
                     ListParams::new().limit(100).max_items(max_items as u64),
                 )
                 .try_fold(0usize, |n, _| async move { Ok(n + 1) })
@@ -251,7 +240,7 @@ async fn main() -> Result<(), BoxError> {
         }
         ("ours-pages", "list") => {
             let mut pages = permissions.list_pages(
-                &checkpoint,
+                checkpoint,
                 ListParams::new().limit(100).max_items(max_items as u64),
             );
             let (mut items, mut requests) = (0, 0);
@@ -268,7 +257,7 @@ async fn main() -> Result<(), BoxError> {
             let items = repeat(0..count, concurrency, |_| async {
                 #[allow(deprecated)]
                 Ok(permissions
-                    .retrieve(&checkpoint, params.clone())
+                    .retrieve(checkpoint, params.clone())
                     .await?
                     .into_inner())
             })
@@ -284,8 +273,8 @@ async fn main() -> Result<(), BoxError> {
             (items, count)
         }
         (client, "grant") => {
-            let (checkpoint, manual, raw) = (&checkpoint, &manual, &raw);
-            let items = repeat(&batches, concurrency, |ids| async move {
+            let (manual, raw) = (&manual, &raw);
+            let items = repeat(batches.iter().copied(), concurrency, |ids| async move {
                 match client {
                     "ours" => Ok(permissions.create(checkpoint, ids).await?.into_inner()),
                     "reqwest" => manual.create(ids).await,
@@ -305,10 +294,10 @@ async fn main() -> Result<(), BoxError> {
     let peak = peak_rss_kib();
 
     // After the measurement: every granted project must be listed.
-    let verified = if task == "grant" {
-        let wanted: HashSet<String> = (0..projects).map(project_id).collect();
+    let verified = if args.task == "grant" {
+        let wanted: HashSet<&String> = projects.iter().collect();
         let present = permissions
-            .list(&checkpoint, ListParams::new().limit(100))
+            .list(checkpoint, ListParams::new().limit(100))
             .try_fold(0usize, |n, permission| {
                 let hit = wanted.contains(&permission.project_id);
                 async move { Ok(n + usize::from(hit)) }
@@ -321,8 +310,8 @@ async fn main() -> Result<(), BoxError> {
     println!(
         "{}",
         serde_json::json!({
-            "client": which,
-            "task": task,
+            "client": args.client,
+            "task": args.task,
             "concurrency": concurrency,
             "items": items,
             "requests": requests,

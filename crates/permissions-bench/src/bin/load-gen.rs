@@ -148,19 +148,14 @@ struct Args {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
-    let uri: hyper::Uri = args.url.parse()?;
-    let post = args.method.eq_ignore_ascii_case("POST");
-    let connections = args.connections;
-    let duration = Duration::from_secs_f64(args.duration_s);
+    let (rate, start) = (args.rate, Instant::now());
     let warmup = Duration::from_secs_f64(args.warmup_s);
-    let rate = args.rate;
-    let start = Instant::now();
     let plan = Arc::new(Plan {
-        uri,
-        post,
+        uri: args.url.parse()?,
+        post: args.method.eq_ignore_ascii_case("POST"),
         rate,
         start,
-        end: start + warmup + duration,
+        end: start + warmup + Duration::from_secs_f64(args.duration_s),
         record_from: start + warmup,
         next: AtomicU64::new(0),
         run_id: std::time::SystemTime::now()
@@ -168,7 +163,7 @@ async fn main() -> Result<(), BoxError> {
             .as_nanos() as u64
             ^ u64::from(std::process::id()),
     });
-    let workers: Vec<_> = (0..connections.max(1))
+    let workers: Vec<_> = (0..args.connections.max(1))
         .map(|_| tokio::spawn(connection(plan.clone())))
         .collect();
     let mut all = Tally::default();
@@ -188,7 +183,7 @@ async fn main() -> Result<(), BoxError> {
         serde_json::json!({
             "mode": if rate.is_some() { "rate" } else { "closed" },
             "target_rps": rate,
-            "connections": connections,
+            "connections": args.connections,
             "ok": all.latencies_us.len(),
             "errors": all.errors,
             "rps": all.latencies_us.len() as f64 / measured,

@@ -68,25 +68,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn serve(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let Args {
-        listen,
-        total,
-        limit,
-        ..
-    } = args;
-    let pages: Pages = Arc::new(
-        serialized_pages(total, limit)
-            .into_iter()
-            .map(|(k, v)| (k, v.into()))
-            .collect(),
-    );
+    let pages = serialized_pages(args.total, args.limit);
+    let pages: Pages = Arc::new(pages.into_iter().map(|(k, v)| (k, v.into())).collect());
     let app = Router::new()
         .route(
             "/v1/fine_tuning/checkpoints/{checkpoint}/permissions",
             get(list),
         )
         .with_state(pages);
-    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     println!("listening on http://{}/v1", listener.local_addr()?);
     axum::serve(listener, app).await?;
     Ok(())

@@ -46,14 +46,10 @@ struct Done {
     revoked: usize,
 }
 
-async fn job(
-    builder: ClientBuilder,
-    checkpoint: &str,
-    grants: usize,
-    revokes: usize,
-    done: &mut Done,
-) -> permissions_api::Result<()> {
-    let client = builder.build()?;
+async fn job(args: &Args, done: &mut Done) -> permissions_api::Result<()> {
+    let builder = ClientBuilder::from_env().api_key(KEY);
+    let client = builder.base_url(args.base_url.as_str()).build()?;
+    let checkpoint = args.checkpoint.as_str();
     let permissions = client.fine_tuning().checkpoints().permissions();
     let mut listed = Vec::new();
     let mut stream = permissions.list(checkpoint, ListParams::new().limit(100));
@@ -61,11 +57,13 @@ async fn job(
         listed.push(permission.id);
         done.listed += 1;
     }
-    let projects: Vec<String> = (0..grants).map(|i| format!("proj_bench_{i:06}")).collect();
+    let projects: Vec<String> = (0..args.grants)
+        .map(|i| format!("proj_bench_{i:06}"))
+        .collect();
     for batch in projects.chunks(100) {
         done.granted += permissions.create(checkpoint, batch).await?.data.len();
     }
-    for id in listed.iter().take(revokes) {
+    for id in listed.iter().take(args.revokes) {
         permissions.delete(checkpoint, id).await?;
         done.revoked += 1;
     }
@@ -74,16 +72,10 @@ async fn job(
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
-    let Args {
-        base_url,
-        checkpoint,
-        grants,
-        revokes,
-    } = Args::parse();
-    let builder = ClientBuilder::from_env().api_key(KEY).base_url(base_url);
+    let args = Args::parse();
     let started = Instant::now();
     let mut done = Done::default();
-    let outcome = job(builder, &checkpoint, grants, revokes, &mut done).await;
+    let outcome = job(&args, &mut done).await;
     let wall_ms = started.elapsed().as_secs_f64() * 1e3;
     println!(
         "{}",

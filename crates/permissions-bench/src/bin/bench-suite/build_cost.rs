@@ -12,10 +12,11 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::procs::{Error, run_timed};
 use permissions_bench::run::Results;
 
+use crate::facts::lock_version;
 use crate::harness::{Paths, record};
+use crate::procs::{Error, run_timed};
 
 /// The consumer of `permissions-api`: what a user's crate compiles.
 const OURS_MAIN: &str = r#"fn main() {
@@ -155,15 +156,9 @@ pub fn measure(paths: &Paths, results: &mut Results) -> Result<(), Error> {
         fetch.arg("fetch").current_dir(dir);
         run_timed(fetch, &paths.log(&format!("fetch-{name}")))?;
     }
-    if let Ok(lock) = std::fs::read_to_string(theirs.join("Cargo.lock")) {
-        let version = lock
-            .split("[[package]]")
-            .find(|p| p.contains("name = \"async-openai\""))
-            .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = ")))
-            .map(|v| v.trim_matches('"').to_owned());
-        if let Some(version) = version {
-            results.facts.insert("async_openai".into(), version);
-        }
+    let lock = std::fs::read_to_string(theirs.join("Cargo.lock")).unwrap_or_default();
+    if let Some(version) = lock_version(&lock, "async-openai") {
+        results.facts.insert("async_openai".into(), version);
     }
 
     let build = |dir: &Path, target: &Path, log: &str| {

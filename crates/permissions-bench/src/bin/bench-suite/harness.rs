@@ -28,6 +28,11 @@ impl Paths {
     pub fn log(&self, name: &str) -> PathBuf {
         self.work.join("logs").join(format!("{name}.log"))
     }
+
+    /// The SDK scripts and their pins: `crates/permissions-bench/sdk/`.
+    pub fn sdk_scripts(&self) -> PathBuf {
+        self.root.join("crates/permissions-bench/sdk")
+    }
 }
 
 /// The official SDKs, installed under `target/bench/sdk/`.
@@ -37,6 +42,36 @@ pub struct Sdks {
     pub python: Option<PathBuf>,
     /// The folder holding `node_modules/openai` and `list.mjs`, when installed.
     pub node: Option<PathBuf>,
+}
+
+impl Sdks {
+    /// Whether `contender` can run: an SDK (`python`, `node`) only when installed.
+    pub fn has(&self, contender: &str) -> bool {
+        match contender {
+            "python" => self.python.is_some(),
+            "node" => self.node.is_some(),
+            _ => true,
+        }
+    }
+
+    /// `python3 DIR/SCRIPT.py ARGS` (`sdk`: `python`) or `node DIR/SCRIPT.mjs ARGS`.
+    pub fn script(&self, sdk: &str, script: &str, args: &[&str]) -> Result<Command, Error> {
+        let (dir, program, extension) = match sdk {
+            "python" => (&self.python, "python3", "py"),
+            _ => (&self.node, "node", "mjs"),
+        };
+        let dir = dir
+            .as_ref()
+            .ok_or_else(|| format!("the {sdk} SDK is not installed"))?;
+        let mut command = Command::new(program);
+        command
+            .arg(dir.join(format!("{script}.{extension}")))
+            .args(args);
+        if sdk == "python" {
+            command.env("PYTHONPATH", dir);
+        }
+        Ok(command)
+    }
 }
 
 /// Writes a seed file of `total` permissions of [`CHECKPOINT`] (if not there yet),
@@ -92,22 +127,18 @@ pub fn record(results: &mut Results, key: String, value: Value) {
 
 /// Prints one sample as it comes, so a long run shows progress.
 pub fn show(key: &str, value: &Value) {
-    let pick = |f: &str| value.get(f).and_then(Value::as_f64);
-    let mut parts = Vec::new();
-    for (field, unit) in [
-        ("wall_ms", "ms"),
-        ("us_per_request", "us/req"),
-        ("cpu_us_per_request", "cpu us/req"),
-        ("rps", "req/s"),
-        ("p99_ms", "ms p99"),
-        ("seconds", "s"),
-    ] {
-        if let Some(v) = pick(field) {
-            parts.push(format!("{v:.1} {unit}"));
-        }
-    }
-    if let Some(kib) = pick("peak_rss_kib") {
-        parts.push(format!("{:.1} MiB", kib / 1024.0));
-    }
+    let fields = [
+        "wall_ms",
+        "us_per_request",
+        "cpu_us_per_request",
+        "rps",
+        "p99_ms",
+        "seconds",
+        "peak_rss_kib",
+    ];
+    let parts: Vec<String> = fields
+        .iter()
+        .filter_map(|&field| Some(format!("{field} {:.1}", value.get(field)?.as_f64()?)))
+        .collect();
     println!("  {key:<40} {}", parts.join(", "));
 }

@@ -11,9 +11,9 @@
 //! sample, the settings, the machine, each goal's verdict) and `BENCHMARKS.md`
 //! (medians and ratios), rendered from that data alone: `--from BENCHMARKS.json`
 //! renders it again without measuring. Every process it started is stopped when
-//! it finishes or fails. The programs it runs (`client-bench`, `page-server`,
-//! `load-gen`, `permissions-emulator`) are looked up next to its own executable, so
-//! build them in the same profile first (`cargo xtask bench` does).
+//! it finishes or fails. The programs it runs (`PROGRAMS`: this crate's, the emulator
+//! and `ckpt-perms`) are looked up next to its own executable, so build them in the
+//! same profile first (`cargo xtask bench` does).
 
 mod build_cost;
 mod facts;
@@ -59,28 +59,15 @@ struct Args {
     from: Option<PathBuf>,
 }
 
-impl Args {
-    /// The flags as the report quotes them (`--root` is xtask's, not a choice).
-    fn shown(&self) -> Vec<String> {
-        let mut shown = Vec::new();
-        if self.quick {
-            shown.push("--quick".to_owned());
-        }
-        if let Some(rounds) = self.rounds {
-            shown.extend(["--rounds".to_owned(), rounds.to_string()]);
-        }
-        if self.skip_build_cost {
-            shown.push("--skip-build-cost".to_owned());
-        }
-        if self.skip_sdks {
-            shown.push("--skip-sdks".to_owned());
-        }
-        if let Some(out) = &self.out {
-            shown.extend(["--out".to_owned(), out.display().to_string()]);
-        }
-        shown
-    }
-}
+/// The programs the suite runs, looked up next to its own executable.
+const PROGRAMS: [&str; 6] = [
+    "client-bench",
+    "page-server",
+    "load-gen",
+    "throttle-job",
+    "permissions-emulator",
+    "ckpt-perms",
+];
 
 fn main() -> std::process::ExitCode {
     match run() {
@@ -102,10 +89,8 @@ fn run() -> Result<(), Error> {
         .unwrap_or_else(|| root.join("BENCHMARKS.md"));
     if let Some(saved) = &args.from {
         let run = Run::from_json(&std::fs::read_to_string(saved)?)?;
-        std::fs::write(&out, report::render(&run))?;
-        // The data beside the report, in this version's form (goal verdicts too).
-        let data = out.with_extension("json");
-        std::fs::write(&data, report::data(&run)?)?;
+        // The data beside the report too, in this version's form (goal verdicts too).
+        let data = save(&run, &out)?;
         println!(
             "wrote {} and {} from {}",
             out.display(),
@@ -130,31 +115,24 @@ fn run() -> Result<(), Error> {
         bins,
     };
     std::fs::create_dir_all(paths.work.join("logs"))?;
-    for program in [
-        "client-bench",
-        "page-server",
-        "load-gen",
-        "throttle-job",
-        "permissions-emulator",
-        "ckpt-perms",
-    ] {
-        if !paths.bin(program).exists() {
-            return Err(format!(
-                "{} is missing: build it first (`cargo build --release -p permissions-bench \
-                 -p permissions-emulator -p permissions-cli --bins`, or run `cargo xtask bench`)",
-                paths.bin(program).display()
-            )
-            .into());
-        }
+    if let Some(missing) = PROGRAMS
+        .map(|p| paths.bin(p))
+        .into_iter()
+        .find(|p| !p.exists())
+    {
+        return Err(format!(
+            "{} is missing: build it first (`cargo build --release -p permissions-bench \
+             -p permissions-emulator -p permissions-cli --bins`, or run `cargo xtask bench`)",
+            missing.display()
+        )
+        .into());
     }
 
     let started = Instant::now();
     let mut results = Results::default();
     facts::machine(&mut results, &paths);
-    results.facts.insert(
-        "load_before".into(),
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default(),
-    );
+    let loadavg = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    results.facts.insert("load_before".into(), loadavg());
     let sdks = if settings.sdks {
         install_sdks(&paths, &mut results)
     } else {
@@ -188,28 +166,35 @@ fn run() -> Result<(), Error> {
             .push("build cost: skipped (--quick or --skip-build-cost)".into());
     }
 
-    results.facts.insert(
-        "load_after".into(),
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default(),
-    );
+    results.facts.insert("load_after".into(), loadavg());
     let elapsed = started.elapsed().as_secs_f64();
     results
         .facts
         .insert("duration_s".into(), format!("{elapsed:.0}"));
     let run = Run {
         settings,
-        args: args.shown(),
+        // The report leaves out `--root`, xtask's and not a choice.
+        args: std::env::args_os()
+            .skip(1)
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect(),
         results,
     };
-    let data = out.with_extension("json");
-    std::fs::write(&data, report::data(&run)?)?;
-    std::fs::write(&out, report::render(&run))?;
+    let data = save(&run, &out)?;
     println!(
         "wrote {} (the run's data: {}) in {elapsed:.0} s",
         out.display(),
         data.display()
     );
     Ok(())
+}
+
+/// Writes the report to `out` and the run's data beside it; returns the data's path.
+fn save(run: &Run, out: &Path) -> Result<PathBuf, Error> {
+    let data = out.with_extension("json");
+    std::fs::write(&data, report::data(run)?)?;
+    std::fs::write(out, report::render(run))?;
+    Ok(data)
 }
 
 fn section(name: &str) {
@@ -219,86 +204,72 @@ fn section(name: &str) {
 /// Installs the pinned SDKs into `target/bench/sdk/` (pip `--target`, `npm ci
 /// --prefix`), unless the same pins are installed already.
 fn install_sdks(paths: &Paths, results: &mut Results) -> Sdks {
-    let sdk = paths.root.join("crates/permissions-bench/sdk");
-    let dest = paths.work.join("sdk");
-    let python_dir = dest.join("python");
+    let (python, node) = (paths.work.join("sdk/python"), paths.work.join("sdk/node"));
     let mut pip = Command::new("python3");
-    pip.args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-    ])
-    .args(["--no-deps", "--target"])
-    .arg(&python_dir)
-    .arg("-r")
-    .arg(sdk.join("requirements.txt"));
-    let node_dir = dest.join("node");
+    pip.args(["-m", "pip", "install", "--quiet", "--no-deps"])
+        .args(["--disable-pip-version-check", "--target"])
+        .arg(&python)
+        .arg("-r")
+        .arg(paths.sdk_scripts().join("requirements.txt"));
     let mut npm = Command::new("npm");
-    npm.args([
-        "ci",
-        "--ignore-scripts",
-        "--no-audit",
-        "--no-fund",
-        "--prefix",
-    ])
-    .arg(&node_dir);
-    let install = |name: &str, dir: &Path, pins: &str, copied: &[&str], command: Command| {
-        let pinned = std::fs::read_to_string(sdk.join(pins)).unwrap_or_default();
-        let stamp = dir.join(".installed-pins");
-        let ready = std::fs::read_to_string(&stamp).is_ok_and(|s| s == pinned) || {
-            println!("installing the {name} SDK into {}", dir.display());
-            let _ = std::fs::remove_dir_all(dir);
-            let installed = std::fs::create_dir_all(dir)
-                .map_err(Error::from)
-                .and_then(|()| copy_all(&sdk, dir, copied))
-                .and_then(|()| procs::run_timed(command, &paths.log(name)));
-            match installed {
-                Ok(_) => std::fs::write(&stamp, &pinned).is_ok(),
-                Err(error) => return Err(format!("{name} SDK: install failed ({error})")),
-            }
-        };
-        copy_all(&sdk, dir, copied).map_err(|e| format!("{name} SDK: {e}"))?;
-        Ok(ready.then(|| dir.to_path_buf()))
-    };
-    let mut installed = |outcome: Result<Option<PathBuf>, String>| {
-        outcome.unwrap_or_else(|missing| {
-            results.missing.push(missing);
+    npm.args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
+        .arg("--prefix")
+        .arg(&node);
+    let mut keep = |name: &str, installed: Result<PathBuf, Error>| match installed {
+        Ok(dir) => Some(dir),
+        Err(error) => {
+            results
+                .missing
+                .push(format!("{name} SDK: install failed ({error})"));
             None
-        })
+        }
     };
+    let scripts = ["list.py", "throttle_job.py"];
+    let python = install(paths, "Python", python, "requirements.txt", &scripts, pip);
+    let files = [
+        "package.json",
+        "package-lock.json",
+        "list.mjs",
+        "throttle_job.mjs",
+    ];
+    let node = install(paths, "Node", node, "package-lock.json", &files, npm);
     let sdks = Sdks {
-        python: installed(install(
-            "Python",
-            &python_dir,
-            "requirements.txt",
-            &["list.py", "throttle_job.py"],
-            pip,
-        )),
-        node: installed(install(
-            "Node",
-            &node_dir,
-            "package-lock.json",
-            &[
-                "package.json",
-                "package-lock.json",
-                "list.mjs",
-                "throttle_job.mjs",
-            ],
-            npm,
-        )),
+        python: keep("Python", python),
+        node: keep("Node", node),
     };
-    facts::sdk_versions(results, &sdks.python, &sdks.node);
+    facts::sdk_versions(results, &sdks);
     sdks
 }
 
-/// Copies `files` of `from` into `to`.
-fn copy_all(from: &Path, to: &Path, files: &[&str]) -> Result<(), Error> {
-    for file in files {
-        std::fs::copy(from.join(file), to.join(file))?;
+/// Installs one SDK into `dir` with `command`, unless `dir` holds the pins of
+/// `pins` already, and copies `files` of `sdk/` (its scripts) there.
+fn install(
+    paths: &Paths,
+    name: &str,
+    dir: PathBuf,
+    pins: &str,
+    files: &[&str],
+    command: Command,
+) -> Result<PathBuf, Error> {
+    let sdk = paths.sdk_scripts();
+    let copy = || -> Result<(), Error> {
+        for file in files {
+            std::fs::copy(sdk.join(file), dir.join(file))?;
+        }
+        Ok(())
+    };
+    let pinned = std::fs::read_to_string(sdk.join(pins))?;
+    let stamp = dir.join(".installed-pins");
+    if std::fs::read_to_string(&stamp).ok().as_ref() != Some(&pinned) {
+        println!("installing the {name} SDK into {}", dir.display());
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        copy()?;
+        procs::run_timed(command, &paths.log(name))?;
+        std::fs::write(&stamp, &pinned)?;
     }
-    Ok(())
+    copy()?;
+    Ok(dir)
 }
 
 /// The emulator binary, in memory or on a fresh SQLite file, with request logs off
@@ -323,10 +294,11 @@ fn page_server(paths: &Paths, total: usize, workers: usize) -> Result<Server, Er
     Server::start("page-server", command, &paths.log("page-server"))
 }
 
-fn client_bench(paths: &Paths, url: &str, client: &str, task: &str, extra: &[String]) -> Command {
+/// `client-bench` on `url`, with `extra` flags (separated by spaces).
+fn client_bench(paths: &Paths, url: &str, client: &str, task: &str, extra: &str) -> Command {
     let mut command = Command::new(paths.bin("client-bench"));
     command.args(["--base-url", url, "--client", client, "--task", task]);
-    command.args(extra);
+    command.args(extra.split_whitespace());
     command
 }
 
@@ -335,19 +307,10 @@ fn client_bench(paths: &Paths, url: &str, client: &str, task: &str, extra: &[Str
 fn request_overhead(paths: &Paths, s: &Settings, results: &mut Results) -> Result<(), Error> {
     let seed = seed_file(paths, 1_000)?;
     let server = emulator(paths, "emulator-overhead", false, Some(&seed))?;
-    let count = s.calls.to_string();
     for round in 0..s.rounds {
-        for (label, concurrency) in order(&[("seq", "1"), ("c32", "32")], round) {
+        for (label, concurrency) in order(&[("seq", 1), ("c32", 32)], round) {
             for client in order(&["ours", "reqwest", "hyper"], round) {
-                let extra = [
-                    "--count",
-                    &count,
-                    "--concurrency",
-                    concurrency,
-                    "--limit",
-                    "1",
-                ]
-                .map(String::from);
+                let extra = format!("--count {} --concurrency {concurrency} --limit 1", s.calls);
                 let value = run_json(client_bench(paths, &server.url, client, "call", &extra))?;
                 record(results, format!("overhead/{label}/{client}"), value);
             }
@@ -369,71 +332,44 @@ fn list_everything(
     let page = page_server(paths, total, 1)?;
     let emu = emulator(paths, "emulator-list", false, Some(&seed))?;
     let mut clients = vec!["ours", "ours-pages", "reqwest", "hyper"];
-    if sdks.python.is_some() {
-        clients.push("python");
-    }
-    if sdks.node.is_some() {
-        clients.push("node");
-    }
+    clients.extend(["python", "node"].into_iter().filter(|c| sdks.has(c)));
     let scales: Vec<usize> = [total / 10, total / 2]
         .into_iter()
         .filter(|&n| n > 0)
         .collect();
     for round in 0..s.rounds {
-        for server in order(&[&page, &emu], round) {
-            let which = if server.name == "page-server" {
-                "page"
-            } else {
-                "emulator"
-            };
+        for (which, server) in order(&[("page", &page), ("emulator", &emu)], round) {
             for client in order(&clients, round) {
                 let command = match client {
-                    "python" => {
-                        let dir = sdks.python.as_ref().expect("installed");
-                        let mut c = Command::new("python3");
-                        c.arg(dir.join("list.py"))
-                            .args([&server.url, CHECKPOINT])
-                            .env("PYTHONPATH", dir);
-                        c
-                    }
-                    "node" => {
-                        let dir = sdks.node.as_ref().expect("installed");
-                        let mut c = Command::new("node");
-                        c.arg(dir.join("list.mjs")).args([&server.url, CHECKPOINT]);
-                        c
-                    }
-                    rust => client_bench(paths, &server.url, rust, "list", &[]),
+                    "python" | "node" => sdks.script(client, "list", &[&server.url, CHECKPOINT])?,
+                    rust => client_bench(paths, &server.url, rust, "list", ""),
                 };
                 let value = run_json(command)?;
-                check_items(&value, total)?;
+                check_count(&value, "items", total)?;
                 record(results, format!("list/{which}/{client}"), value);
             }
         }
         for &n in &scales {
             for client in order(&["ours", "reqwest"], round) {
-                let extra = ["--max-items".to_owned(), n.to_string()];
+                let extra = format!("--max-items {n}");
                 let value = run_json(client_bench(paths, &page.url, client, "list", &extra))?;
-                check_items(&value, n)?;
+                check_count(&value, "items", n)?;
                 record(results, format!("scale/{n}/{client}"), value);
             }
         }
     }
+    let scales: Vec<String> = scales.iter().map(usize::to_string).collect();
     results.facts.insert("list_total".into(), total.to_string());
-    results.facts.insert(
-        "scales".into(),
-        scales
-            .iter()
-            .map(usize::to_string)
-            .collect::<Vec<_>>()
-            .join(","),
-    );
+    results.facts.insert("scales".into(), scales.join(","));
     Ok(())
 }
 
-fn check_items(value: &Value, expected: usize) -> Result<(), Error> {
-    let items = value.get("items").and_then(Value::as_u64).unwrap_or(0);
-    if items as usize != expected {
-        return Err(format!("listed {items} permissions, expected {expected}: {value}").into());
+/// Fails unless the count `field` of a sample is `expected`: a measurement that did
+/// not do all its work measured nothing.
+fn check_count(value: &Value, field: &str, expected: usize) -> Result<(), Error> {
+    let count = value.get(field).and_then(Value::as_u64).unwrap_or(0);
+    if count as usize != expected {
+        return Err(format!("`{field}` is {count}, expected {expected}: {value}").into());
     }
     Ok(())
 }
@@ -443,45 +379,28 @@ fn check_items(value: &Value, expected: usize) -> Result<(), Error> {
 fn bulk_grant(paths: &Paths, s: &Settings, results: &mut Results) -> Result<(), Error> {
     let memory = emulator(paths, "emulator-grant-memory", false, None)?;
     let sqlite = emulator(paths, "emulator-grant-sqlite", true, None)?;
-    let projects = s.projects.to_string();
-    let configs = [("b100c4", "100", "4"), ("b1c32", "1", "32")];
+    let configs = [("b100c4", 100, 4), ("b1c32", 1, 32)];
     for round in 0..s.rounds {
-        for server in order(&[&memory, &sqlite], round) {
-            let store = if server.name.ends_with("memory") {
-                "memory"
-            } else {
-                "sqlite"
-            };
+        for (store, server) in order(&[("memory", &memory), ("sqlite", &sqlite)], round) {
             for (config, batch, concurrency) in order(&configs, round) {
                 for client in order(&["ours", "reqwest"], round) {
-                    let checkpoint = format!("ft:bench-grant:{config}:{client}:{round}");
-                    let extra = [
-                        "--projects",
-                        &projects,
-                        "--batch",
-                        batch,
-                        "--concurrency",
-                        concurrency,
-                        "--checkpoint",
-                        &checkpoint,
-                    ]
-                    .map(String::from);
+                    let extra = format!(
+                        "--projects {} --batch {batch} --concurrency {concurrency} \
+                         --checkpoint ft:bench-grant:{config}:{client}:{round}",
+                        s.projects
+                    );
                     let value =
                         run_json(client_bench(paths, &server.url, client, "grant", &extra))?;
-                    let verified = value.get("verified").and_then(Value::as_u64).unwrap_or(0);
-                    if verified as usize != s.projects {
-                        return Err(format!(
-                            "after the grant, {verified} of {} projects are listed: {value}",
-                            s.projects
-                        )
-                        .into());
-                    }
+                    // Every granted project is listed afterwards.
+                    check_count(&value, "verified", s.projects)?;
                     record(results, format!("grant/{store}/{config}/{client}"), value);
                 }
             }
         }
     }
-    results.facts.insert("projects".into(), projects);
+    results
+        .facts
+        .insert("projects".into(), s.projects.to_string());
     Ok(())
 }
 
@@ -493,66 +412,53 @@ fn servers(paths: &Paths, s: &Settings, results: &mut Results) -> Result<(), Err
     let ceiling = page_server(paths, 1_000, workers)?;
     let memory = emulator(paths, "emulator-load-memory", false, Some(&seed))?;
     let sqlite = emulator(paths, "emulator-load-sqlite", true, Some(&seed))?;
-    let prism = match start_prism(paths) {
-        Ok(server) => Some(server),
-        Err(error) => {
-            results
-                .missing
-                .push(format!("Prism: not measured ({error})"));
-            None
-        }
-    };
-    let list_path = format!("/fine_tuning/checkpoints/{CHECKPOINT}/permissions?limit=100");
-    let create_path = format!("/fine_tuning/checkpoints/{CHECKPOINT}/permissions");
     let mut targets = vec![
         ("ceiling", &ceiling),
         ("memory", &memory),
         ("sqlite", &sqlite),
     ];
-    if let Some(prism) = &prism {
-        targets.push(("prism", prism));
+    let prism = start_prism(paths);
+    match &prism {
+        Ok(prism) => targets.push(("prism", prism)),
+        Err(error) => results
+            .missing
+            .push(format!("Prism: not measured ({error})")),
     }
-    let seconds = s.load_seconds.to_string();
-    let load = |url: String, post: bool, rate: Option<f64>, seconds: &str| {
+    let path = format!("/fine_tuning/checkpoints/{CHECKPOINT}/permissions");
+    let ops = [
+        ("list", format!("{path}?limit=100"), ""),
+        ("create", path, "--method POST"),
+    ];
+    // `load-gen` on `url` for `seconds`, with `extra` flags.
+    let load = |url: String, seconds: f64, extra: &str| {
         let mut command = Command::new(paths.bin("load-gen"));
-        command.args([
-            "--url",
-            &url,
-            "--connections",
-            "32",
-            "--duration-s",
-            seconds,
-        ]);
-        if post {
-            command.args(["--method", "POST"]);
-        }
-        if let Some(rate) = rate {
-            command.args(["--rate", &format!("{rate:.0}")]);
-        }
+        command.args(["--url", &url, "--connections", "32"]);
+        command.args(["--duration-s", &seconds.to_string()]);
+        command.args(extra.split_whitespace());
         run_json(command)
     };
     for round in 0..s.rounds {
         for (name, server) in order(&targets, round) {
-            let value = load(format!("{}{list_path}", server.url), false, None, &seconds)?;
-            record(results, format!("server/list/{name}"), value);
-            if name != "ceiling" {
-                let value = load(format!("{}{create_path}", server.url), true, None, &seconds)?;
-                record(results, format!("server/create/{name}"), value);
+            for (op, path, extra) in &ops {
+                if name == "ceiling" && *op == "create" {
+                    continue;
+                }
+                let value = load(format!("{}{path}", server.url), s.load_seconds, extra)?;
+                record(results, format!("server/{op}/{name}"), value);
             }
         }
     }
     // Latency at half the measured rate, open loop.
-    let paced_seconds = (s.load_seconds * 2.0).to_string();
     for (name, server) in [("memory", &memory), ("sqlite", &sqlite)] {
-        for (op, path, post) in [("list", &list_path, false), ("create", &create_path, true)] {
+        for (op, path, extra) in &ops {
             let Some(rps) = results.med(&format!("server/{op}/{name}"), "rps") else {
                 continue;
             };
+            let extra = format!("{extra} --rate {:.0}", rps / 2.0);
             let value = load(
                 format!("{}{path}", server.url),
-                post,
-                Some(rps / 2.0),
-                &paced_seconds,
+                s.load_seconds * 2.0,
+                &extra,
             )?;
             record(results, format!("paced/{op}/{name}"), value);
         }
@@ -561,19 +467,11 @@ fn servers(paths: &Paths, s: &Settings, results: &mut Results) -> Result<(), Err
 }
 
 /// `prism mock` on the same fragment, on a free port (Prism serves the paths without
-/// the `/v1` of the base URL).
+/// the `/v1` of the base URL, and says `listening on` its address as well).
 fn start_prism(paths: &Paths) -> Result<Server, Error> {
-    let port = procs::free_port()?;
+    let port = procs::free_port()?.to_string();
     let mut command = Command::new("prism");
-    command
-        .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
-        .arg(paths.root.join("openapi/permissions.yaml"));
-    let url = format!("http://127.0.0.1:{port}");
-    Server::start_polled(
-        "prism",
-        command,
-        &url,
-        &format!("/fine_tuning/checkpoints/{CHECKPOINT}/permissions?limit=100"),
-        &paths.log("prism"),
-    )
+    command.args(["mock", "-h", "127.0.0.1", "-p", &port]);
+    command.arg(paths.root.join("openapi/permissions.yaml"));
+    Server::start("prism", command, &paths.log("prism"))
 }

@@ -1,7 +1,6 @@
 //! Starting and stopping the servers, running the measured programs.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -49,53 +48,12 @@ impl Server {
             url: String::new(),
             child,
         };
-        match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(url) => server.url = url,
-            Err(_) => {
-                return Err(format!(
-                    "{name} did not print its address in 120 s (log: {})",
-                    log.display()
-                )
-                .into());
-            }
-        }
+        let timeout = Duration::from_secs(120);
+        server.url = rx.recv_timeout(timeout).map_err(|_| {
+            let log = log.display();
+            format!("{name} exited or did not print its address in 120 s (log: {log})")
+        })?;
         Ok(server)
-    }
-
-    /// Starts `command`, which listens on `url` without saying so (Prism), and
-    /// waits until a GET of `probe_path` answers 200.
-    pub fn start_polled(
-        name: &str,
-        mut command: Command,
-        url: &str,
-        probe_path: &str,
-        log: &Path,
-    ) -> Result<Self, Error> {
-        let out = std::fs::File::create(log)?;
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .spawn()
-            .map_err(|e| format!("cannot start {name}: {e}"))?;
-        let mut server = Self {
-            name: name.to_owned(),
-            url: url.to_owned(),
-            child,
-        };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if http_get_status(url, probe_path).is_some_and(|status| status == 200) {
-                return Ok(server);
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(format!("{name} exited ({status}); log: {}", log.display()).into());
-            }
-            if Instant::now() > deadline {
-                return Err(format!("{name} not ready in 120 s; log: {}", log.display()).into());
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
     }
 }
 
@@ -117,28 +75,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The status code of `GET {base}{path}` with the bench key, if it answers.
-fn http_get_status(base: &str, path: &str) -> Option<u16> {
-    let rest = base.strip_prefix("http://")?;
-    let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    let mut stream = TcpStream::connect(authority).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let prefix = if prefix.is_empty() {
-        String::new()
-    } else {
-        format!("/{prefix}")
-    };
-    write!(
-        stream,
-        "GET {prefix}{path} HTTP/1.1\r\nHost: {authority}\r\n\
-         Authorization: Bearer sk-admin-bench\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
 /// A free port on 127.0.0.1 (bound, then released for the server to take).
@@ -206,21 +142,20 @@ pub fn run_timed(mut command: Command, log: &Path) -> Result<f64, Error> {
 
 /// The first line of `program args...`'s output, or `"absent"`.
 pub fn version_of(program: &str, args: &[&str]) -> String {
-    Command::new(program)
-        .args(args)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| {
-            let text = if o.stdout.is_empty() {
-                o.stderr
-            } else {
-                o.stdout
-            };
+    let output = Command::new(program).args(args).output().ok();
+    let first_line = output.filter(|o| o.status.success()).and_then(|o| {
+        let text = if o.stdout.is_empty() {
+            o.stderr
+        } else {
+            o.stdout
+        };
+        Some(
             String::from_utf8_lossy(&text)
                 .lines()
-                .next()
-                .map(|l| l.trim().to_owned())
-        })
-        .unwrap_or_else(|| "absent".into())
+                .next()?
+                .trim()
+                .to_owned(),
+        )
+    });
+    first_line.unwrap_or_else(|| "absent".into())
 }

@@ -9,15 +9,14 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use permissions_bench::CHECKPOINT;
-use serde_json::{Value, json};
-
-use crate::procs::{Error, Server, run_json};
 use permissions_bench::job::{
     CONTENDERS, GRANTS, LISTED, MAX_RPM, REQUESTS, REVOKES, WINDOW_S, minimum_ms,
 };
 use permissions_bench::run::{Results, Settings};
+use serde_json::{Value, json};
 
 use crate::harness::{Paths, Sdks, emulator_command, order, record, seed_file};
+use crate::procs::{Error, Server, run_json};
 
 /// Runs every contender `rounds` times, each against a fresh throttled emulator.
 pub fn measure(
@@ -30,12 +29,7 @@ pub fn measure(
     let rounds = if s.quick { 1 } else { 2 };
     for round in 0..rounds {
         for contender in order(&CONTENDERS, round) {
-            let installed = match contender {
-                "python" => sdks.python.is_some(),
-                "node" => sdks.node.is_some(),
-                _ => true,
-            };
-            if !installed {
+            if !sdks.has(contender) {
                 continue;
             }
             let counters = paths.work.join(format!("counters-{contender}.json"));
@@ -66,101 +60,83 @@ pub fn measure(
 /// Runs one contender's job; its JSON has `completed`, `listed`, `granted`,
 /// `revoked`, `wall_ms` and `error`.
 fn run_contender(paths: &Paths, sdks: &Sdks, contender: &str, url: &str) -> Result<Value, Error> {
-    let counts = [GRANTS.to_string(), REVOKES.to_string()];
+    let (grants, revokes) = (GRANTS.to_string(), REVOKES.to_string());
+    let configured = contender.ends_with("-rpm");
     match contender {
-        "python" => {
-            let dir = sdks
-                .python
-                .as_ref()
-                .ok_or("the Python SDK is not installed")?;
-            let mut command = Command::new("python3");
-            command
-                .arg(dir.join("throttle_job.py"))
-                .args([url, CHECKPOINT])
-                .args(&counts)
-                .env("PYTHONPATH", dir);
-            run_json(command)
-        }
-        "node" => {
-            let dir = sdks.node.as_ref().ok_or("the Node SDK is not installed")?;
-            let mut command = Command::new("node");
-            command
-                .arg(dir.join("throttle_job.mjs"))
-                .args([url, CHECKPOINT])
-                .args(&counts);
-            run_json(command)
+        "python" | "node" => {
+            let args = [url, CHECKPOINT, &grants, &revokes];
+            run_json(sdks.script(contender, "throttle_job", &args)?)
         }
         "ours-lib" | "ours-lib-rpm" => {
             let mut command = Command::new(paths.bin("throttle-job"));
-            command
-                .args([
-                    "--base-url",
-                    url,
-                    "--grants",
-                    &counts[0],
-                    "--revokes",
-                    &counts[1],
-                ])
-                .env_remove("OPENAI_ADMIN_MAX_RPM")
-                .env_remove("OPENAI_ADMIN_BURST");
-            if contender.ends_with("-rpm") {
-                command.env("OPENAI_ADMIN_MAX_RPM", MAX_RPM);
-            }
-            run_json(command)
+            command.args([
+                "--base-url",
+                url,
+                "--grants",
+                &grants,
+                "--revokes",
+                &revokes,
+            ]);
+            run_json(pacing(command, configured))
         }
-        _ => cli_job(paths, url, contender.ends_with("-rpm")),
+        _ => cli_job(paths, url, configured),
     }
+}
+
+/// `command` with the pacing of a configured run (`OPENAI_ADMIN_MAX_RPM`) or of
+/// none, whatever the environment of the suite says.
+fn pacing(mut command: Command, configured: bool) -> Command {
+    command
+        .env_remove("OPENAI_ADMIN_MAX_RPM")
+        .env_remove("OPENAI_ADMIN_BURST");
+    if configured {
+        command.env("OPENAI_ADMIN_MAX_RPM", MAX_RPM);
+    }
+    command
 }
 
 /// The job through `ckpt-perms`, as a person would type it: `list` into a file,
 /// `create` with the new project ids on standard input, `delete -` with the first
 /// listed ids on standard input.
 fn cli_job(paths: &Paths, url: &str, configured: bool) -> Result<Value, Error> {
-    let dir = paths.work.join("throttle-cli");
-    std::fs::create_dir_all(&dir)?;
     let projects: String = (0..GRANTS)
         .map(|i| format!("proj_bench_{i:06}\n"))
         .collect();
+    let run = |args: &[&str], stdin: &str| {
+        let mut command = Command::new(paths.bin("ckpt-perms"));
+        command
+            .args(["--format", "jsonl"])
+            .args(args)
+            .env("OPENAI_ADMIN_KEY", "sk-admin-bench")
+            .env("OPENAI_BASE_URL", url);
+        with_stdin(pacing(command, configured), stdin)
+    };
     let started = Instant::now();
     let mut done = json!({"client": "ckpt-perms", "listed": 0, "granted": 0, "revoked": 0});
     let outcome = (|| -> Result<(), String> {
-        let listed = ckpt_perms(
-            paths,
-            url,
-            configured,
-            &["--format", "jsonl", "list", CHECKPOINT],
-            "",
-        )?;
-        let ids: Vec<String> = listed
-            .lines()
-            .filter_map(|l| {
-                serde_json::from_str::<Value>(l).ok()?["id"]
-                    .as_str()
-                    .map(String::from)
-            })
-            .collect();
+        let listed = run(&["list", CHECKPOINT], "")?;
+        let id = |line: &str| {
+            Some(
+                serde_json::from_str::<Value>(line).ok()?["id"]
+                    .as_str()?
+                    .to_owned(),
+            )
+        };
+        let ids: Vec<String> = listed.lines().filter_map(id).collect();
         done["listed"] = ids.len().into();
-        let granted = ckpt_perms(
-            paths,
-            url,
-            configured,
-            &["--format", "jsonl", "create", CHECKPOINT],
-            &projects,
-        )?;
-        done["granted"] = granted.lines().count().into();
+        done["granted"] = run(&["create", CHECKPOINT], &projects)?
+            .lines()
+            .count()
+            .into();
         let revoke: String = ids
             .iter()
             .take(REVOKES)
             .map(|id| format!("{id}\n"))
             .collect();
-        let revoked = ckpt_perms(
-            paths,
-            url,
-            configured,
-            &["--format", "jsonl", "delete", CHECKPOINT, "-"],
-            &revoke,
-        )?;
-        done["revoked"] = revoked.lines().count().into();
+        done["revoked"] = run(&["delete", CHECKPOINT, "-"], &revoke)?
+            .lines()
+            .count()
+            .into();
         Ok(())
     })();
     done["wall_ms"] = (started.elapsed().as_secs_f64() * 1e3).into();
@@ -169,29 +145,14 @@ fn cli_job(paths: &Paths, url: &str, configured: bool) -> Result<Value, Error> {
     Ok(done)
 }
 
-/// Runs `ckpt-perms args` with `stdin`; its standard output, or the last line of
-/// its standard error when it fails.
-fn ckpt_perms(
-    paths: &Paths,
-    url: &str,
-    configured: bool,
-    args: &[&str],
-    stdin: &str,
-) -> Result<String, String> {
+/// Runs `command` with `stdin`; its standard output, or the last line of its
+/// standard error when it fails.
+fn with_stdin(mut command: Command, stdin: &str) -> Result<String, String> {
     use std::io::Write as _;
-    let mut command = Command::new(paths.bin("ckpt-perms"));
     command
-        .args(args)
-        .env("OPENAI_ADMIN_KEY", "sk-admin-bench")
-        .env("OPENAI_BASE_URL", url)
-        .env_remove("OPENAI_ADMIN_MAX_RPM")
-        .env_remove("OPENAI_ADMIN_BURST")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if configured {
-        command.env("OPENAI_ADMIN_MAX_RPM", MAX_RPM);
-    }
     let mut child = command
         .spawn()
         .map_err(|e| format!("cannot run ckpt-perms: {e}"))?;
