@@ -1,12 +1,5 @@
-//! One client measurement, in its own process so that its peak memory is its own.
-//!
-//! ```text
-//! client-bench --base-url URL --client ours|ours-pages|reqwest|hyper --task list|call|grant
-//!     [--count N] [--concurrency C] [--limit L] [--max-items N]
-//!     [--checkpoint ID] [--projects N] [--batch B]
-//! ```
-//!
-//! prints one JSON line: `{"client", "task", "concurrency", "items", "requests",
+//! One client measurement, in its own process so that its peak memory is its own
+//! (flags: `client-bench --help`). Prints one JSON line: `{"client", "task", "concurrency", "items", "requests",
 //! "wall_ms", "us_per_request", "cpu_ms", "cpu_us_per_request", "peak_rss_kib",
 //! "verified"}`.
 //!

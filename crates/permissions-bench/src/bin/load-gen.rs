@@ -1,9 +1,5 @@
-//! HTTP/1 load on one URL, with a latency distribution; prints one JSON line.
-//!
-//! ```text
-//! load-gen --url URL [--method GET|POST] [--connections 32] [--duration-s 10]
-//!     [--rate R] [--warmup-s 1]
-//! ```
+//! HTTP/1 load on one URL, with a latency distribution; prints one JSON line
+//! (flags: `load-gen --help`).
 //!
 //! - Without `--rate`: closed loop. Each connection sends its next request as soon
 //!   as the previous answer arrives; the result is the server's throughput (as with

@@ -1,9 +1,6 @@
 //! The throttled admin job through our library, for `bench-suite`'s throttle
-//! section: what the official SDKs' scripts (`sdk/throttle_job.*`) do, in Rust.
-//!
-//! ```text
-//! throttle-job --base-url URL [--checkpoint ID] [--grants N] [--revokes N]
-//! ```
+//! section: what the official SDKs' scripts (`sdk/throttle_job.*`) do, in Rust
+//! (flags: `throttle-job --help`).
 //!
 //! Lists every permission of the checkpoint (pages of 100), grants `grants` new
 //! projects in batches of 100, then revokes the first `revokes` permissions it

@@ -97,29 +97,21 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
 /// (after `paths:`), which the generated code carries as a doc comment.
 fn edit_spec(spec: &Path) -> Result<(), Error> {
     let text = std::fs::read_to_string(spec)?;
-    let mut in_paths = false;
-    let mut done = false;
-    let edited: Vec<String> = text
-        .lines()
-        .map(|line| {
-            in_paths |= line == "paths:";
-            let value = line
-                .trim_start()
-                .strip_prefix("description: ")
-                .filter(|_| in_paths);
-            match value {
-                Some(v) if !done && !v.is_empty() && !v.starts_with(['\'', '"', '|', '>']) => {
-                    done = true;
-                    format!("{line}x")
-                }
-                _ => line.to_owned(),
-            }
-        })
-        .collect();
-    if !done {
+    let plain = |line: &&str| {
+        let value = line.trim_start().strip_prefix("description: ");
+        value.is_some_and(|v| !v.is_empty() && !v.starts_with(['\'', '"', '|', '>']))
+    };
+    let mut lines: Vec<&str> = text.lines().collect();
+    let paths = lines
+        .iter()
+        .position(|l| *l == "paths:")
+        .unwrap_or(lines.len());
+    let Some(at) = lines.iter().skip(paths).position(plain) else {
         return Err(format!("no plain description line in {}", spec.display()).into());
-    }
-    std::fs::write(spec, edited.join("\n") + "\n")?;
+    };
+    let edited = format!("{}x", lines[paths + at]);
+    lines[paths + at] = &edited;
+    std::fs::write(spec, lines.join("\n") + "\n")?;
     Ok(())
 }
 
@@ -199,4 +191,24 @@ pub fn measure(paths: &Paths, results: &mut Results) -> Result<(), Error> {
         json!({ "seconds": seconds }),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spec_edit_changes_one_plain_operation_description() {
+        let spec = std::env::temp_dir().join(format!("edit-spec-{}.yaml", std::process::id()));
+        let before = "info:\n  description: not an operation\npaths:\n  /a:\n    get:\n      \
+                      description: >\n        folded\n      summary: x\n    post:\n      \
+                      description: Creates.\n      description: Again.\n";
+        std::fs::write(&spec, before).unwrap();
+        edit_spec(&spec).unwrap();
+        let after = std::fs::read_to_string(&spec).unwrap();
+        assert_eq!(after, before.replace("Creates.", "Creates.x"));
+        std::fs::write(&spec, "paths:\n  /a:\n    get:\n      summary: x\n").unwrap();
+        assert!(edit_spec(&spec).is_err(), "nothing to edit is an error");
+        std::fs::remove_file(&spec).unwrap();
+    }
 }
