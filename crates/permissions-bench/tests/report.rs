@@ -115,3 +115,24 @@ fn a_goal_is_met_or_missed_by_its_threshold() {
     );
     assert!(text.contains("wall, sequential: **missed**"), "{text}");
 }
+
+#[test]
+fn what_a_run_recorded_is_printed_as_it_is_never_read_as_a_placeholder() {
+    let mut results = Results::default();
+    // A contender's error message that looks like a placeholder of the templates.
+    results.add(
+        "throttle/python",
+        json!({"completed": false, "error": "RateLimitError {fact:git} {summary}"}),
+    );
+    results.facts.insert("git".into(), "abc1234".into());
+    let text = render(&Run {
+        settings: Settings::new(true),
+        args: Vec::new(),
+        results,
+    });
+    assert!(
+        text.contains("`RateLimitError {fact:git} {summary}`"),
+        "{text}"
+    );
+    assert!(text.contains("at commit abc1234."), "{text}");
+}
