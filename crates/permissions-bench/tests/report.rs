@@ -75,8 +75,13 @@ fn goals_are_unique_and_an_empty_run_renders_as_not_measured() {
     };
     let text = render(&empty);
     // Every placeholder of the templates has a value (an unknown one, such as a
-    // goal id that does not exist, stays as written).
+    // goal id that does not exist, stays as written), the build cost's too.
     assert!(!text.contains('{'), "{text}");
+    let mut built = empty.clone();
+    built.results.add("build/ours", json!({"seconds": 40.0}));
+    let text_built = render(&built);
+    assert!(text_built.contains("| clean, `permissions-api` | 40.0 |"));
+    assert!(!text_built.contains('{'), "{text_built}");
     let rows = GOALS.iter().filter(|g| g.summary.is_some()).count();
     assert_eq!(text.matches("| not measured |").count(), rows, "{text}");
     assert!(

@@ -1,7 +1,7 @@
 //! One client measurement, in its own process so that its peak memory is its own
-//! (flags: `client-bench --help`). Prints one JSON line: `{"client", "task", "concurrency", "items", "requests",
-//! "wall_ms", "us_per_request", "cpu_ms", "cpu_us_per_request", "peak_rss_kib",
-//! "verified"}`.
+//! (flags: `client-bench --help`). Prints one JSON line: `{"client", "task",
+//! "concurrency", "items", "requests", "wall_ms", "us_per_request", "cpu_ms",
+//! "cpu_us_per_request", "peak_rss_kib", "verified"}`.
 //!
 //! - `list`: every permission of the listing at limit 100, following the cursor
 //!   (`ours`: the item stream `list`; `ours-pages`: the page stream `list_pages`).

@@ -58,7 +58,8 @@ impl Sdks {
     pub fn script(&self, sdk: &str, script: &str, args: &[&str]) -> Result<Command, Error> {
         let (dir, program, extension) = match sdk {
             "python" => (&self.python, "python3", "py"),
-            _ => (&self.node, "node", "mjs"),
+            "node" => (&self.node, "node", "mjs"),
+            other => return Err(format!("no SDK named {other:?}").into()),
         };
         let dir = dir
             .as_ref()
@@ -127,18 +128,21 @@ pub fn record(results: &mut Results, key: String, value: Value) {
 
 /// Prints one sample as it comes, so a long run shows progress.
 pub fn show(key: &str, value: &Value) {
-    let fields = [
-        "wall_ms",
-        "us_per_request",
-        "cpu_us_per_request",
-        "rps",
-        "p99_ms",
-        "seconds",
-        "peak_rss_kib",
+    let units = [
+        ("wall_ms", "ms", 1.0),
+        ("us_per_request", "us/req", 1.0),
+        ("cpu_us_per_request", "cpu us/req", 1.0),
+        ("rps", "req/s", 1.0),
+        ("p99_ms", "ms p99", 1.0),
+        ("seconds", "s", 1.0),
+        ("peak_rss_kib", "MiB", 1024.0),
     ];
-    let parts: Vec<String> = fields
+    let parts: Vec<String> = units
         .iter()
-        .filter_map(|&field| Some(format!("{field} {:.1}", value.get(field)?.as_f64()?)))
+        .filter_map(|&(field, unit, per)| {
+            let v = value.get(field)?.as_f64()? / per;
+            Some(format!("{v:.1} {unit}"))
+        })
         .collect();
     println!("  {key:<40} {}", parts.join(", "));
 }

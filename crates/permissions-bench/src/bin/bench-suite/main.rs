@@ -173,11 +173,7 @@ fn run() -> Result<(), Error> {
         .insert("duration_s".into(), format!("{elapsed:.0}"));
     let run = Run {
         settings,
-        // The report leaves out `--root`, xtask's and not a choice.
-        args: std::env::args_os()
-            .skip(1)
-            .map(|arg| arg.to_string_lossy().into_owned())
-            .collect(),
+        args: shown_args(),
         results,
     };
     let data = save(&run, &out)?;
@@ -187,6 +183,23 @@ fn run() -> Result<(), Error> {
         data.display()
     );
     Ok(())
+}
+
+/// The flags as the report quotes them: without `--root DIR`, which is how xtask
+/// tells the suite where the checkout is, not a choice of the person who ran it.
+fn shown_args() -> Vec<String> {
+    let mut shown = Vec::new();
+    let mut args = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned());
+    while let Some(arg) = args.next() {
+        if arg == "--root" {
+            args.next();
+        } else if !arg.starts_with("--root=") {
+            shown.push(arg);
+        }
+    }
+    shown
 }
 
 /// Writes the report to `out` and the run's data beside it; returns the data's path.
@@ -345,7 +358,7 @@ fn list_everything(
                     rust => client_bench(paths, &server.url, rust, "list", ""),
                 };
                 let value = run_json(command)?;
-                check_count(&value, "items", total)?;
+                check_count(&value, "items", total, "permissions listed")?;
                 record(results, format!("list/{which}/{client}"), value);
             }
         }
@@ -353,7 +366,7 @@ fn list_everything(
             for client in order(&["ours", "reqwest"], round) {
                 let extra = format!("--max-items {n}");
                 let value = run_json(client_bench(paths, &page.url, client, "list", &extra))?;
-                check_count(&value, "items", n)?;
+                check_count(&value, "items", n, "permissions listed")?;
                 record(results, format!("scale/{n}/{client}"), value);
             }
         }
@@ -364,12 +377,12 @@ fn list_everything(
     Ok(())
 }
 
-/// Fails unless the count `field` of a sample is `expected`: a measurement that did
-/// not do all its work measured nothing.
-fn check_count(value: &Value, field: &str, expected: usize) -> Result<(), Error> {
+/// Fails unless the count `field` (`what`) of a sample is `expected`: a measurement
+/// that did not do all its work measured nothing.
+fn check_count(value: &Value, field: &str, expected: usize, what: &str) -> Result<(), Error> {
     let count = value.get(field).and_then(Value::as_u64).unwrap_or(0);
     if count as usize != expected {
-        return Err(format!("`{field}` is {count}, expected {expected}: {value}").into());
+        return Err(format!("{count} {what}, expected {expected}: {value}").into());
     }
     Ok(())
 }
@@ -392,7 +405,7 @@ fn bulk_grant(paths: &Paths, s: &Settings, results: &mut Results) -> Result<(), 
                     let value =
                         run_json(client_bench(paths, &server.url, client, "grant", &extra))?;
                     // Every granted project is listed afterwards.
-                    check_count(&value, "verified", s.projects)?;
+                    check_count(&value, "verified", s.projects, "granted projects listed")?;
                     record(results, format!("grant/{store}/{config}/{client}"), value);
                 }
             }
@@ -467,7 +480,8 @@ fn servers(paths: &Paths, s: &Settings, results: &mut Results) -> Result<(), Err
 }
 
 /// `prism mock` on the same fragment, on a free port (Prism serves the paths without
-/// the `/v1` of the base URL, and says `listening on` its address as well).
+/// the `/v1` of the base URL, and says `listening on` its address as well). Should
+/// it answer the measured requests with errors, they show in the `errors` column.
 fn start_prism(paths: &Paths) -> Result<Server, Error> {
     let port = procs::free_port()?.to_string();
     let mut command = Command::new("prism");

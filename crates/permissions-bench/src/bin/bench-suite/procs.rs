@@ -1,9 +1,9 @@
 //! Starting and stopping the servers, running the measured programs.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -24,35 +24,53 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `command` (stdout piped) and waits for its `listening on URL` line.
+    /// Starts `command` and waits for its `listening on URL` line; everything the
+    /// server prints goes to `log`.
     pub fn start(name: &str, mut command: Command, log: &Path) -> Result<Self, Error> {
         let stderr = std::fs::File::create(log)?;
+        let mut copy = stderr.try_clone()?;
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
             .map_err(|e| format!("cannot start {name}: {e}"))?;
-        let stdout = child.stdout.take().expect("piped");
+        let stdout = child.stdout.take().ok_or("no standard output")?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            // Keep reading until the server exits, so it never blocks on a full pipe.
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            // Keep copying until the server exits, so it never blocks on a full pipe.
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                let _ = copy.write_all(line.as_bytes());
                 if let Some(url) = line.split("listening on ").nth(1) {
                     let _ = tx.send(url.trim().to_owned());
+                    break;
                 }
+                line.clear();
             }
+            let _ = std::io::copy(&mut reader, &mut copy);
         });
         let mut server = Self {
             name: name.to_owned(),
             url: String::new(),
             child,
         };
-        let timeout = Duration::from_secs(120);
-        server.url = rx.recv_timeout(timeout).map_err(|_| {
-            let log = log.display();
-            format!("{name} exited or did not print its address in 120 s (log: {log})")
-        })?;
+        let log = log.display();
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(url) => server.url = url,
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(
+                    format!("{name} did not print its address in 120 s (log: {log})").into(),
+                );
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(format!(
+                    "{name} closed its output before printing its address (it exited?); log: {log}"
+                )
+                .into());
+            }
+        }
         Ok(server)
     }
 }

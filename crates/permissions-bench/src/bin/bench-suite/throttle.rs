@@ -95,9 +95,9 @@ fn pacing(mut command: Command, configured: bool) -> Command {
     command
 }
 
-/// The job through `ckpt-perms`, as a person would type it: `list` into a file,
-/// `create` with the new project ids on standard input, `delete -` with the first
-/// listed ids on standard input.
+/// The job through `ckpt-perms`, as a person would type it: `list` (its output
+/// read back), `create` with the new project ids on standard input, `delete -` with
+/// the first listed ids on standard input.
 fn cli_job(paths: &Paths, url: &str, configured: bool) -> Result<Value, Error> {
     let projects: String = (0..GRANTS)
         .map(|i| format!("proj_bench_{i:06}\n"))
@@ -153,17 +153,21 @@ fn with_stdin(mut command: Command, stdin: &str) -> Result<String, String> {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    let program = Path::new(command.get_program())
+        .file_name()
+        .unwrap_or_default();
+    let program = program.to_string_lossy().into_owned();
     let mut child = command
         .spawn()
-        .map_err(|e| format!("cannot run ckpt-perms: {e}"))?;
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
     if let Some(mut input) = child.stdin.take() {
         input
             .write_all(stdin.as_bytes())
-            .map_err(|e| format!("cannot write to ckpt-perms: {e}"))?;
+            .map_err(|e| format!("cannot write to {program}: {e}"))?;
     }
     let output = child
         .wait_with_output()
-        .map_err(|e| format!("ckpt-perms did not finish: {e}"))?;
+        .map_err(|e| format!("{program} did not finish: {e}"))?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
