@@ -33,6 +33,7 @@ pub const CHECKPOINT: &str = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd";
 /// serialized once: the key is the `after` cursor that asks for the page (`None`
 /// for the first).
 pub fn serialized_pages(total: usize, limit: usize) -> HashMap<Option<String>, Vec<u8>> {
+    let limit = limit.max(1);
     let all: Vec<CheckpointPermission> = (0..total)
         .rev()
         .map(|i| {
@@ -45,7 +46,7 @@ pub fn serialized_pages(total: usize, limit: usize) -> HashMap<Option<String>, V
         .collect();
     let mut pages = HashMap::new();
     let mut after: Option<String> = None;
-    for (index, chunk) in all.chunks(limit.max(1)).enumerate() {
+    for (index, chunk) in all.chunks(limit).enumerate() {
         let has_more = (index + 1) * limit < total;
         let page = PermissionList::new(chunk.to_vec(), has_more);
         let next = page.last_id.clone();

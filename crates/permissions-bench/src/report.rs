@@ -23,8 +23,8 @@ const DOCUMENT: &str = include_str!("report/benchmarks.md");
 const BUILD_COST: &str = include_str!("report/build-cost.md");
 
 /// The run as `BENCHMARKS.json`: [`Run`] with each goal's verdict beside the
-/// samples (derived from them, for readers of the file; [`Run::from_json`]
-/// ignores it).
+/// samples (derived from them, for readers of the file; reading the file back as
+/// a [`Run`] ignores them).
 pub fn data(run: &Run) -> serde_json::Result<String> {
     let mut value = serde_json::to_value(run)?;
     if let Value::Object(map) = &mut value {

@@ -103,10 +103,3 @@ pub struct Run {
     #[serde(flatten)]
     pub results: Results,
 }
-
-impl Run {
-    /// A run read back from [`crate::report::data`]'s output.
-    pub fn from_json(text: &str) -> serde_json::Result<Self> {
-        serde_json::from_str(text)
-    }
-}

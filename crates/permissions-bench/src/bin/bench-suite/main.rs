@@ -88,7 +88,7 @@ fn run() -> Result<(), Error> {
         .clone()
         .unwrap_or_else(|| root.join("BENCHMARKS.md"));
     if let Some(saved) = &args.from {
-        let run = Run::from_json(&std::fs::read_to_string(saved)?)?;
+        let run = serde_json::from_str::<Run>(&std::fs::read_to_string(saved)?)?;
         // The data beside the report too, in this version's form (goal verdicts too).
         let data = save(&run, &out)?;
         println!(
@@ -142,18 +142,18 @@ fn run() -> Result<(), Error> {
         Sdks::default()
     };
 
-    section("1. request overhead");
+    println!("== 1. request overhead");
     request_overhead(&paths, &settings, &mut results)?;
-    section("2. list everything");
+    println!("== 2. list everything");
     list_everything(&paths, &settings, &sdks, &mut results)?;
-    section("3. bulk grant");
+    println!("== 3. bulk grant");
     bulk_grant(&paths, &settings, &mut results)?;
-    section("4. servers");
+    println!("== 4. servers");
     servers(&paths, &settings, &mut results)?;
-    section("6. throttled admin job");
+    println!("== 6. throttled admin job");
     throttle::measure(&paths, &settings, &sdks, &mut results)?;
     if settings.build_cost {
-        section("5. build cost");
+        println!("== 5. build cost");
         if let Err(error) = build_cost::measure(&paths, &mut results) {
             eprintln!("build cost failed: {error}");
             results
@@ -208,10 +208,6 @@ fn save(run: &Run, out: &Path) -> Result<PathBuf, Error> {
     std::fs::write(&data, report::data(run)?)?;
     std::fs::write(out, report::render(run))?;
     Ok(data)
-}
-
-fn section(name: &str) {
-    println!("== {name}");
 }
 
 /// Installs the pinned SDKs into `target/bench/sdk/` (pip `--target`, `npm ci
