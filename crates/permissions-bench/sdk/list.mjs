@@ -1,13 +1,14 @@
 // List every permission of the benchmark checkpoint through the official Node SDK.
 //
 // Usage: node list.mjs BASE_URL CHECKPOINT [MAX_ITEMS]
-// Prints one JSON line like client-bench: items, requests, wall_ms (the listing only,
-// after the import and the client's construction), cpu_ms, peak_rss_kib (this
-// process's own high-water mark, read after the work: VmHWM of /proc/self/status, not
-// resourceUsage().maxRSS, which Linux carries over from the pre-exec copy of the
-// parent's memory).
+// Prints one JSON line like client-bench: sdk_version, items, requests, wall_ms (the
+// listing only, after the import and the client's construction), cpu_ms,
+// peak_rss_kib (this process's own high-water mark, read after the work: VmHWM of
+// /proc/self/status, not resourceUsage().maxRSS, which Linux carries over from the
+// pre-exec copy of the parent's memory).
 import { readFileSync } from 'node:fs';
 import OpenAI from 'openai';
+import { VERSION } from 'openai/version';
 
 function peakRssKib() {
   try {
@@ -36,6 +37,7 @@ const cpuMs = (cpu.user + cpu.system) / 1e3;
 const requests = Math.max(1, Math.ceil(items / LIMIT));
 console.log(JSON.stringify({
   client: 'node-sdk',
+  sdk_version: VERSION,
   task: 'list',
   items,
   requests,

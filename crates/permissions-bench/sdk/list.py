@@ -1,10 +1,11 @@
 """List every permission of the benchmark checkpoint through the official Python SDK.
 
 Usage: python3 list.py BASE_URL CHECKPOINT [MAX_ITEMS]
-Prints one JSON line like client-bench: items, requests, wall_ms (the listing only,
-after the import and the client's construction), cpu_ms, peak_rss_kib (this
-process's own high-water mark, read after the work: VmHWM of /proc/self/status, not
-ru_maxrss, which Linux carries over from the pre-exec copy of the parent's memory).
+Prints one JSON line like client-bench: sdk_version, items, requests, wall_ms (the
+listing only, after the import and the client's construction), cpu_ms, peak_rss_kib
+(this process's own high-water mark, read after the work: VmHWM of
+/proc/self/status, not ru_maxrss, which Linux carries over from the pre-exec copy of
+the parent's memory).
 """
 
 import json
@@ -12,7 +13,7 @@ import resource
 import sys
 import time
 
-from openai import OpenAI
+from openai import OpenAI, __version__
 
 LIMIT = 100
 
@@ -45,6 +46,7 @@ def main() -> None:
     requests = max(1, -(-items // LIMIT))
     print(json.dumps({
         "client": "python-sdk",
+        "sdk_version": __version__,
         "task": "list",
         "items": items,
         "requests": requests,

@@ -1,8 +1,9 @@
-//! What a run records once: the machine, the toolchains, the SDK versions.
+//! What a run records once: the machine and the toolchains (the SDK scripts
+//! report their own versions).
 
 use permissions_bench::run::Results;
 
-use crate::harness::{Paths, Sdks};
+use crate::harness::Paths;
 use crate::procs::version_of;
 
 /// Records the machine and the toolchain versions.
@@ -58,27 +59,4 @@ pub fn lock_version(lock: &str, name: &str) -> Option<String> {
         .find(|p| p.contains(&format!("name = \"{name}\"\n")))?;
     let version = package.lines().find_map(|l| l.strip_prefix("version = "))?;
     Some(version.trim_matches('"').to_owned())
-}
-
-/// Records the installed SDK versions.
-pub fn sdk_versions(results: &mut Results, sdks: &Sdks) {
-    if let Some(dir) = &sdks.python {
-        let version = std::fs::read_dir(dir).ok().and_then(|entries| {
-            entries.filter_map(Result::ok).find_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let version = name.strip_prefix("openai-")?.strip_suffix(".dist-info")?;
-                Some(version.to_owned())
-            })
-        });
-        let version = version.unwrap_or_else(|| "?".into());
-        results.facts.insert("openai_python".into(), version);
-    }
-    if let Some(dir) = &sdks.node {
-        let version = std::fs::read_to_string(dir.join("node_modules/openai/package.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v.get("version")?.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "?".into());
-        results.facts.insert("openai_node".into(), version);
-    }
 }

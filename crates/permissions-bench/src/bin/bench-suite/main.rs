@@ -242,12 +242,10 @@ fn install_sdks(paths: &Paths, results: &mut Results) -> Sdks {
         "throttle_job.mjs",
     ];
     let node = install(paths, "Node", node, "package-lock.json", &files, npm);
-    let sdks = Sdks {
+    Sdks {
         python: keep("Python", python),
         node: keep("Node", node),
-    };
-    facts::sdk_versions(results, &sdks);
-    sdks
+    }
 }
 
 /// Installs one SDK into `dir` with `command`, unless `dir` holds the pins of
@@ -355,6 +353,12 @@ fn list_everything(
                 };
                 let value = run_json(command)?;
                 check_count(&value, "items", total, "permissions listed")?;
+                // The SDK scripts say which version they imported.
+                if let Some(version) = value.get("sdk_version").and_then(Value::as_str) {
+                    results
+                        .facts
+                        .insert(format!("openai_{client}"), version.into());
+                }
                 record(results, format!("list/{which}/{client}"), value);
             }
         }
