@@ -27,6 +27,11 @@ pub const CONTENDERS: [&str; 6] = [
     "node",
 ];
 
+/// The emulator's `--rate-limit` value for this limit: `8/3s`.
+pub fn rate_limit() -> String {
+    format!("{REQUESTS}/{WINDOW_S}s")
+}
+
 /// The fewest requests the job needs: pages of 100, batches of 100, one revoke each.
 pub fn requests_needed() -> usize {
     LISTED.div_ceil(100) + GRANTS.div_ceil(100) + REVOKES

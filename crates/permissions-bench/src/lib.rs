@@ -29,21 +29,22 @@ use permissions_types::{CheckpointPermission, PermissionList};
 /// The checkpoint every benchmark lists.
 pub const CHECKPOINT: &str = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd";
 
+/// Permission `i` of the benchmark listing. The page server serves these and the
+/// emulator is seeded with them, so that both servers hold the same data.
+pub fn permission(i: usize) -> CheckpointPermission {
+    CheckpointPermission::new(
+        format!("cp_{i:024}"),
+        format!("proj_{i:024}"),
+        1_700_000_000 + i as i64,
+    )
+}
+
 /// The listing of `total` permissions, newest first, cut in pages of `limit`,
 /// serialized once: the key is the `after` cursor that asks for the page (`None`
 /// for the first).
 pub fn serialized_pages(total: usize, limit: usize) -> HashMap<Option<String>, Vec<u8>> {
     let limit = limit.max(1);
-    let all: Vec<CheckpointPermission> = (0..total)
-        .rev()
-        .map(|i| {
-            CheckpointPermission::new(
-                format!("cp_{i:024}"),
-                format!("proj_{i:024}"),
-                1_700_000_000 + i as i64,
-            )
-        })
-        .collect();
+    let all: Vec<CheckpointPermission> = (0..total).rev().map(permission).collect();
     let mut pages = HashMap::new();
     let mut after: Option<String> = None;
     for (index, chunk) in all.chunks(limit).enumerate() {

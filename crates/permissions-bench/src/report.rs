@@ -71,7 +71,7 @@ pub fn render(run: &Run) -> String {
         ("paced", paced(r)),
         ("build_ratio", build_ratio(r)),
         ("rpm", MAX_RPM.into()),
-        ("job_limit", format!("{}/{}s", job::REQUESTS, job::WINDOW_S)),
+        ("job_limit", job::rate_limit()),
         ("job_listed", job::LISTED.to_string()),
         ("job_grants", job::GRANTS.to_string()),
         ("job_revokes", job::REVOKES.to_string()),

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use permissions_bench::CHECKPOINT;
 use permissions_bench::run::Results;
-use serde_json::Value;
+use permissions_bench::{CHECKPOINT, permission};
+use serde_json::{Value, json};
 
 use crate::procs::Error;
 
@@ -75,8 +75,9 @@ impl Sdks {
     }
 }
 
-/// Writes a seed file of `total` permissions of [`CHECKPOINT`] (if not there yet),
-/// streaming, so that this process stays small.
+/// Writes a seed file of the first `total` benchmark permissions
+/// ([`permission`]) of [`CHECKPOINT`] (if not there yet), streaming, so that this
+/// process stays small.
 pub fn seed_file(paths: &Paths, total: usize) -> Result<PathBuf, Error> {
     use std::io::Write as _;
     let path = paths.work.join(format!("seed-{total}.json"));
@@ -84,13 +85,13 @@ pub fn seed_file(paths: &Paths, total: usize) -> Result<PathBuf, Error> {
         let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
         out.write_all(b"{\"permissions\":[")?;
         for i in 0..total {
-            let separator = if i == 0 { "" } else { "," };
-            write!(
-                out,
-                "{separator}{{\"checkpoint\":\"{CHECKPOINT}\",\"project_id\":\"proj_{i:024}\",\
-                 \"id\":\"cp_{i:024}\",\"created_at\":{}}}",
-                1_700_000_000 + i as i64
-            )?;
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            let p = permission(i);
+            let seed = json!({"checkpoint": CHECKPOINT, "project_id": p.project_id,
+                              "id": p.id, "created_at": p.created_at});
+            serde_json::to_writer(&mut out, &seed)?;
         }
         out.write_all(b"]}")?;
         out.flush()?;

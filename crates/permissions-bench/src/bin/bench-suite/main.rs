@@ -89,7 +89,8 @@ fn run() -> Result<(), Error> {
         .unwrap_or_else(|| root.join("BENCHMARKS.md"));
     if let Some(saved) = &args.from {
         let run = serde_json::from_str::<Run>(&std::fs::read_to_string(saved)?)?;
-        // The data beside the report too, in this version's form (goal verdicts too).
+        // The data is written again beside the report, in this version's form (with
+        // each goal's verdict).
         let data = save(&run, &out)?;
         println!(
             "wrote {} and {} from {}",

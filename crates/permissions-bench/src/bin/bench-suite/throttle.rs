@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use permissions_bench::CHECKPOINT;
 use permissions_bench::job::{
-    CONTENDERS, GRANTS, LISTED, MAX_RPM, REQUESTS, REVOKES, WINDOW_S, minimum_ms,
+    CONTENDERS, GRANTS, LISTED, MAX_RPM, REVOKES, minimum_ms, rate_limit,
 };
 use permissions_bench::run::{Results, Settings};
 use serde_json::{Value, json};
@@ -36,7 +36,7 @@ pub fn measure(
             let _ = std::fs::remove_file(&counters);
             let mut command = emulator_command(paths, Some(&seed));
             command
-                .args(["--rate-limit", &format!("{REQUESTS}/{WINDOW_S}s")])
+                .args(["--rate-limit", &rate_limit()])
                 .arg("--counters-out")
                 .arg(&counters);
             let name = format!("emulator-throttle-{contender}");
