@@ -94,7 +94,7 @@ pub struct EmulatorBuilder {
     seed: Seed,
     seed_files: Vec<PathBuf>,
     keys: Option<Vec<ApiKey>>,
-    keys_file: Option<PathBuf>,
+    keys_files: Vec<PathBuf>,
     database: Option<PathBuf>,
     faults: FaultConfig,
     rate_limit: Option<RateLimit>,
@@ -108,7 +108,7 @@ impl Default for EmulatorBuilder {
             seed: Seed::default(),
             seed_files: Vec::new(),
             keys: None,
-            keys_file: None,
+            keys_files: Vec::new(),
             database: None,
             faults: FaultConfig::default(),
             rate_limit: None,
@@ -157,7 +157,7 @@ impl EmulatorBuilder {
     /// Adds the keys of a key file (see [`read_keys_file`]), read when the emulator
     /// starts; as [`Self::keys`].
     pub fn keys_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.keys_file = Some(path.into());
+        self.keys_files.push(path.into());
         self
     }
 
@@ -191,10 +191,8 @@ impl EmulatorBuilder {
     /// for serving [`router`] yourself. Blocks while the database and seed files are
     /// read.
     pub fn build_state(self) -> Result<EmulatorState, Error> {
-        let store = match &self.database {
-            Some(path) => store::Store::open(path)?,
-            None => store::Store::memory(),
-        };
+        // Everything that can refuse the start is checked before the store is
+        // opened, so that a refused start leaves a database as it was.
         let mut seed = self.seed;
         for path in &self.seed_files {
             let file = read_seed_file(path)?;
@@ -204,6 +202,20 @@ impl EmulatorBuilder {
         let mut owners = HashMap::new();
         seed::merge_owners(&mut owners, &seed.checkpoints).map_err(Error::Seed)?;
         seed::check_permissions(&owners, &seed.permissions).map_err(Error::Seed)?;
+        let mut keys = self.keys;
+        for path in &self.keys_files {
+            keys.get_or_insert_with(Vec::new)
+                .extend(read_keys_file(path)?);
+        }
+        let keys = match keys {
+            Some(keys) => keys::Keys::only(keys)?,
+            None => keys::Keys::default(),
+        };
+        let faults = faults::Faults::new(self.faults)?;
+        let store = match &self.database {
+            Some(path) => store::Store::open(path)?,
+            None => store::Store::memory(),
+        };
         if !seed.permissions.is_empty() {
             let imports: Vec<store::Import> = seed
                 .permissions
@@ -213,16 +225,6 @@ impl EmulatorBuilder {
             let added = store.import(&imports)?;
             tracing::info!(added, given = imports.len(), "seeded permissions");
         }
-        let mut keys = self.keys;
-        if let Some(path) = &self.keys_file {
-            keys.get_or_insert_with(Vec::new)
-                .extend(read_keys_file(path)?);
-        }
-        let keys = match keys {
-            Some(keys) => keys::Keys::only(keys)?,
-            None => keys::Keys::default(),
-        };
-        let faults = faults::Faults::new(self.faults)?;
         Ok(EmulatorState(Arc::new(state::Shared {
             store,
             faults,

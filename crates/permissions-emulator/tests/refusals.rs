@@ -191,6 +191,41 @@ async fn bad_key_files_stop_startup_without_showing_a_key() {
         .start()
         .await;
     assert!(matches!(missing, Err(permissions_emulator::Error::Keys(_))));
+
+    // A refused start leaves no database behind: it is opened after every check.
+    let db = dir.path().join("permissions.db");
+    let refused = Emulator::builder()
+        .database(&db)
+        .keys_file(dir.path().join("shape.json"))
+        .seed([SeedPermission::new(CHECKPOINT, "proj_x")])
+        .start()
+        .await;
+    assert!(matches!(refused, Err(permissions_emulator::Error::Keys(_))));
+    assert!(!db.exists(), "the refused start created {}", db.display());
+}
+
+#[tokio::test]
+async fn every_key_file_given_counts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = |name: &str, key: &str| {
+        json_file(
+            dir.path(),
+            name,
+            &json!({"keys": [{"key": key, "scopes": ["api.fine_tuning.checkpoints.read"]}]}),
+        )
+    };
+    let emulator = Emulator::builder()
+        .keys_file(file("readers.json", READER))
+        .keys_file(file("writers.json", WRITER))
+        .start()
+        .await
+        .expect("starts");
+    for key in [READER, WRITER] {
+        let api = Api::new(emulator.base_url()).with_key(Some(key));
+        let reply = api.list(CHECKPOINT, &[]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{key}");
+    }
+    emulator.shutdown().await;
 }
 
 /// Sends `head` as it is over a fresh connection and returns the status, the head
