@@ -15,25 +15,6 @@ use crate::faults::Fault;
 use crate::state::EmulatorState;
 use crate::throttle::{Verdict, go_duration};
 
-/// A page anomaly a list handler must apply to the page it serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PageAnomaly {
-    /// No permissions, `has_more: true`, no ids.
-    EmptyWithMore,
-    /// `last_id` is the request's own `after`.
-    RepeatLastId,
-}
-
-impl PageAnomaly {
-    fn of(fault: &Fault) -> Option<Self> {
-        match fault {
-            Fault::EmptyPage => Some(Self::EmptyWithMore),
-            Fault::RepeatLastId => Some(Self::RepeatLastId),
-            _ => None,
-        }
-    }
-}
-
 pub(crate) async fn front(
     State(state): State<EmulatorState>,
     mut request: Request,
@@ -48,8 +29,9 @@ pub(crate) async fn front(
     let logged = tracing::enabled!(tracing::Level::INFO)
         .then(|| (request.method().clone(), request.uri().clone()));
     let fault = state.0.faults.next();
-    if let Some(anomaly) = fault.as_ref().and_then(PageAnomaly::of) {
-        request.extensions_mut().insert(anomaly);
+    // A page anomaly is the list handler's to apply, to the page it serves.
+    if let Some(anomaly @ (Fault::EmptyPage | Fault::RepeatLastId)) = &fault {
+        request.extensions_mut().insert(anomaly.clone());
     }
     let mut response = match &fault {
         Some(Fault::Status {

@@ -13,7 +13,7 @@ use super::extract::{
     body_from, checkpoint_from, list_query_from, parse_create_body, permission_path_from,
     require_json,
 };
-use super::front::PageAnomaly;
+use crate::faults::Fault;
 use crate::state::EmulatorState;
 use crate::store::{Record, Store, StoreError};
 
@@ -30,7 +30,7 @@ pub(crate) async fn not_found(request: Request) -> Failure {
 
 pub(crate) async fn list(
     State(state): State<EmulatorState>,
-    anomaly: Option<Extension<PageAnomaly>>,
+    anomaly: Option<Extension<Fault>>,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, Failure> {
@@ -46,17 +46,17 @@ pub(crate) async fn list(
             query.limit,
             query.order,
             query.project_id.as_deref(),
-            |data, has_more| match anomaly.map(|Extension(a)| a) {
-                None => page_json(
-                    data,
-                    has_more,
-                    data.last().map(|r| r.permission.id.as_str()),
-                ),
-                Some(PageAnomaly::EmptyWithMore) => page_json(&[], true, None),
-                Some(PageAnomaly::RepeatLastId) => page_json(
+            |data, has_more| match anomaly.as_ref().map(|Extension(fault)| fault) {
+                Some(Fault::EmptyPage) => page_json(&[], true, None),
+                Some(Fault::RepeatLastId) => page_json(
                     data,
                     true,
                     after.or_else(|| data.last().map(|r| r.permission.id.as_str())),
+                ),
+                _ => page_json(
+                    data,
+                    has_more,
+                    data.last().map(|r| r.permission.id.as_str()),
                 ),
             },
         )

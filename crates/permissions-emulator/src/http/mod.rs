@@ -2,8 +2,9 @@
 //!
 //! `envelope` (the error envelope) and `extract` (requests into values) use no
 //! other module of `http`; `auth` uses `envelope`; `front` (the first middleware)
-//! uses `auth` and `envelope`; `handlers` uses `envelope`, `extract` and `front`'s
-//! page anomalies; `head` (hyper's own answers) uses `envelope` and `front`.
+//! uses `auth` and `envelope`, and hands a page-anomaly fault to `handlers`, which
+//! uses `envelope` and `extract`; `head` (hyper's own answers) uses `envelope` and
+//! `front`.
 
 mod auth;
 mod envelope;
