@@ -65,7 +65,6 @@ mod state;
 mod store;
 mod throttle;
 
-use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -199,9 +198,7 @@ impl EmulatorBuilder {
             seed.checkpoints.extend(file.checkpoints);
             seed.permissions.extend(file.permissions);
         }
-        let mut owners = HashMap::new();
-        seed::merge_owners(&mut owners, &seed.checkpoints).map_err(Error::Seed)?;
-        seed::check_permissions(&owners, &seed.permissions).map_err(Error::Seed)?;
+        let owners = seed.owners().map_err(Error::Seed)?;
         let mut keys = self.keys;
         for path in &self.keys_files {
             keys.get_or_insert_with(Vec::new)

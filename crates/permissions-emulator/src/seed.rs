@@ -180,51 +180,39 @@ fn parse_seed(text: &[u8]) -> Result<Seed, String> {
             permissions,
         },
     };
-    let mut owners = HashMap::new();
-    merge_owners(&mut owners, &seed.checkpoints)?;
-    check_permissions(&owners, &seed.permissions)?;
+    seed.owners()?;
     Ok(seed)
 }
 
-/// Adds `checkpoints` to `owners` (checkpoint -> owning project); a checkpoint
-/// given two different owners is refused.
-pub(crate) fn merge_owners(
-    owners: &mut HashMap<String, String>,
-    checkpoints: &[SeedCheckpoint],
-) -> Result<(), String> {
-    for checkpoint in checkpoints {
-        checkpoint.validate()?;
-        match owners.get(&checkpoint.id) {
-            Some(owner) if *owner != checkpoint.owner_project_id => {
+impl Seed {
+    /// Validates every checkpoint and permission, and returns the owners
+    /// (checkpoint -> owning project). A checkpoint given two different owners, or
+    /// granted to its owner, is refused.
+    pub(crate) fn owners(&self) -> Result<HashMap<String, String>, String> {
+        let mut owners: HashMap<String, String> = HashMap::new();
+        for checkpoint in &self.checkpoints {
+            checkpoint.validate()?;
+            let owner = owners
+                .entry(checkpoint.id.clone())
+                .or_insert_with(|| checkpoint.owner_project_id.clone());
+            if *owner != checkpoint.owner_project_id {
                 return Err(format!(
                     "checkpoint {:?} is given two owners, {owner:?} and {:?}",
                     checkpoint.id, checkpoint.owner_project_id
                 ));
             }
-            Some(_) => {}
-            None => {
-                owners.insert(checkpoint.id.clone(), checkpoint.owner_project_id.clone());
+        }
+        for permission in &self.permissions {
+            permission.validate()?;
+            if owners.get(&permission.checkpoint) == Some(&permission.project_id) {
+                return Err(format!(
+                    "{:?} owns {:?}: a checkpoint cannot be granted to its owning project",
+                    permission.project_id, permission.checkpoint
+                ));
             }
         }
+        Ok(owners)
     }
-    Ok(())
-}
-
-/// Validates `permissions`, which must not grant a checkpoint to its owner.
-pub(crate) fn check_permissions(
-    owners: &HashMap<String, String>,
-    permissions: &[SeedPermission],
-) -> Result<(), String> {
-    for permission in permissions {
-        permission.validate()?;
-        if owners.get(&permission.checkpoint) == Some(&permission.project_id) {
-            return Err(format!(
-                "{:?} owns {:?}: a checkpoint cannot be granted to its owning project",
-                permission.project_id, permission.checkpoint
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
