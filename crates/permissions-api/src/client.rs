@@ -45,6 +45,16 @@ impl Client {
         progenitor_client::ClientInfo::inner(&*self.raw).pacing_status()
     }
 
+    /// `text` with this client's key masked (any run of 8 or more of its characters),
+    /// and any other token that looks like an OpenAI key: what the client does to
+    /// everything of a response it puts into an error or a log line. For programs
+    /// that log what a server sent, such as a response body.
+    pub fn redact(&self, text: &str) -> String {
+        progenitor_client::ClientInfo::inner(&*self.raw)
+            .redactor()
+            .clean(text)
+    }
+
     /// The fine-tuning resources.
     pub fn fine_tuning(&self) -> FineTuning<'_> {
         FineTuning { client: self }

@@ -38,12 +38,11 @@ impl Context {
     }
 }
 
-/// Logs a response (status, request id, body) at debug level: `--debug`.
-pub(crate) fn log_response<T: serde::Serialize>(status: u16, request_id: Option<&str>, body: &T) {
+/// Logs a response's body at debug level (`--debug`), with the key masked. Its
+/// status and request id are on the client's own `response` line, masked as well.
+pub(crate) fn log_response<T: serde::Serialize>(client: &Client, body: &T) {
     debug!(
-        status,
-        request_id = request_id.unwrap_or("-"),
-        body = %serde_json::to_string(body).unwrap_or_default(),
-        "response"
+        body = %client.redact(&serde_json::to_string(body).unwrap_or_default()),
+        "response body"
     );
 }

@@ -619,6 +619,63 @@ fn network_errors_and_server_errors_exit_1() {
         ));
 }
 
+/// A server that echoes the bearer key into the request id and into the body of a
+/// one-page listing, for `requests` requests.
+fn echoing_server(requests: usize) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let serve = std::thread::spawn(move || {
+        for stream in listener.incoming().take(requests) {
+            let mut stream = stream.unwrap();
+            let mut key = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            for line in (&mut reader).lines().map_while(Result::ok) {
+                if line.is_empty() {
+                    break;
+                }
+                if let Some(value) = line
+                    .to_ascii_lowercase()
+                    .strip_prefix("authorization: bearer ")
+                {
+                    key = line[line.len() - value.len()..].to_owned();
+                }
+            }
+            let body = format!(
+                r#"{{"object":"list","data":[{{"object":"checkpoint.permission","id":"cp_x","project_id":"{key}","created_at":1}}],"has_more":false,"first_id":"cp_x","last_id":"cp_x"}}"#
+            );
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-request-id: req_{key}\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+        }
+    });
+    (url, serve)
+}
+
+#[test]
+fn the_debug_log_masks_a_key_the_server_echoes() {
+    let key = "sk-admin-echoed-SECRET-0123456789";
+    let (url, serve) = echoing_server(1);
+    let output = bare()
+        .env("OPENAI_ADMIN_KEY", key)
+        .env("OPENAI_BASE_URL", &url)
+        .args(["--debug", "list", CKPT])
+        .output()
+        .unwrap();
+    serve.join().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("response body"), "{err}");
+    assert!(
+        !err.contains("SECRET"),
+        "the key leaked into the log:\n{err}"
+    );
+}
+
 #[test]
 fn debug_logs_requests_and_responses_but_never_the_key() {
     let server = Server::seeded(3);
@@ -654,8 +711,10 @@ fn debug_logs_requests_and_responses_but_never_the_key() {
         err.contains("?after=cp_000000000000000000000001&limit=2"),
         "{err}"
     );
+    // The client's response line gives the status and request id; the body follows.
+    assert!(err.contains("status=200 request_id=req_"), "{err}");
     assert!(
-        err.contains("response status=200 request_id=\"req_"),
+        err.contains("response body body={\"data\":[{\"id\":\"cp_"),
         "{err}"
     );
     assert!(stderr(&runs[1]).contains("{\"project_ids\":[\"proj_x\"]}"));

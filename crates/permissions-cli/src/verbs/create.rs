@@ -96,7 +96,7 @@ pub(crate) async fn run(ctx: &Context, job: CreateJob) -> Result<(), Failure> {
             })
             .buffered(concurrency.max(1));
         while let Some((count, page)) = results.try_next().await.map_err(Failure::Request)? {
-            log_response(page.status().as_u16(), page.request_id(), &*page);
+            log_response(&ctx.client, &*page);
             confirmed.set(confirmed.get() + count);
             tally.add(page.data.len() as u64);
             if streamed {

@@ -76,11 +76,7 @@ pub(crate) async fn run(ctx: &Context, job: DeleteJob) -> Result<(), Failure> {
             })
             .buffered(concurrency.max(1));
         while let Some((id, response)) = results.try_next().await.map_err(Failure::Request)? {
-            log_response(
-                response.status().as_u16(),
-                response.request_id(),
-                &*response,
-            );
+            log_response(&ctx.client, &*response);
             progress.clear();
             write_deleted(
                 BufWriter::new(io::stdout()),

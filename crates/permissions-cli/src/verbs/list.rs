@@ -46,7 +46,7 @@ pub(crate) async fn run(ctx: &Context, job: ListJob) -> Result<(), Failure> {
         let mut pages = ctx.permissions().list_pages(checkpoint, params.clone());
         while let Some(page) = pages.next().await {
             let page = page.map_err(Failure::Request)?;
-            log_response(page.status().as_u16(), page.request_id(), &*page);
+            log_response(&ctx.client, &*page);
             progress.clear();
             writer.borrow_mut().page(&page)?;
             tally.add(page.data.len() as u64);

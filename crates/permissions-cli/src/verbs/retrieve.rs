@@ -34,7 +34,7 @@ pub(crate) async fn run(ctx: &Context, job: RetrieveJob) -> Result<(), Failure> 
         .retrieve(&checkpoint, params)
         .await
         .map_err(Failure::Request)?;
-    log_response(page.status().as_u16(), page.request_id(), &*page);
+    log_response(&ctx.client, &*page);
     write_page(
         BufWriter::new(io::stdout()),
         ctx.format,
