@@ -248,16 +248,17 @@ impl Error {
         use progenitor_client::Error as E;
         match error {
             E::ErrorResponse(response) => {
-                let (status, headers) = (response.status().as_u16(), response.headers().clone());
-                Self::from_envelope(status, &headers, response.into_inner(), request, redactor)
+                let status = response.status().as_u16();
+                let headers = redactor.clean_headers(response.headers());
+                Self::from_envelope(status, headers, response.into_inner(), request, redactor)
             }
             E::UnexpectedResponse(response) => {
                 let status = response.status().as_u16();
-                let headers = response.headers().clone();
+                let headers = redactor.clean_headers(response.headers());
                 match response.bytes().await {
                     Ok(body) if status >= 400 => Self::from_envelope(
                         status,
-                        &headers,
+                        headers,
                         envelope_from_body(status, &body),
                         request,
                         redactor,
@@ -287,11 +288,11 @@ impl Error {
         }
     }
 
-    /// A status error from the envelope; every text the server chose goes through
-    /// `redactor`.
+    /// A status error from the envelope and the response's headers (already
+    /// cleaned); every text the server chose goes through `redactor`.
     fn from_envelope(
         status: u16,
-        headers: &HeaderMap,
+        headers: HeaderMap,
         body: ErrorResponse,
         request: Option<RequestInfo>,
         redactor: &Redactor,
@@ -305,9 +306,9 @@ impl Error {
             error_type: redactor.clean_opt(non_empty(error.kind)),
             param: redactor.clean_opt(error.param),
             code: redactor.clean_opt(error.code),
-            request_id: redactor.clean_opt(request_id(headers).map(str::to_owned)),
+            request_id: request_id(&headers).map(str::to_owned),
             request,
-            headers: redactor.clean_headers(headers),
+            headers,
         }))
     }
 }
