@@ -106,7 +106,7 @@ fn map_at<'a>(node: &'a mut Node, path: &[&str]) -> &'a mut Map {
 
 const LIST_PATH: &str = "/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions";
 
-/// Runs cargo-semver-checks on `permissions-api` of `current` against `baseline`.
+/// Runs cargo-semver-checks on the published crates of `current` against `baseline`.
 fn verdict(current: &Path, baseline: &Path) -> semver::Verdict {
     assert!(
         semver::is_installed(),
@@ -115,7 +115,7 @@ fn verdict(current: &Path, baseline: &Path) -> semver::Verdict {
     );
     semver::check(
         current,
-        &["permissions-types", "permissions-api"],
+        semver::CRATES,
         &Baseline::Root(baseline.to_path_buf()),
     )
     .expect("cargo semver-checks runs")
