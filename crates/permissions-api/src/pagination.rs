@@ -132,23 +132,24 @@ impl Permissions<'_> {
         checkpoint: &str,
         params: ListParams,
     ) -> Result<ApiResponse<PermissionList>> {
-        fetch_page(self.client(), checkpoint, &params, None).await
+        fetch_page(self.client(), checkpoint, &params, params.after.as_deref()).await
     }
 }
 
-/// Fetches one page: `params`, with `after` replaced by `cursor` when given.
+/// Fetches one page: `params`, but the page after `after` (`params.after` is the
+/// first page's).
 pub(crate) async fn fetch_page(
     client: &Client,
     checkpoint: &str,
     params: &ListParams,
-    cursor: Option<&str>,
+    after: Option<&str>,
 ) -> Result<ApiResponse<PermissionList>> {
     require("fine_tuned_model_checkpoint", checkpoint)?;
     let mut request = client
         .raw()
         .list_fine_tuning_checkpoint_permissions()
         .fine_tuned_model_checkpoint(checkpoint);
-    if let Some(after) = cursor.or(params.after.as_deref()) {
+    if let Some(after) = after {
         request = request.after(after);
     }
     if let Some(limit) = params.limit {
@@ -194,7 +195,7 @@ struct Cursor {
     client: Client,
     checkpoint: String,
     params: ListParams,
-    /// The `after` of the next request (`None`: the caller's own, if any).
+    /// The `after` of the next request (first the caller's own, if any).
     next: Option<String>,
     /// How many more items may be returned.
     remaining: Option<u64>,
@@ -209,7 +210,7 @@ impl Cursor {
         if self.remaining == Some(0) {
             return None;
         }
-        let sent = self.next.clone().or_else(|| self.params.after.clone());
+        let sent = self.next.clone();
         if let Some(cursor) = &sent {
             self.followed.insert(cursor.clone());
         }
@@ -261,8 +262,8 @@ impl PageStream {
             client,
             checkpoint,
             remaining: params.max_items,
+            next: params.after.clone(),
             params,
-            next: None,
             followed: HashSet::new(),
         };
         let inner =
