@@ -12,8 +12,9 @@
 //! | [`create`](Permissions::create) | `POST .../permissions` | the new permissions |
 //! | [`delete`](Permissions::delete) | `DELETE .../permissions/{id}` | the deletion status |
 //!
-//! Each call returns an [`ApiResponse`]: the decoded value (it dereferences to it)
-//! with the status, the headers and the `x-request-id`.
+//! `list` yields the permissions themselves; every other call (and each page of
+//! `list_pages`) returns an [`ApiResponse`]: the decoded value (it dereferences to
+//! it) with the status, the headers and the `x-request-id`.
 //!
 //! ```no_run
 //! use futures::TryStreamExt;

@@ -7,7 +7,7 @@ use futures::{StreamExt, TryStreamExt};
 use permissions_api::permissions_types::PermissionList;
 use tracing::debug;
 
-use crate::args::checkpoint;
+use crate::args::{checkpoint, missing};
 use crate::cli::CreateArgs;
 use crate::context::{Context, log_response};
 use crate::failure::{Failure, conclude};
@@ -36,10 +36,10 @@ pub(crate) fn parse(args: CreateArgs) -> Result<CreateJob, Failure> {
         .filter(|id| id != "-")
         .collect();
     if ids.is_empty() && !read_stdin {
-        return Err(Failure::Clap(crate::args::verb_command("create").error(
-            clap::error::ErrorKind::MissingRequiredArgument,
-            "missing --project-id <PROJECT_ID> (repeatable), or project ids on standard input",
-        )));
+        return Err(missing(
+            "create",
+            "--project-id <PROJECT_ID> (repeatable), or project ids on standard input",
+        ));
     }
     if read_stdin {
         let from_stdin = input::read_project_ids(stdin.lock())
