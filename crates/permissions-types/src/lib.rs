@@ -13,6 +13,12 @@
 //! | [`ErrorResponse`] | `ErrorResponse` |
 //! | [`ApiError`] | `Error` |
 //! | [`ListOrder`] | the `order` query parameter |
+//! | [`Project`] | `Project` (of `GET /organization/projects`) |
+//! | [`ProjectList`] | `ProjectListResponse` |
+//!
+//! The ids a user gives ([`CheckpointId`], [`ProjectId`], [`PermissionId`]) are
+//! checked once, when they are made (see [`ids`]); ids received from a server stay
+//! strings in these types, so that decoding never fails on an id's shape.
 //!
 //! Responses are read forward-compatibly: unknown fields are ignored and an
 //! unknown `object` kind decodes into an `Unknown` variant that keeps the value.
@@ -42,8 +48,12 @@
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 
+pub mod ids;
 mod open_enum;
 
+pub use ids::{
+    CheckpointId, IdError, IdErrorKind, IdType, IntoId, MAX_ID_LEN, PermissionId, ProjectId,
+};
 use open_enum::open_string_enum;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -61,6 +71,24 @@ open_string_enum! {
     pub enum ListObject {
         /// `"list"`.
         List => "list",
+    }
+}
+
+open_string_enum! {
+    /// The `object` field of a project.
+    pub enum ProjectObject {
+        /// `"organization.project"`.
+        OrganizationProject => "organization.project",
+    }
+}
+
+open_string_enum! {
+    /// The `status` of a project.
+    pub enum ProjectStatus {
+        /// `"active"`: the project can be used.
+        Active => "active",
+        /// `"archived"`: the project can no longer be used or updated.
+        Archived => "archived",
     }
 }
 
@@ -122,6 +150,101 @@ pub struct PermissionList {
 impl PermissionList {
     /// A page holding `data`, with `first_id` and `last_id` taken from it.
     pub fn new(data: Vec<CheckpointPermission>, has_more: bool) -> Self {
+        Self {
+            first_id: data.first().map(|p| p.id.clone()),
+            last_id: data.last().map(|p| p.id.clone()),
+            data,
+            object: ListObject::List,
+            has_more,
+        }
+    }
+}
+
+/// A project of the organization (`GET /organization/projects`).
+///
+/// Spec schema: `Project` (the fields this workspace reads: `external_key_id` and
+/// `residency` are left out of the fragment, and ignored when a server sends them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct Project {
+    /// The project identifier, which can be referenced in API endpoints.
+    pub id: String,
+    /// The object type, which is always "organization.project".
+    pub object: ProjectObject,
+    /// The name of the project, as it appears in reporting; names are not unique.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The Unix timestamp (in seconds) of when the project was created.
+    pub created_at: i64,
+    /// The Unix timestamp (in seconds) of when the project was archived, or null.
+    #[serde(default)]
+    pub archived_at: Option<i64>,
+    /// `active` or `archived`.
+    // A free string in the spec ("`active` or `archived`"), read as an open enum.
+    #[serde(default)]
+    #[schemars(schema_with = "optional_nullable_string")]
+    pub status: Option<ProjectStatus>,
+}
+
+impl Project {
+    /// The active project `id` named `name`, created at `created_at` (Unix seconds).
+    ///
+    /// ```
+    /// use permissions_types::{Project, ProjectStatus};
+    ///
+    /// let project = Project::new("proj_abc", Some("Research"), 1711471533);
+    /// assert_eq!(project.status, Some(ProjectStatus::Active));
+    /// assert!(!project.is_archived());
+    /// ```
+    pub fn new(id: impl Into<String>, name: Option<&str>, created_at: i64) -> Self {
+        Self {
+            id: id.into(),
+            object: ProjectObject::OrganizationProject,
+            name: name.map(str::to_owned),
+            created_at,
+            archived_at: None,
+            status: Some(ProjectStatus::Active),
+        }
+    }
+
+    /// This project, archived at `archived_at` (Unix seconds).
+    #[must_use]
+    pub fn archived(mut self, archived_at: i64) -> Self {
+        self.archived_at = Some(archived_at);
+        self.status = Some(ProjectStatus::Archived);
+        self
+    }
+
+    /// Whether the project is archived: its status says so, or it has an
+    /// `archived_at`. An archived project cannot be used.
+    pub fn is_archived(&self) -> bool {
+        self.status == Some(ProjectStatus::Archived) || self.archived_at.is_some()
+    }
+}
+
+/// One page of projects.
+///
+/// Spec schema: `ProjectListResponse`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct ProjectList {
+    /// The object type, which is always "list".
+    pub object: ListObject,
+    /// The projects of this page.
+    pub data: Vec<Project>,
+    /// The id of the first project of `data`, or null.
+    #[serde(default)]
+    pub first_id: Option<String>,
+    /// The id of the last project of `data`: the `after` cursor of the next page.
+    #[serde(default)]
+    pub last_id: Option<String>,
+    /// Whether more projects follow this page.
+    pub has_more: bool,
+}
+
+impl ProjectList {
+    /// A page holding `data`, with `first_id` and `last_id` taken from it.
+    pub fn new(data: Vec<Project>, has_more: bool) -> Self {
         Self {
             first_id: data.first().map(|p| p.id.clone()),
             last_id: data.last().map(|p| p.id.clone()),
@@ -251,6 +374,11 @@ impl ApiError {
 /// The schema of a field that must be present but may be null; schemars would make
 /// an `Option` field optional.
 fn required_nullable_string(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": ["string", "null"] })
+}
+
+/// The schema of a field that may be absent or null.
+fn optional_nullable_string(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({ "type": ["string", "null"] })
 }
 

@@ -145,3 +145,36 @@ fn list_order_wire_form() {
     assert!(err.to_string().contains("sideways"));
     assert!(serde_json::from_str::<ListOrder>(r#""Ascending""#).is_err());
 }
+
+#[test]
+fn projects_decode_forward_compatibly() {
+    use permissions_types::{ProjectList, ProjectObject, ProjectStatus};
+    // The official example, with the fields this crate does not model.
+    let page: ProjectList = serde_json::from_str(
+        r#"{"object": "list", "data": [
+              {"id": "proj_abc", "object": "organization.project", "name": "Project example",
+               "created_at": 1711471533, "archived_at": null, "status": "active",
+               "external_key_id": null, "residency": "GLOBAL"},
+              {"id": "proj_def", "object": "organization.project", "name": null,
+               "created_at": 1711471534, "archived_at": 1711471600, "status": "archived"},
+              {"id": "proj_ghi", "object": "organization.project", "created_at": 1,
+               "status": "paused"}],
+            "first_id": "proj_abc", "last_id": "proj_ghi", "has_more": false}"#,
+    )
+    .unwrap();
+    let [active, archived, unknown] = &page.data[..] else {
+        panic!("three projects")
+    };
+    assert_eq!(active.object, ProjectObject::OrganizationProject);
+    assert_eq!(active.name.as_deref(), Some("Project example"));
+    assert!(!active.is_archived());
+    assert_eq!(archived.name, None);
+    assert!(archived.is_archived());
+    assert_eq!(
+        unknown.status,
+        Some(ProjectStatus::Unknown("paused".into()))
+    );
+    assert!(!unknown.is_archived());
+    let again: ProjectList = serde_json::from_str(&serde_json::to_string(&page).unwrap()).unwrap();
+    assert_eq!(again, page);
+}

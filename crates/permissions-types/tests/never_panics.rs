@@ -2,7 +2,8 @@
 //! response type's decoder, give a value or a typed error.
 
 use permissions_types::{
-    CheckpointPermission, DeletedPermission, ErrorResponse, ListOrder, PermissionList,
+    CheckpointId, CheckpointPermission, DeletedPermission, ErrorResponse, ListOrder, MAX_ID_LEN,
+    PermissionId, PermissionList, Project, ProjectId, ProjectList,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -50,6 +51,17 @@ fn decode_all(bytes: &[u8]) {
     let _ = serde_json::from_slice::<DeletedPermission>(bytes);
     let _ = serde_json::from_slice::<ErrorResponse>(bytes);
     let _ = serde_json::from_slice::<ListOrder>(bytes);
+    let _ = serde_json::from_slice::<Project>(bytes);
+    let _ = serde_json::from_slice::<ProjectList>(bytes);
+}
+
+/// Whether `text` matches the `pattern` of `T`'s JSON Schema (what editors check).
+fn matches_schema<T: schemars::JsonSchema>(text: &str) -> bool {
+    let schema = schemars::schema_for!(T).to_value();
+    let pattern = schema["pattern"]
+        .as_str()
+        .expect("an id schema has a pattern");
+    regex::Regex::new(pattern).unwrap().is_match(text) && text.len() <= MAX_ID_LEN
 }
 
 proptest! {
@@ -70,6 +82,17 @@ proptest! {
             let again: ErrorResponse = serde_json::from_str(&serde_json::to_string(&error).unwrap()).unwrap();
             prop_assert_eq!(again, error);
         }
+    }
+
+    /// Every id type: any text is an id or a typed error, and the schema editors
+    /// check a sharing file with agrees with the rule.
+    #[test]
+    fn any_text_is_an_id_or_refused_as_the_schema_says(
+        text in "(ft:|ft-|proj_|cp_|ftckpt_|sk-)?[ -~\\t\\n/é]{0,12}",
+    ) {
+        prop_assert_eq!(text.parse::<CheckpointId>().is_ok(), matches_schema::<CheckpointId>(&text), "{:?}", text);
+        prop_assert_eq!(text.parse::<ProjectId>().is_ok(), matches_schema::<ProjectId>(&text), "{:?}", text);
+        prop_assert_eq!(text.parse::<PermissionId>().is_ok(), matches_schema::<PermissionId>(&text), "{:?}", text);
     }
 
     #[test]
