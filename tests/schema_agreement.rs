@@ -3,7 +3,7 @@
 
 use permissions_types::{
     ApiError, CheckpointPermission, CreatePermissionsRequest, DeletedPermission, ErrorResponse,
-    ListOrder, PermissionList,
+    ListOrder, PermissionList, Project, ProjectList,
 };
 use serde_json::Value;
 use workspace_tests::{ObjectShape, fragment, object_shape, value_shape};
@@ -17,6 +17,8 @@ fn schema_of(rust_path: &str) -> Value {
         "DeletedPermission" => schemars::schema_for!(DeletedPermission),
         "ErrorResponse" => schemars::schema_for!(ErrorResponse),
         "ApiError" => schemars::schema_for!(ApiError),
+        "Project" => schemars::schema_for!(Project),
+        "ProjectList" => schemars::schema_for!(ProjectList),
         other => panic!("no shared type {other}: add it to this test"),
     };
     schema.to_value()

@@ -41,6 +41,8 @@ pub const REPLACEMENTS: &[(&str, &str)] = &[
         "DeleteFineTuningCheckpointPermissionResponse",
         "::permissions_types::DeletedPermission",
     ),
+    ("Project", "::permissions_types::Project"),
+    ("ProjectListResponse", "::permissions_types::ProjectList"),
     ("ErrorResponse", "::permissions_types::ErrorResponse"),
     ("Error", "::permissions_types::ApiError"),
 ];
