@@ -1,12 +1,10 @@
-//! The client users call: the official SDKs' four methods on
-//! `client.fine_tuning().checkpoints().permissions()`.
+//! The client users call, shared by its resources: `fine_tuning()` (the
+//! checkpoint permissions) and `organization()` (the projects).
 
 use std::future::Future;
 use std::sync::Arc;
 
-use permissions_types::{
-    CreatePermissionsRequest, DeletedPermission, ErrorResponse, PermissionList,
-};
+use permissions_types::ErrorResponse;
 use progenitor_client::ResponseValue;
 
 use crate::{ApiResponse, Error, Result, generated};
@@ -16,8 +14,9 @@ use crate::{ApiResponse, Error, Result, generated};
 /// Cloning is one reference-count increment: clones share the settings, the
 /// connection pool and the pacer. Build it with [`Client::builder`] or
 /// [`Client::from_env`]; the methods are on
-/// [`client.fine_tuning().checkpoints().permissions()`](Permissions), the path the
-/// official SDKs use (`client.fine_tuning.checkpoints.permissions`).
+/// [`client.fine_tuning().checkpoints().permissions()`](crate::Permissions), the path the
+/// official SDKs use (`client.fine_tuning.checkpoints.permissions`), and the
+/// organization's projects on [`client.organization().projects()`](crate::Projects).
 #[derive(Clone, Debug)]
 pub struct Client {
     raw: Arc<generated::Client>,
@@ -55,11 +54,6 @@ impl Client {
             .clean(text)
     }
 
-    /// The fine-tuning resources.
-    pub fn fine_tuning(&self) -> FineTuning<'_> {
-        FineTuning { client: self }
-    }
-
     /// Awaits a generated call and converts its result.
     ///
     /// Not an `async fn` on purpose: the generated future is large (it holds the
@@ -80,149 +74,5 @@ impl Client {
                 }
             }
         }
-    }
-}
-
-/// `client.fine_tuning()`.
-#[derive(Clone, Copy, Debug)]
-pub struct FineTuning<'a> {
-    client: &'a Client,
-}
-
-impl<'a> FineTuning<'a> {
-    /// `client.fine_tuning().checkpoints()`.
-    pub fn checkpoints(self) -> Checkpoints<'a> {
-        Checkpoints {
-            client: self.client,
-        }
-    }
-}
-
-/// `client.fine_tuning().checkpoints()`.
-#[derive(Clone, Copy, Debug)]
-pub struct Checkpoints<'a> {
-    client: &'a Client,
-}
-
-impl<'a> Checkpoints<'a> {
-    /// `client.fine_tuning().checkpoints().permissions()`.
-    pub fn permissions(self) -> Permissions<'a> {
-        Permissions {
-            client: self.client,
-        }
-    }
-}
-
-/// The checkpoint permission methods. All need an admin API key.
-///
-/// Every method takes the checkpoint first: `delete(checkpoint, permission_id)`
-/// where the Python SDK has `delete(permission_id, fine_tuned_model_checkpoint=...)`.
-/// Empty ids and empty project lists are refused before any request is sent.
-///
-/// Every answer comes as an [`ApiResponse`]: the decoded value (it dereferences to
-/// it; [`ApiResponse::into_inner`] takes it out) with the status, the headers and
-/// the request id. [`list`](Self::list) yields the permissions themselves;
-/// [`list_pages`](Self::list_pages) yields each page as an `ApiResponse` (both, and
-/// `retrieve`, are defined with the pagination, in `pagination.rs`).
-#[derive(Clone, Copy, Debug)]
-pub struct Permissions<'a> {
-    client: &'a Client,
-}
-
-/// The message of the deprecated `retrieve`, as in the official SDKs.
-pub const RETRIEVE_DEPRECATION: &str =
-    "Retrieve is deprecated. Please swap to the paginated list method instead.";
-
-impl<'a> Permissions<'a> {
-    /// The client these methods call through.
-    pub(crate) fn client(&self) -> &'a Client {
-        self.client
-    }
-
-    /// Grants `checkpoint` to each project of `project_ids`; returns the new
-    /// permissions as one page (it does not paginate).
-    ///
-    /// ```no_run
-    /// # async fn example(client: permissions_api::Client) -> permissions_api::Result<()> {
-    /// let granted = client
-    ///     .fine_tuning()
-    ///     .checkpoints()
-    ///     .permissions()
-    ///     .create("ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd", ["proj_a", "proj_b"])
-    ///     .await?;
-    /// assert_eq!(granted.data.len(), 2);
-    /// println!("request id: {:?}", granted.request_id());
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn create<I, S>(
-        &self,
-        checkpoint: &str,
-        project_ids: I,
-    ) -> Result<ApiResponse<PermissionList>>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        require("fine_tuned_model_checkpoint", checkpoint)?;
-        let project_ids: Vec<String> = project_ids.into_iter().map(Into::into).collect();
-        if project_ids.is_empty() {
-            return Err(Error::InvalidArgument(
-                "expected at least one project id in `project_ids`".into(),
-            ));
-        }
-        for id in &project_ids {
-            require("project_ids[]", id)?;
-        }
-        let call = self
-            .client
-            .raw
-            .create_fine_tuning_checkpoint_permission()
-            .fine_tuned_model_checkpoint(checkpoint)
-            .body(CreatePermissionsRequest::new(project_ids))
-            .send();
-        self.client.call(call).await
-    }
-
-    /// Deletes the permission `permission_id` of `checkpoint`.
-    ///
-    /// ```no_run
-    /// # async fn example(client: permissions_api::Client) -> permissions_api::Result<()> {
-    /// let deleted = client
-    ///     .fine_tuning()
-    ///     .checkpoints()
-    ///     .permissions()
-    ///     .delete("ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd", "cp_zc4Q7MP6XxulcVzj4MZdwsAB")
-    ///     .await?;
-    /// assert!(deleted.deleted);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn delete(
-        &self,
-        checkpoint: &str,
-        permission_id: &str,
-    ) -> Result<ApiResponse<DeletedPermission>> {
-        require("fine_tuned_model_checkpoint", checkpoint)?;
-        require("permission_id", permission_id)?;
-        let call = self
-            .client
-            .raw
-            .delete_fine_tuning_checkpoint_permission()
-            .fine_tuned_model_checkpoint(checkpoint)
-            .permission_id(permission_id)
-            .send();
-        self.client.call(call).await
-    }
-}
-
-/// Refuses an empty path or body value, as the Python SDK does.
-pub(crate) fn require(name: &str, value: &str) -> Result<()> {
-    if value.is_empty() {
-        Err(Error::InvalidArgument(format!(
-            "expected a non-empty value for `{name}` but received {value:?}"
-        )))
-    } else {
-        Ok(())
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use permissions_types::ErrorResponse;
+use permissions_types::{ErrorResponse, IdError, IntoId};
 use reqwest::header::HeaderMap;
 
 use crate::redact::Redactor;
@@ -61,6 +61,20 @@ pub enum Error {
     /// An argument was refused before any request was sent.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// An id given as an argument is not of its type's shape
+    /// ([`permissions_types::ids`]); nothing was sent. The message names the
+    /// argument; the cause, its [`source`](std::error::Error::source), says what is
+    /// wrong with the id.
+    #[non_exhaustive]
+    #[error("`{argument}` is not a valid {}", source.id_type().name())]
+    InvalidId {
+        /// The argument, as the API names it: `fine_tuned_model_checkpoint`,
+        /// `project_ids[2]`, `permission_id`, `after`, `project_id`.
+        argument: String,
+        /// What is wrong with it.
+        #[source]
+        source: IdError,
+    },
     /// The client could not be configured (missing key, invalid base URL, ...).
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -227,6 +241,14 @@ impl Error {
             | Self::Decode { request, .. } => request.as_deref(),
             _ => None,
         }
+    }
+
+    /// `value` as an id of type `T`, or the [`Error::InvalidId`] of `argument`.
+    pub(crate) fn check_id<T>(argument: impl Into<String>, value: impl IntoId<T>) -> Result<T> {
+        value.into_id().map_err(|source| Self::InvalidId {
+            argument: argument.into(),
+            source,
+        })
     }
 
     pub(crate) fn from_reqwest(source: reqwest::Error, request: Option<RequestInfo>) -> Self {

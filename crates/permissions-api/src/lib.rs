@@ -12,6 +12,16 @@
 //! | [`create`](Permissions::create) | `POST .../permissions` | the new permissions |
 //! | [`delete`](Permissions::delete) | `DELETE .../permissions/{id}` | the deletion status |
 //!
+//! and, to check and name the projects a checkpoint is shared with,
+//! [`client.organization().projects().list(params)`](Projects::list)
+//! (`GET /organization/projects`, every page), paced and retried the same way.
+//!
+//! Ids are given as text or as the checked id types of [`permissions_types::ids`]
+//! ([`CheckpointId`](permissions_types::CheckpointId),
+//! [`ProjectId`](permissions_types::ProjectId),
+//! [`PermissionId`](permissions_types::PermissionId)); a malformed one is refused
+//! before anything is sent ([`Error::InvalidId`], naming the argument).
+//!
 //! `list` yields the permissions themselves; every other call (and each page of
 //! `list_pages`) returns an [`ApiResponse`]: the decoded value (it dereferences to
 //! it) with the status, the headers and the `x-request-id`.
@@ -94,6 +104,8 @@ mod config;
 mod error;
 mod pacing;
 mod pagination;
+mod permissions;
+mod projects;
 mod redact;
 mod response;
 mod retry;
@@ -119,15 +131,17 @@ pub mod generated {
     include!(concat!(env!("OUT_DIR"), "/generated.rs"));
 }
 
-pub use client::{Checkpoints, Client, FineTuning, Permissions, RETRIEVE_DEPRECATION};
+pub use client::Client;
 pub use config::{
     ApiKey, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, USER_AGENT,
     env,
 };
 pub use error::{Error, RequestInfo, Result, StatusError, StatusKind};
 pub use pacing::{Pacing, PacingStatus, SAFETY_MARGIN};
-pub use pagination::{ListParams, PageStream, PermissionStream};
+pub use pagination::{ItemStream, Page, PageStream, PermissionStream, ProjectStream};
+pub use permissions::{Checkpoints, FineTuning, ListParams, Permissions, RETRIEVE_DEPRECATION};
 pub use permissions_types;
+pub use projects::{Organization, ProjectListParams, Projects};
 pub use response::ApiResponse;
 pub use retry::{DEFAULT_RATE_LIMIT_BUDGET, RetryPolicy};
 pub use transport::Transport;

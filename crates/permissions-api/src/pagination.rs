@@ -1,168 +1,107 @@
-//! Cursor pagination, written once: a stream of pages, and a stream of items on top.
+//! Cursor pagination, written once for every listing: a stream of pages, and a
+//! stream of items on top.
+//!
+//! A listing is a [`Page`] type and a way to fetch the page after a cursor; the
+//! walk (the stop rule, `max_items`, the cursor-cycle guard) is the same for
+//! permissions and projects.
 
 use std::{
     collections::HashSet,
+    future::Future,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
 };
 
-use futures::{Stream, StreamExt, TryStreamExt, stream::BoxStream};
-use permissions_types::{CheckpointPermission, ListOrder, PermissionList};
+use futures::{
+    Stream, StreamExt, TryStreamExt,
+    future::BoxFuture,
+    stream::{self, BoxStream},
+};
+use permissions_types::{CheckpointPermission, PermissionList, Project, ProjectList};
 
-use crate::client::require;
-use crate::{ApiResponse, Client, Error, Permissions, Result};
+use crate::{ApiResponse, Error, Result};
 
-/// Parameters of a list request. Unset parameters are not sent (the server then
-/// uses its defaults: `limit` 10, `order` descending).
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for permissions_types::PermissionList {}
+    impl Sealed for permissions_types::ProjectList {}
+}
+
+/// One page of a cursor-paginated listing: [`PermissionList`] or [`ProjectList`].
 ///
-/// ```
-/// use permissions_api::{ListParams, permissions_types::ListOrder};
-///
-/// let params = ListParams::new().limit(100).order(ListOrder::Ascending).max_items(250);
-/// assert_eq!(params.limit, Some(100));
-/// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ListParams {
-    /// Start after this permission id (exclusive cursor).
-    pub after: Option<String>,
-    /// Permissions per page (the server accepts 1 to 100).
-    pub limit: Option<u32>,
-    /// Creation order.
-    pub order: Option<ListOrder>,
-    /// Only the permission of this project.
-    pub project_id: Option<String>,
-    /// Stop after this many permissions in all (client side; never sent).
-    pub max_items: Option<u64>,
+/// Sealed: the listings are the API's, and the pagination rules are this crate's.
+pub trait Page: sealed::Sealed + Send + 'static {
+    /// What the page lists.
+    type Item: Send + 'static;
+
+    /// The items of this page.
+    fn items(&self) -> &[Self::Item];
+
+    /// The items, owned.
+    fn into_items(self) -> Vec<Self::Item>;
+
+    /// Keeps the first `len` items.
+    fn truncate(&mut self, len: usize);
+
+    /// The cursor of the next page.
+    fn last_id(&self) -> Option<&str>;
+
+    /// Whether another page follows.
+    fn has_more(&self) -> bool;
 }
 
-impl ListParams {
-    /// No parameters: the server's defaults.
-    pub fn new() -> Self {
-        Self::default()
+impl Page for PermissionList {
+    type Item = CheckpointPermission;
+
+    fn items(&self) -> &[CheckpointPermission] {
+        &self.data
     }
 
-    /// Sets [`after`](Self::after).
-    pub fn after(mut self, after: impl Into<String>) -> Self {
-        self.after = Some(after.into());
-        self
+    fn into_items(self) -> Vec<CheckpointPermission> {
+        self.data
     }
 
-    /// Sets [`limit`](Self::limit).
-    pub fn limit(mut self, limit: u32) -> Self {
-        self.limit = Some(limit);
-        self
+    fn truncate(&mut self, len: usize) {
+        self.data.truncate(len);
     }
 
-    /// Sets [`order`](Self::order).
-    pub fn order(mut self, order: ListOrder) -> Self {
-        self.order = Some(order);
-        self
+    fn last_id(&self) -> Option<&str> {
+        self.last_id.as_deref()
     }
 
-    /// Sets [`project_id`](Self::project_id).
-    pub fn project_id(mut self, project_id: impl Into<String>) -> Self {
-        self.project_id = Some(project_id.into());
-        self
-    }
-
-    /// Sets [`max_items`](Self::max_items).
-    pub fn max_items(mut self, max_items: u64) -> Self {
-        self.max_items = Some(max_items);
-        self
+    fn has_more(&self) -> bool {
+        self.has_more
     }
 }
 
-/// The listing methods of [`Permissions`], here with the cursor walk they share.
-impl Permissions<'_> {
-    /// Every permission of `checkpoint`, as a stream that fetches page after page
-    /// (`after` = the previous page's `last_id`) while it is read. Only one page is
-    /// held in memory at a time.
-    ///
-    /// ```no_run
-    /// use futures::TryStreamExt;
-    /// use permissions_api::{ListParams, permissions_types::ListOrder};
-    ///
-    /// # async fn example(client: permissions_api::Client) -> permissions_api::Result<()> {
-    /// let params = ListParams::new().limit(100).order(ListOrder::Ascending);
-    /// let all: Vec<_> = client
-    ///     .fine_tuning()
-    ///     .checkpoints()
-    ///     .permissions()
-    ///     .list("ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd", params)
-    ///     .try_collect()
-    ///     .await?;
-    /// println!("{} permissions", all.len());
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn list(&self, checkpoint: &str, params: ListParams) -> PermissionStream {
-        self.list_pages(checkpoint, params).into_items()
+impl Page for ProjectList {
+    type Item = Project;
+
+    fn items(&self) -> &[Project] {
+        &self.data
     }
 
-    /// The pages of [`list`](Self::list), each with its status, headers and
-    /// request id.
-    pub fn list_pages(&self, checkpoint: &str, params: ListParams) -> PageStream {
-        PageStream::new(self.client().clone(), checkpoint.to_owned(), params)
+    fn into_items(self) -> Vec<Project> {
+        self.data
     }
 
-    /// One page of permissions, as the server returns it for `params`.
-    ///
-    /// Kept for parity with the official SDKs, where it is deprecated too: use
-    /// [`list`](Self::list) or [`list_pages`](Self::list_pages).
-    ///
-    /// ```no_run
-    /// # async fn example(client: permissions_api::Client) -> permissions_api::Result<()> {
-    /// # #[allow(deprecated)]
-    /// let page = client
-    ///     .fine_tuning()
-    ///     .checkpoints()
-    ///     .permissions()
-    ///     .retrieve("ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd", Default::default())
-    ///     .await?;
-    /// println!("{} permissions, more: {}", page.data.len(), page.has_more);
-    /// # Ok(())
-    /// # }
-    /// ```
-    #[deprecated(
-        note = "Retrieve is deprecated. Please swap to the paginated list method instead."
-    )]
-    pub async fn retrieve(
-        &self,
-        checkpoint: &str,
-        params: ListParams,
-    ) -> Result<ApiResponse<PermissionList>> {
-        fetch_page(self.client(), checkpoint, &params, params.after.as_deref()).await
+    fn truncate(&mut self, len: usize) {
+        self.data.truncate(len);
+    }
+
+    fn last_id(&self) -> Option<&str> {
+        self.last_id.as_deref()
+    }
+
+    fn has_more(&self) -> bool {
+        self.has_more
     }
 }
 
-/// Fetches one page: `params`, but the page after `after` (`params.after` is the
-/// first page's).
-pub(crate) async fn fetch_page(
-    client: &Client,
-    checkpoint: &str,
-    params: &ListParams,
-    after: Option<&str>,
-) -> Result<ApiResponse<PermissionList>> {
-    require("fine_tuned_model_checkpoint", checkpoint)?;
-    let mut request = client
-        .raw()
-        .list_fine_tuning_checkpoint_permissions()
-        .fine_tuned_model_checkpoint(checkpoint);
-    if let Some(after) = after {
-        request = request.after(after);
-    }
-    if let Some(limit) = params.limit {
-        request = request.limit(i64::from(limit));
-    }
-    if let Some(order) = params.order {
-        request = request.order(order);
-    }
-    if let Some(project_id) = &params.project_id {
-        request = request.project_id(project_id.as_str());
-    }
-    client.call(request.send()).await
-}
+/// Fetches the page after a cursor (the first page: the caller's own `after`).
+pub(crate) type Fetch<P> =
+    Arc<dyn Fn(Option<String>) -> BoxFuture<'static, Result<ApiResponse<P>>> + Send + Sync>;
 
 /// What to do after a page.
 #[derive(Debug, PartialEq, Eq)]
@@ -177,24 +116,22 @@ enum Next {
 }
 
 /// The official SDKs' rule: go on with `after = last_id` unless `has_more` is false,
-/// `data` is empty or `last_id` is missing; and never follow a cursor twice.
-fn next_step(page: &PermissionList, followed: &HashSet<String>) -> Next {
-    match &page.last_id {
-        Some(last) if page.has_more && !page.data.is_empty() => {
+/// the page is empty or `last_id` is missing; and never follow a cursor twice.
+fn next_step<P: Page>(page: &P, followed: &HashSet<String>) -> Next {
+    match page.last_id() {
+        Some(last) if page.has_more() && !page.items().is_empty() => {
             if followed.contains(last) {
-                Next::Repeated(last.clone())
+                Next::Repeated(last.to_owned())
             } else {
-                Next::Fetch(last.clone())
+                Next::Fetch(last.to_owned())
             }
         }
         _ => Next::Stop,
     }
 }
 
-struct Cursor {
-    client: Client,
-    checkpoint: String,
-    params: ListParams,
+struct Cursor<P> {
+    fetch: Fetch<P>,
     /// The `after` of the next request (first the caller's own, if any).
     next: Option<String>,
     /// How many more items may be returned.
@@ -204,37 +141,29 @@ struct Cursor {
     followed: HashSet<String>,
 }
 
-impl Cursor {
+impl<P: Page> Cursor<P> {
     /// Fetches the next page; `None` when the previous one was the last.
-    async fn advance(mut self) -> Option<(Result<ApiResponse<PermissionList>>, Option<Self>)> {
+    async fn advance(mut self) -> Option<(Result<ApiResponse<P>>, Option<Self>)> {
         if self.remaining == Some(0) {
             return None;
         }
-        let sent = self.next.clone();
+        let sent = self.next.take();
         if let Some(cursor) = &sent {
             self.followed.insert(cursor.clone());
         }
-        let mut page = match fetch_page(
-            &self.client,
-            &self.checkpoint,
-            &self.params,
-            sent.as_deref(),
-        )
-        .await
-        {
+        let mut page = match (self.fetch)(sent).await {
             Ok(page) => page,
             Err(error) => return Some((Err(error), None)),
         };
-        let step = next_step(&page, &self.followed);
+        let step = next_step(&*page, &self.followed);
         if let Next::Repeated(cursor) = step {
             return Some((Err(Error::RepeatedCursor { cursor }), None));
         }
         if let Some(remaining) = &mut self.remaining {
-            let data = &mut page.data;
             let keep = usize::try_from(*remaining)
                 .unwrap_or(usize::MAX)
-                .min(data.len());
-            data.truncate(keep);
+                .min(page.items().len());
+            page.truncate(keep);
             *remaining -= keep as u64;
         }
         match step {
@@ -249,71 +178,93 @@ impl Cursor {
 
 /// The pages of a listing, fetched one at a time as the stream is read.
 ///
-/// With [`ListParams::max_items`], the page that reaches the cap is cut short (its
+/// With a `max_items` cap, the page that reaches it is cut short (its
 /// `first_id`/`last_id` still describe the page the server sent) and no further
-/// page is fetched. A server error ends the stream after yielding it.
-pub struct PageStream {
-    inner: BoxStream<'static, Result<ApiResponse<PermissionList>>>,
+/// page is fetched. An error ends the stream after it is yielded; an argument
+/// refused before any request is the stream's only item.
+pub struct PageStream<P: Page = PermissionList> {
+    inner: BoxStream<'static, Result<ApiResponse<P>>>,
 }
 
-impl PageStream {
-    pub(crate) fn new(client: Client, checkpoint: String, params: ListParams) -> Self {
+impl<P: Page> PageStream<P> {
+    /// Walks the pages from `after` on, at most `max_items` items in all.
+    pub(crate) fn new(fetch: Fetch<P>, after: Option<String>, max_items: Option<u64>) -> Self {
         let start = Cursor {
-            client,
-            checkpoint,
-            remaining: params.max_items,
-            next: params.after.clone(),
-            params,
+            fetch,
+            next: after,
+            remaining: max_items,
             followed: HashSet::new(),
         };
         let inner =
-            futures::stream::unfold(Some(start), |cursor| async move { cursor?.advance().await })
-                .boxed();
+            stream::unfold(Some(start), |cursor| async move { cursor?.advance().await }).boxed();
         Self { inner }
     }
 
-    /// The permissions of these pages, one by one.
-    pub fn into_items(self) -> PermissionStream {
+    /// A listing refused before its first request: it yields `error` and ends.
+    pub(crate) fn refused(error: Error) -> Self {
+        Self {
+            inner: stream::once(async move { Err(error) }).boxed(),
+        }
+    }
+
+    /// The items of these pages, one by one.
+    pub fn into_items(self) -> ItemStream<P::Item> {
         let inner = self
             .inner
-            .map_ok(|page| futures::stream::iter(page.into_inner().data.into_iter().map(Ok)))
+            .map_ok(|page| stream::iter(page.into_inner().into_items().into_iter().map(Ok)))
             .try_flatten()
             .boxed();
-        PermissionStream { inner }
+        ItemStream { inner }
     }
 }
 
-impl Stream for PageStream {
-    type Item = Result<ApiResponse<PermissionList>>;
+impl<P: Page> Stream for PageStream<P> {
+    type Item = Result<ApiResponse<P>>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.inner.poll_next_unpin(cx)
     }
 }
 
-impl std::fmt::Debug for PageStream {
+impl<P: Page> std::fmt::Debug for PageStream<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("PageStream")
     }
 }
 
-/// Every permission of a listing, across pages; see [`crate::Permissions::list`].
-pub struct PermissionStream {
-    inner: BoxStream<'static, Result<CheckpointPermission>>,
+/// Every item of a listing, across pages: what `list` returns.
+pub struct ItemStream<T> {
+    inner: BoxStream<'static, Result<T>>,
 }
 
-impl Stream for PermissionStream {
-    type Item = Result<CheckpointPermission>;
+/// Every permission of a checkpoint; see [`Permissions::list`](crate::Permissions::list).
+pub type PermissionStream = ItemStream<CheckpointPermission>;
+
+/// Every project of the organization; see [`Projects::list`](crate::Projects::list).
+pub type ProjectStream = ItemStream<Project>;
+
+impl<T> Stream for ItemStream<T> {
+    type Item = Result<T>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.inner.poll_next_unpin(cx)
     }
 }
 
-impl std::fmt::Debug for PermissionStream {
+impl<T> std::fmt::Debug for ItemStream<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PermissionStream")
+        f.write_str("ItemStream")
     }
+}
+
+/// A [`Fetch`] from a function of the cursor that returns a future.
+pub(crate) fn fetch_with<P, F, Fut>(fetch: F) -> Fetch<P>
+where
+    P: Page,
+    F: Fn(Option<String>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<ApiResponse<P>>> + Send + 'static,
+{
+    Arc::new(move |after| Box::pin(fetch(after)))
 }
 
 #[cfg(test)]
@@ -367,6 +318,19 @@ mod tests {
         assert_eq!(
             next_step(&page(&["x", "a"], true), &followed(&["a", "b", "c"])),
             Next::Repeated("a".into())
+        );
+    }
+
+    #[test]
+    fn project_pages_follow_the_same_rule() {
+        let projects = ProjectList::new(vec![Project::new("proj_a", None, 0)], true);
+        assert_eq!(
+            next_step(&projects, &followed(&[])),
+            Next::Fetch("proj_a".into())
+        );
+        assert_eq!(
+            next_step(&projects, &followed(&["proj_a"])),
+            Next::Repeated("proj_a".into())
         );
     }
 }

@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 use common::{Captured, Recorder, Reply};
 use futures::{StreamExt, TryStreamExt};
 use permissions_api::{
-    Client, Error, ListParams, Permissions, RetryPolicy, StatusKind,
+    Client, Error, ListParams, Permissions, ProjectListParams, RetryPolicy, StatusKind,
     permissions_types::{CheckpointPermission, ListOrder},
 };
 use permissions_emulator::{Emulator, Fault, SeedPermission};
-use permissions_types::PermissionObject;
+use permissions_types::{
+    CheckpointId, IdErrorKind, PermissionObject, Project, ProjectId, ProjectList,
+};
 
 const KEY: &str = "sk-admin-client-test-SECRET-0123456789";
 const CHECKPOINT: &str = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd";
@@ -377,6 +379,132 @@ async fn cursor_cycles_of_any_length_end_the_listing() {
         ));
         server.stop().await;
     }
+}
+
+/// A server of `total` projects named `proj_0`, `proj_1`, ..., in pages of the
+/// request's `limit`; the first one is archived and listed only when
+/// `include_archived=true` is asked for.
+async fn project_server(total: usize) -> Recorder {
+    Recorder::start(move |seen, _| {
+        let query: Vec<(String, String)> = seen
+            .query
+            .as_deref()
+            .unwrap_or_default()
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let get = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let archived = get("include_archived") == Some("true");
+        let limit: usize = get("limit").and_then(|l| l.parse().ok()).unwrap_or(20);
+        let start = get("after")
+            .and_then(|a| a.strip_prefix("proj_"))
+            .and_then(|i| i.parse::<usize>().ok())
+            .map_or(usize::from(!archived), |i| i + 1);
+        let end = (start + limit).min(total);
+        let data: Vec<Project> = (start..end)
+            .map(|i| {
+                let project = Project::new(format!("proj_{i}"), Some(&format!("Team {i}")), 1);
+                if i == 0 { project.archived(2) } else { project }
+            })
+            .collect();
+        let page = ProjectList::new(data, end < total);
+        Reply::json(200, serde_json::to_string(&page).unwrap())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn projects_are_listed_page_after_page_with_their_parameters() {
+    let server = project_server(7).await;
+    let client = client_for(&server.url);
+    let projects = client.organization().projects();
+    let all: Vec<Project> = projects
+        .list(ProjectListParams::new().limit(3).include_archived(true))
+        .try_collect()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = all.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "proj_0", "proj_1", "proj_2", "proj_3", "proj_4", "proj_5", "proj_6"
+        ]
+    );
+    assert!(all[0].is_archived() && !all[1].is_archived());
+    assert_eq!(all[6].name.as_deref(), Some("Team 6"));
+    let seen = server.requests();
+    assert_eq!(seen.len(), 3);
+    assert!(
+        seen.iter()
+            .all(|r| r.method == "GET" && r.path == "/v1/organization/projects")
+    );
+    let query = |i: usize| {
+        let mut pairs: Vec<String> = seen[i]
+            .query
+            .clone()
+            .unwrap_or_default()
+            .split('&')
+            .map(str::to_owned)
+            .collect();
+        pairs.sort();
+        pairs.join("&")
+    };
+    assert_eq!(query(0), "include_archived=true&limit=3");
+    assert_eq!(query(1), "after=proj_2&include_archived=true&limit=3");
+    assert_eq!(query(2), "after=proj_5&include_archived=true&limit=3");
+    // The server's defaults: archived projects left out; a cap stops early.
+    let some: Vec<Project> = projects
+        .list(ProjectListParams::new().max_items(2))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(
+        some.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        ["proj_1", "proj_2"]
+    );
+    assert_eq!(server.requests()[3].query, None);
+    assert_eq!(server.requests().len(), 4);
+    // A malformed cursor is refused before any request.
+    let refused: Vec<_> = projects
+        .list(ProjectListParams::new().after("cp_x"))
+        .collect()
+        .await;
+    assert!(
+        matches!(&refused[..], [Err(Error::InvalidId { argument, .. })] if argument == "after"),
+        "{refused:?}"
+    );
+    assert_eq!(server.requests().len(), 4);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_project_cursor_that_comes_back_ends_the_listing() {
+    let server = Recorder::start(|_, _| {
+        let page = ProjectList::new(vec![Project::new("proj_same", None, 1)], true);
+        Reply::json(200, serde_json::to_string(&page).unwrap())
+    })
+    .await;
+    let client = client_for(&server.url);
+    let results: Vec<_> = client
+        .organization()
+        .projects()
+        .list(ProjectListParams::new())
+        .collect()
+        .await;
+    // The first page, then the page that names its cursor again: an error.
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert!(
+        matches!(&results[1], Err(Error::RepeatedCursor { cursor, .. }) if cursor == "proj_same"),
+        "{results:?}"
+    );
+    assert_eq!(server.requests().len(), 2);
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -836,34 +964,103 @@ async fn unknown_fields_and_enum_values_decode() {
 }
 
 #[tokio::test]
-async fn empty_arguments_are_refused_before_any_request() {
+async fn malformed_ids_and_empty_lists_are_refused_before_any_request() {
     let emulator = emulator_with(0).await;
     let client = client_for(&emulator.base_url());
     let p = client.fine_tuning().checkpoints().permissions();
     let before = emulator.request_count();
-    let errors = [
-        p.create("", ["proj_a"]).await.unwrap_err(),
-        p.create(CHECKPOINT, Vec::<String>::new())
+    let listing =
+        |checkpoint: &str, params: ListParams| p.list(checkpoint, params).try_collect::<Vec<_>>();
+    let refused = [
+        (
+            p.create("", ["proj_a"]).await.unwrap_err(),
+            "fine_tuned_model_checkpoint",
+            IdErrorKind::Empty,
+        ),
+        (
+            p.create("ftckpt_zc4Q7MP6XxulcVzj4MZdwsAB", ["proj_a"])
+                .await
+                .unwrap_err(),
+            "fine_tuned_model_checkpoint",
+            IdErrorKind::CheckpointObject,
+        ),
+        (
+            p.create(CHECKPOINT, ["proj_a", "not a project"])
+                .await
+                .unwrap_err(),
+            "project_ids[1]",
+            IdErrorKind::Shape,
+        ),
+        (
+            p.delete("", "cp_1").await.unwrap_err(),
+            "fine_tuned_model_checkpoint",
+            IdErrorKind::Empty,
+        ),
+        (
+            p.delete(CHECKPOINT, "").await.unwrap_err(),
+            "permission_id",
+            IdErrorKind::Empty,
+        ),
+        (
+            p.delete(CHECKPOINT, "proj_a").await.unwrap_err(),
+            "permission_id",
+            IdErrorKind::Shape,
+        ),
+        (
+            listing("", ListParams::new()).await.unwrap_err(),
+            "fine_tuned_model_checkpoint",
+            IdErrorKind::Empty,
+        ),
+        (
+            listing(CHECKPOINT, ListParams::new().after("x y"))
+                .await
+                .unwrap_err(),
+            "after",
+            IdErrorKind::Shape,
+        ),
+        (
+            listing(
+                CHECKPOINT,
+                ListParams::new().project_id("sk-admin-0123456789abcdef"),
+            )
             .await
             .unwrap_err(),
-        p.create(CHECKPOINT, ["proj_a", ""]).await.unwrap_err(),
-        p.delete("", "cp_1").await.unwrap_err(),
-        p.delete(CHECKPOINT, "").await.unwrap_err(),
-        p.list("", ListParams::new())
-            .try_collect::<Vec<_>>()
-            .await
-            .unwrap_err(),
+            "project_id",
+            IdErrorKind::LooksLikeKey,
+        ),
     ];
-    for err in &errors {
-        assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+    for (error, argument, kind) in &refused {
+        match error {
+            Error::InvalidId {
+                argument: named,
+                source,
+                ..
+            } => {
+                assert_eq!(
+                    (named.as_str(), source.kind()),
+                    (*argument, *kind),
+                    "{error:?}"
+                );
+            }
+            other => panic!("{argument}: expected InvalidId, got {other:?}"),
+        }
+        assert!(error.to_string().contains(argument), "{error}");
     }
-    assert!(
-        errors[3]
-            .to_string()
-            .contains("fine_tuned_model_checkpoint")
+    let empty = p
+        .create(CHECKPOINT, Vec::<String>::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(empty, Error::InvalidArgument(_)), "{empty:?}");
+    // Typed ids are taken as they are.
+    let checkpoint: CheckpointId = CHECKPOINT.parse().unwrap();
+    let project: ProjectId = "proj_typed".parse().unwrap();
+    assert_eq!(
+        emulator.request_count(),
+        before,
+        "a refused call reached the server"
     );
-    assert!(errors[4].to_string().contains("permission_id"));
-    assert_eq!(emulator.request_count(), before);
+    let granted = p.create(&checkpoint, [project]).await.unwrap();
+    assert_eq!(granted.data[0].project_id, "proj_typed");
     emulator.shutdown().await;
 }
 

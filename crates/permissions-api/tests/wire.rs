@@ -94,6 +94,38 @@ async fn list_omits_parameters_that_are_not_set() {
 }
 
 #[tokio::test]
+async fn list_projects_sends_its_parameters_and_decodes_the_page() {
+    let server = Recorder::fixed(
+        200,
+        r#"{"object": "list", "data": [{"id": "proj_abc", "object": "organization.project",
+            "name": "Research", "created_at": 1711471533, "archived_at": null,
+            "status": "active", "residency": "GLOBAL"}],
+           "first_id": "proj_abc", "last_id": "proj_abc", "has_more": false}"#,
+    )
+    .await;
+    let page = client(&server)
+        .list_projects()
+        .after("proj_prev")
+        .limit(100)
+        .include_archived(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.data[0].name.as_deref(), Some("Research"));
+    let seen = server.only_request();
+    assert_eq!(
+        (&seen.method, seen.path.as_str()),
+        (&Method::GET, "/v1/organization/projects")
+    );
+    assert_eq!(
+        seen.query.as_deref(),
+        Some("after=proj_prev&include_archived=true&limit=100")
+    );
+    assert_common_headers(&seen);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn create_posts_the_project_ids_as_json() {
     let server = Recorder::fixed(200, PAGE).await;
     let body = CreatePermissionsRequest::new(["proj_a", "proj_b"]);
