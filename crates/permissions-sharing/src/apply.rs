@@ -5,12 +5,41 @@
 use std::fmt;
 
 use futures::{Stream, StreamExt, TryStreamExt};
-use permissions_api::{Error, ListParams, Permissions, StatusKind};
+use permissions_api::permissions_types::CheckpointId;
+use permissions_api::{Error, ListParams, Permissions, ProjectListParams, Projects, StatusKind};
 
 use crate::plan::{GRANT_BATCH, Plan, Revoke, State};
+use crate::resolve::{Directory, Organization};
 
-/// Permissions per list request when reading the state: the API's maximum.
+/// Items per list request when reading the state or the organization: the API's
+/// maximum.
 pub const READ_PAGE: u32 = 100;
+
+/// Reads the organization's projects, archived ones included, in pages of
+/// [`READ_PAGE`]: `ceil(n / 100)` requests for `n` projects.
+///
+/// A key that may not list them (401, 403) gives [`Organization::Unlisted`] with
+/// the API's message: a file of ids can still be planned, unchecked. Any other
+/// failure is an error.
+pub async fn read_organization(projects: &Projects<'_>) -> Result<Organization, Error> {
+    let params = ProjectListParams::new()
+        .limit(READ_PAGE)
+        .include_archived(true);
+    match projects.list(params).try_collect::<Vec<_>>().await {
+        Ok(listed) => Ok(Organization::Listed(Directory::new(listed))),
+        Err(Error::Status(status))
+            if matches!(
+                status.kind,
+                StatusKind::Authentication | StatusKind::PermissionDenied
+            ) =>
+        {
+            Ok(Organization::Unlisted {
+                reason: format!("{} {}", status.status, status.message),
+            })
+        }
+        Err(error) => Err(error),
+    }
+}
 
 /// Reads every permission of `checkpoints`, in pages of [`READ_PAGE`].
 ///
@@ -18,14 +47,14 @@ pub const READ_PAGE: u32 = 100;
 /// one for an empty one.
 pub async fn read_state<'c>(
     permissions: &Permissions<'_>,
-    checkpoints: impl IntoIterator<Item = &'c str>,
+    checkpoints: impl IntoIterator<Item = &'c CheckpointId>,
 ) -> Result<State, Error> {
     let mut state = State::new();
     for checkpoint in checkpoints {
-        state.add_checkpoint(checkpoint);
+        state.add_checkpoint(checkpoint.as_str());
         let mut listed = permissions.list(checkpoint, ListParams::new().limit(READ_PAGE));
         while let Some(permission) = listed.try_next().await? {
-            state.add(checkpoint, permission.project_id, permission.id);
+            state.add(checkpoint.as_str(), permission.project_id, permission.id);
         }
     }
     Ok(state)
@@ -82,7 +111,7 @@ impl Plan {
             for batch in part.grant.chunks(GRANT_BATCH) {
                 steps.push(Step::Grant {
                     checkpoint: part.checkpoint.clone(),
-                    project_ids: batch.to_vec(),
+                    project_ids: batch.iter().map(|g| g.project_id.clone()).collect(),
                 });
             }
             for revoke in &part.revoke {

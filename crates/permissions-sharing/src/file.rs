@@ -4,44 +4,54 @@
 //! version: 1
 //! checkpoints:
 //!   ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd:
-//!     - proj_abGMw1llN8IrBb6SvvY5A1iH
-//!     - proj_iqGMw1llN8IrBb6SvvY5A1oF
-//!   ft:gpt-4o-mini-2024-07-18:org:support:Q2x8LmPa: []
+//!     - proj_abGMw1llN8IrBb6SvvY5A1iH          # a project by id
+//!     - name: Research                           # by name
+//!     - {id: proj_iqGMw1llN8IrBb6SvvY5A1oF, name: Support}   # both: the id wins
+//!   ft:gpt-4o-mini-2024-07-18:org:support:Q2x8LmPa: []      # shared with no project
 //! ```
 //!
-//! YAML, or the same structure as JSON (a YAML parser reads both). A checkpoint
-//! listed with `[]` is shared with no project; checkpoints absent from the file are
-//! never touched. Everything else is refused, with the key path and the line: an
+//! YAML, or the same structure as JSON (which is YAML too; a JSON file may carry a
+//! `"$schema"` key for editors). A checkpoint listed with `[]` is shared with no
+//! project; checkpoints absent from the file are never touched. Names are looked
+//! up in the organization when the file is planned ([`crate::resolve`]).
+//!
+//! Everything else is refused while parsing, with the key path and the line: an
 //! unknown `version`, an unknown key, a checkpoint named twice, a project listed
-//! twice under one checkpoint, an id that is empty or not of the API's shape, a
-//! checkpoint without a list (`ft:...:` alone), any value of the wrong type.
+//! twice under one checkpoint, an id that does not have its type's shape
+//! ([`permissions_api::permissions_types::ids`]), a checkpoint without a list
+//! (`ft:...:` alone), any value of the wrong type, anchors, aliases and tags.
+//!
+//! [`json_schema`] is the format as a JSON Schema, for editors.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
+use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
+use marked_yaml::{LoadError, LoaderOptions, Node};
+use permissions_api::permissions_types::{CheckpointId, ProjectId};
+use schemars::JsonSchema;
+use serde::Serialize;
 
 /// The only version of the format.
 pub const VERSION: u64 = 1;
-/// The longest id accepted (the API's own limit is not documented; the emulator's).
-pub const MAX_ID_LEN: usize = 256;
 /// The largest sharing file read: 16 MiB.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The sharing that a file asks for: for each checkpoint it names, the projects it
-/// is shared with.
+/// is shared with, by id, by name or both; sorted by id, else by name (each entry
+/// keeps its place in the file).
 ///
 /// ```
-/// use permissions_sharing::SharingFile;
+/// use permissions_sharing::{ProjectRef, SharingFile};
 ///
 /// let file = SharingFile::parse(
-///     "version: 1\ncheckpoints:\n  ft:gpt-4o-mini:org:demo:abc:\n    - proj_b\n    - proj_a\n",
+///     "version: 1\ncheckpoints:\n  ft:gpt-4o-mini:org:demo:abc:\n    - proj_b\n    - name: Research\n",
 /// )?;
-/// let (checkpoint, projects) = file.checkpoints().next().unwrap();
-/// assert_eq!(checkpoint, "ft:gpt-4o-mini:org:demo:abc");
-/// assert_eq!(projects.iter().collect::<Vec<_>>(), ["proj_a", "proj_b"]);
+/// let (checkpoint, entries) = file.checkpoints().next().unwrap();
+/// assert_eq!(checkpoint.as_str(), "ft:gpt-4o-mini:org:demo:abc");
+/// assert_eq!(entries[0].project, ProjectRef::Name("Research".into()));
+/// assert_eq!(entries[0].place.line, Some(5));
 /// // Rendered sorted, so that export is stable and diffs are small.
 /// assert_eq!(SharingFile::parse(&file.to_yaml())?, file);
 ///
@@ -52,8 +62,98 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SharingFile {
-    checkpoints: BTreeMap<String, BTreeSet<String>>,
+    checkpoints: BTreeMap<CheckpointId, Vec<Entry>>,
 }
+
+/// How a file names a project.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProjectRef {
+    /// `- proj_...`.
+    Id(ProjectId),
+    /// `- name: Research`: the one project of the organization with that name.
+    Name(String),
+    /// `- {id: proj_..., name: Research}`: the id decides; the name is checked
+    /// (a warning when it no longer matches) and kept for readers of the file.
+    IdAndName {
+        /// The project.
+        id: ProjectId,
+        /// Its name, as the file says.
+        name: String,
+    },
+}
+
+impl ProjectRef {
+    /// The id the file gives, if any.
+    pub fn id(&self) -> Option<&ProjectId> {
+        match self {
+            Self::Id(id) | Self::IdAndName { id, .. } => Some(id),
+            Self::Name(_) => None,
+        }
+    }
+
+    /// The name the file gives, if any.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Self::Name(name) | Self::IdAndName { name, .. } => Some(name),
+            Self::Id(_) => None,
+        }
+    }
+
+    /// What the entry is sorted by in a written file: its id, else its name.
+    fn sort_key(&self) -> &str {
+        self.id()
+            .map_or_else(|| self.name().unwrap_or_default(), ProjectId::as_str)
+    }
+}
+
+impl fmt::Display for ProjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Id(id) => write!(f, "{id}"),
+            Self::Name(name) => write!(f, "the project named {name:?}"),
+            Self::IdAndName { id, name } => write!(f, "{id} ({name:?})"),
+        }
+    }
+}
+
+/// Where something stands in a file: its key path and, when known, its line.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Place {
+    /// The key path, such as `checkpoints.ft:...:B7R9VjQd[2]`.
+    pub path: String,
+    /// The line (1-based), for what was read from a file.
+    pub line: Option<usize>,
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.path)?;
+        if let Some(line) = self.line {
+            write!(f, " (line {line})")?;
+        }
+        Ok(())
+    }
+}
+
+/// One project entry of a checkpoint.
+///
+/// Two entries are equal when they name the same project the same way; where they
+/// stand is not compared, so that a file equals the file its text parses to.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The project.
+    pub project: ProjectRef,
+    /// Where the entry stands.
+    pub place: Place,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.project == other.project
+    }
+}
+
+impl Eq for Entry {}
 
 /// Why a sharing file was refused: what is wrong, where (key path), and on which
 /// line when the parser knows it.
@@ -72,6 +172,18 @@ impl FileError {
         }
     }
 
+    /// A refusal of what stands at `path`, on `line`.
+    pub(crate) fn at(path: &str, line: Option<usize>, why: impl fmt::Display) -> Self {
+        let place = Place {
+            path: path.to_owned(),
+            line,
+        };
+        Self {
+            message: format!("{place}: {why}"),
+            line,
+        }
+    }
+
     /// The line (1-based) the error is on, when the parser knows it.
     pub fn line(&self) -> Option<usize> {
         self.line
@@ -87,31 +199,49 @@ impl FileError {
 
 impl SharingFile {
     /// A sharing of `checkpoints` (checkpoint → projects), checked like a file.
-    pub fn new<C, K, P, S>(checkpoints: C) -> Result<Self, FileError>
+    ///
+    /// ```
+    /// use permissions_sharing::{ProjectRef, SharingFile};
+    ///
+    /// let file = SharingFile::new([(
+    ///     "ft:gpt-4o-mini:org:demo:abc",
+    ///     vec![ProjectRef::Id("proj_a".parse()?), ProjectRef::Name("Research".into())],
+    /// )])?;
+    /// assert_eq!(file.checkpoints().count(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new<C, K, P>(checkpoints: C) -> Result<Self, FileError>
     where
         C: IntoIterator<Item = (K, P)>,
-        K: Into<String>,
-        P: IntoIterator<Item = S>,
-        S: Into<String>,
+        K: AsRef<str>,
+        P: IntoIterator<Item = ProjectRef>,
     {
-        let mut map = BTreeMap::new();
+        let mut file = Self::default();
         for (checkpoint, projects) in checkpoints {
-            let checkpoint = checkpoint.into();
-            check_checkpoint(&checkpoint).map_err(FileError::new)?;
-            let mut set = BTreeSet::new();
-            for project in projects {
-                let project = project.into();
-                check_project(&project)
-                    .map_err(|why| FileError::new(format!("checkpoints.{checkpoint}: {why}")))?;
-                set.insert(project);
+            let checkpoint = checkpoint.as_ref();
+            let id = CheckpointId::parse(checkpoint)
+                .map_err(|why| FileError::at("checkpoints", None, why))?;
+            if file.checkpoints.contains_key(&id) {
+                return Err(FileError::at(
+                    "checkpoints",
+                    None,
+                    format_args!("checkpoint {checkpoint:?} is named twice"),
+                ));
             }
-            if map.insert(checkpoint.clone(), set).is_some() {
-                return Err(FileError::new(format!(
-                    "checkpoint {checkpoint:?} is named twice"
-                )));
+            let path = format!("checkpoints.{checkpoint}");
+            let mut entries: Vec<Entry> = Vec::new();
+            for (index, project) in projects.into_iter().enumerate() {
+                let place = Place {
+                    path: format!("{path}[{index}]"),
+                    line: None,
+                };
+                check_not_listed(&entries, &project, &place)?;
+                entries.push(Entry { project, place });
             }
+            sort(&mut entries);
+            file.checkpoints.insert(id, entries);
         }
-        Ok(Self { checkpoints: map })
+        Ok(file)
     }
 
     /// Parses and checks a sharing file (YAML or JSON).
@@ -121,51 +251,56 @@ impl SharingFile {
                 "the file is empty (expected `version: 1` and `checkpoints:`)",
             ));
         }
-        let raw: RawFile = serde_norway::from_str(text).map_err(|error| FileError {
-            line: error.location().map(|l| l.line()),
-            message: error.to_string(),
+        let options = LoaderOptions::default().error_on_duplicate_keys(true);
+        let root = marked_yaml::parse_yaml_with_options(0, text, options).map_err(load_error)?;
+        let root = root.as_mapping().ok_or_else(|| {
+            FileError::at(
+                "the file",
+                line(&root),
+                "expected a mapping with `version` and `checkpoints`",
+            )
         })?;
-        // Checked here rather than while parsing: the parser only knows where a
-        // mapping or list starts, and the line of the offending id is wanted.
-        let mut checkpoints = BTreeMap::new();
-        for (checkpoint, projects) in raw.checkpoints.0 {
-            let key_line = line_of(text, &checkpoint, 0, 0);
-            let refuse = |path: &str, why: String, line: Option<usize>| FileError {
-                message: match line {
-                    Some(line) => format!("{path}: {why} (line {line})"),
-                    None => format!("{path}: {why}"),
-                },
-                line,
-            };
-            check_checkpoint(&checkpoint).map_err(|why| refuse("checkpoints", why, key_line))?;
-            if checkpoints.contains_key(&checkpoint) {
-                let line = line_of(text, &checkpoint, 0, 1);
-                return Err(refuse(
-                    "checkpoints",
-                    format!("checkpoint {checkpoint:?} is named twice"),
-                    line,
-                ));
-            }
-            let path = format!("checkpoints.{checkpoint}");
-            let after = key_line.unwrap_or(0);
-            let mut set = BTreeSet::new();
-            for (index, project) in projects.into_iter().enumerate() {
-                let place = format!("{path}[{index}]");
-                check_project(&project)
-                    .map_err(|why| refuse(&place, why, line_of(text, &project, after, 0)))?;
-                if set.contains(&project) {
-                    let line = line_of(text, &project, after, 1);
-                    return Err(refuse(
-                        &place,
-                        format!("project {project:?} is listed twice under this checkpoint"),
-                        line,
+        let (mut version, mut checkpoints) = (None, None);
+        for (key, value) in root.iter() {
+            match key.as_str() {
+                "version" => version = Some(value),
+                "checkpoints" => checkpoints = Some(value),
+                // Where JSON editors look for the schema of a file; not ours to check.
+                "$schema" => {}
+                other => {
+                    return Err(FileError::at(
+                        other,
+                        scalar_line(key),
+                        "unknown key (expected `version` and `checkpoints`)",
                     ));
                 }
-                set.insert(project);
             }
-            checkpoints.insert(checkpoint, set);
         }
-        Ok(Self { checkpoints })
+        let version =
+            version.ok_or_else(|| FileError::new("missing `version` (expected `version: 1`)"))?;
+        check_version(version)?;
+        let checkpoints = checkpoints.ok_or_else(|| {
+            FileError::new(
+                "missing `checkpoints` (a mapping of checkpoint ids to lists of projects)",
+            )
+        })?;
+        let checkpoints = checkpoints.as_mapping().ok_or_else(|| {
+            FileError::at(
+                "checkpoints",
+                line(checkpoints),
+                "expected a mapping of checkpoint ids to lists of projects",
+            )
+        })?;
+        let mut file = Self::default();
+        for (key, projects) in checkpoints.iter() {
+            let checkpoint = CheckpointId::parse(key.as_str())
+                .map_err(|why| FileError::at("checkpoints", scalar_line(key), why))?;
+            let path = format!("checkpoints.{checkpoint}");
+            let mut entries = read_entries(&path, projects)?;
+            sort(&mut entries);
+            file.checkpoints.insert(checkpoint, entries);
+        }
+        Ok(file)
     }
 
     /// Reads and parses the file at `path`; errors start with the path.
@@ -193,191 +328,312 @@ impl SharingFile {
         Self::parse(&text).map_err(|e| e.in_file(&shown))
     }
 
-    /// The checkpoints and their projects, sorted.
-    pub fn checkpoints(&self) -> impl Iterator<Item = (&str, &BTreeSet<String>)> {
-        self.checkpoints.iter().map(|(c, p)| (c.as_str(), p))
+    /// The checkpoints, sorted, each with its entries (sorted by id, else name).
+    pub fn checkpoints(&self) -> impl Iterator<Item = (&CheckpointId, &[Entry])> {
+        self.checkpoints.iter().map(|(c, p)| (c, p.as_slice()))
     }
 
-    /// The projects of `checkpoint`, if the file names it.
-    pub fn projects(&self, checkpoint: &str) -> Option<&BTreeSet<String>> {
-        self.checkpoints.get(checkpoint)
+    /// The entries of `checkpoint`, if the file names it.
+    pub fn entries(&self, checkpoint: &str) -> Option<&[Entry]> {
+        self.checkpoints.get(checkpoint).map(Vec::as_slice)
     }
 
-    /// The file as YAML, checkpoints and projects sorted: the same sharing always
-    /// gives the same text.
+    /// Whether some entry names a project by name only (and so needs the
+    /// organization's projects to be resolved).
+    pub fn has_names(&self) -> bool {
+        self.checkpoints
+            .values()
+            .flatten()
+            .any(|entry| entry.project.id().is_none())
+    }
+
+    /// The file as YAML, checkpoints sorted and each checkpoint's projects sorted
+    /// by id (else by name): the same sharing always gives the same text.
     pub fn to_yaml(&self) -> String {
         #[derive(Serialize)]
-        struct Out<'a> {
-            version: u64,
-            checkpoints: &'a BTreeMap<String, BTreeSet<String>>,
+        #[serde(untagged)]
+        enum Out<'a> {
+            Id(&'a str),
+            Name { name: &'a str },
+            IdAndName { id: &'a str, name: &'a str },
         }
-        serde_norway::to_string(&Out {
+        #[derive(Serialize)]
+        struct File<'a> {
+            version: u64,
+            checkpoints: BTreeMap<&'a str, Vec<Out<'a>>>,
+        }
+        let checkpoints = self
+            .checkpoints
+            .iter()
+            .map(|(checkpoint, entries)| {
+                let out = entries
+                    .iter()
+                    .map(|entry| match &entry.project {
+                        ProjectRef::Id(id) => Out::Id(id.as_str()),
+                        ProjectRef::Name(name) => Out::Name { name },
+                        ProjectRef::IdAndName { id, name } => Out::IdAndName {
+                            id: id.as_str(),
+                            name,
+                        },
+                    })
+                    .collect();
+                (checkpoint.as_str(), out)
+            })
+            .collect();
+        serde_norway::to_string(&File {
             version: VERSION,
-            checkpoints: &self.checkpoints,
+            checkpoints,
         })
-        // Strings, numbers and lists of strings always serialize.
+        // Strings, numbers and lists of them always serialize.
         .unwrap_or_default()
     }
 }
 
-/// Checks a checkpoint id: `ft:` then printable ASCII without whitespace, `/`,
-/// `\`, `?`, `#` or `%`, at most [`MAX_ID_LEN`] bytes.
-pub fn check_checkpoint(id: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("invalid checkpoint id {id:?}: {why}"));
-    if id.is_empty() {
-        return bad("it is empty");
-    }
-    if !id.starts_with("ft:") {
-        return bad("a fine-tuned model checkpoint id starts with `ft:`");
-    }
-    if id.len() > MAX_ID_LEN {
-        return bad(&format!("longer than {MAX_ID_LEN} bytes"));
-    }
-    if let Some(c) = id
-        .chars()
-        .find(|c| !c.is_ascii_graphic() || matches!(c, '/' | '\\' | '?' | '#' | '%'))
-    {
-        return bad(&format!("it contains {c:?}"));
-    }
-    Ok(())
+/// Sorts entries by id, else by name: the order they are planned and written in.
+fn sort(entries: &mut [Entry]) {
+    entries.sort_by(|a, b| {
+        (a.project.sort_key(), &a.project).cmp(&(b.project.sort_key(), &b.project))
+    });
 }
 
-/// Checks a project id: `proj_` then ASCII letters, digits, `_` or `-`, at most
-/// [`MAX_ID_LEN`] bytes.
-pub fn check_project(id: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("invalid project id {id:?}: {why}"));
-    if id.is_empty() {
-        return bad("it is empty");
-    }
-    let Some(rest) = id.strip_prefix("proj_").filter(|rest| !rest.is_empty()) else {
-        return bad("a project id is `proj_` followed by letters and digits");
+/// The line of a node, as the loader marked it.
+fn line(node: &Node) -> Option<usize> {
+    node.span().start().map(|m| m.line())
+}
+
+fn scalar_line(node: &MarkedScalarNode) -> Option<usize> {
+    node.span().start().map(|m| m.line())
+}
+
+fn load_error(error: LoadError) -> FileError {
+    let at = |marker: &marked_yaml::Marker, why: &str| FileError {
+        message: format!("line {}: {why}", marker.line()),
+        line: Some(marker.line()),
     };
-    if id.len() > MAX_ID_LEN {
-        return bad(&format!("longer than {MAX_ID_LEN} bytes"));
-    }
-    if let Some(c) = rest
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-')))
-    {
-        return bad(&format!("it contains {c:?}"));
-    }
-    Ok(())
-}
-
-/// The file as parsed, before it becomes a [`SharingFile`].
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    #[allow(dead_code)] // Checked while parsing; there is one version.
-    version: Version,
-    checkpoints: Checkpoints,
-}
-
-struct Version;
-
-impl<'de> Deserialize<'de> for Version {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Version;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "the format version, {VERSION}")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Version, E> {
-                if v == VERSION {
-                    Ok(Version)
-                } else {
-                    Err(E::custom(format!(
-                        "version {v} is not supported (this program reads version {VERSION})"
-                    )))
-                }
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Version, E> {
-                match u64::try_from(v) {
-                    Ok(v) => self.visit_u64(v),
-                    Err(_) => Err(E::custom(format!("version {v} is not supported"))),
-                }
-            }
+    match &error {
+        LoadError::TopLevelMustBeMapping(m) | LoadError::TopLevelMustBeSequence(m) => {
+            at(m, "expected a mapping with `version` and `checkpoints`")
         }
-        deserializer.deserialize_u64(V)
-    }
-}
-
-/// The checkpoints in file order, repeats included: checked after parsing.
-struct Checkpoints(Vec<(String, Vec<String>)>);
-
-impl<'de> Deserialize<'de> for Checkpoints {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Checkpoints;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a mapping of checkpoint ids to lists of project ids")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checkpoints, A::Error> {
-                let mut checkpoints = Vec::new();
-                while let Some(checkpoint) = map.next_key::<String>()? {
-                    let Projects(projects) = map.next_value()?;
-                    checkpoints.push((checkpoint, projects));
-                }
-                Ok(Checkpoints(checkpoints))
-            }
-        }
-        deserializer.deserialize_map(V)
-    }
-}
-
-/// A checkpoint's list of projects (`[]` for none, never null).
-struct Projects(Vec<String>);
-
-impl<'de> Deserialize<'de> for Projects {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Projects;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of project ids (`[]` for none)")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Projects, A::Error> {
-                let mut projects = Vec::new();
-                while let Some(project) = seq.next_element::<String>()? {
-                    projects.push(project);
-                }
-                Ok(Projects(projects))
-            }
-        }
-        // `deserialize_any`: a YAML parser reads a missing value as an empty list
-        // when asked for a list, and `ft:...:` alone must not mean "no project".
-        deserializer.deserialize_any(V)
-    }
-}
-
-/// The line (1-based) of the `nth` occurrence (0-based) of `id` as a whole
-/// token, on or after line `after`; `None` when it is not found (an id written
-/// with escapes, say).
-fn line_of(text: &str, id: &str, after: usize, nth: usize) -> Option<usize> {
-    if id.is_empty() {
-        return None;
-    }
-    let is_id_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
-    let mut seen = 0;
-    for (index, line) in text.lines().enumerate().skip(after.saturating_sub(1)) {
-        let mut rest = line;
-        while let Some(at) = rest.find(id) {
-            let before = rest[..at].chars().next_back();
-            let next = rest[at + id.len()..].chars().next();
-            let whole = before.is_none_or(|c| !is_id_char(c) && c != ':')
-                && next.is_none_or(|c| !is_id_char(c));
-            if whole {
-                if seen == nth {
-                    return Some(index + 1);
-                }
-                seen += 1;
-            }
-            rest = &rest[at + id.len()..];
+        LoadError::UnexpectedAnchor(m) => at(m, "anchors and aliases are not allowed"),
+        LoadError::MappingKeyMustBeScalar(m) => at(m, "a key must be a plain value"),
+        LoadError::UnexpectedTag(m) => at(m, "YAML tags are not allowed"),
+        LoadError::ScanError(m, e) => at(m, &format!("not valid YAML: {}", e.info())),
+        LoadError::DuplicateKey(keys) => {
+            let first = scalar_line(&keys.prev_key);
+            let again = scalar_line(&keys.key);
+            FileError::at(
+                keys.key.as_str(),
+                again,
+                format_args!(
+                    "named twice{}",
+                    first
+                        .map(|l| format!(" (first on line {l})"))
+                        .unwrap_or_default()
+                ),
+            )
         }
     }
-    None
+}
+
+fn check_version(node: &Node) -> Result<(), FileError> {
+    let scalar = node
+        .as_scalar()
+        .ok_or_else(|| FileError::at("version", line(node), "expected the format version, 1"))?;
+    match scalar.as_str().parse::<u64>() {
+        Ok(VERSION) => Ok(()),
+        Ok(other) => Err(FileError::at(
+            "version",
+            scalar_line(scalar),
+            format_args!("version {other} is not supported (this program reads version {VERSION})"),
+        )),
+        Err(_) => Err(FileError::at(
+            "version",
+            scalar_line(scalar),
+            format_args!(
+                "{:?} is not a version (expected {VERSION})",
+                scalar.as_str()
+            ),
+        )),
+    }
+}
+
+/// The entries of the checkpoint at `path`: a list of ids, `{name}` and `{id, name}`.
+fn read_entries(path: &str, projects: &Node) -> Result<Vec<Entry>, FileError> {
+    let list = projects.as_sequence().ok_or_else(|| {
+        FileError::at(
+            path,
+            line(projects),
+            "expected a list of projects (`[]` for none)",
+        )
+    })?;
+    let mut entries: Vec<Entry> = Vec::with_capacity(list.len());
+    for (index, item) in list.iter().enumerate() {
+        let place = Place {
+            path: format!("{path}[{index}]"),
+            line: line(item),
+        };
+        let refuse = |why: &dyn fmt::Display| FileError::at(&place.path, place.line, why);
+        let project = match item {
+            Node::Scalar(id) => {
+                ProjectRef::Id(ProjectId::parse(id.as_str()).map_err(|e| refuse(&e))?)
+            }
+            Node::Mapping(fields) => read_named(fields).map_err(|why| refuse(&why))?,
+            Node::Sequence(_) => {
+                return Err(refuse(
+                    &"expected a project id, `name: ...` or `{id: ..., name: ...}`",
+                ));
+            }
+        };
+        check_not_listed(&entries, &project, &place)?;
+        entries.push(Entry { project, place });
+    }
+    Ok(entries)
+}
+
+/// `{id, name}`, `{name}` or `{id}`.
+fn read_named(fields: &MarkedMappingNode) -> Result<ProjectRef, String> {
+    let (mut id, mut name) = (None, None);
+    for (key, value) in fields.iter() {
+        let scalar = value
+            .as_scalar()
+            .ok_or_else(|| format!("`{}` must be a plain value", key.as_str()))?;
+        let text = scalar.as_str();
+        // A plain `null` or `~` is YAML's null, not a name.
+        let null = scalar.may_coerce() && matches!(text, "~" | "null" | "Null" | "NULL");
+        match key.as_str() {
+            "id" => id = Some(ProjectId::parse(text).map_err(|e| e.to_string())?),
+            "name" if null || text.trim().is_empty() => return Err("`name` is empty".into()),
+            "name" => name = Some(text.to_owned()),
+            other => {
+                return Err(format!(
+                    "unknown key `{other}` (a project is `id`, `name` or both)"
+                ));
+            }
+        }
+    }
+    match (id, name) {
+        (Some(id), Some(name)) => Ok(ProjectRef::IdAndName { id, name }),
+        (Some(id), None) => Ok(ProjectRef::Id(id)),
+        (None, Some(name)) => Ok(ProjectRef::Name(name)),
+        (None, None) => Err("expected `id`, `name` or both".into()),
+    }
+}
+
+/// Refuses a project that `entries` already list by the same id or the same name.
+fn check_not_listed(
+    entries: &[Entry],
+    project: &ProjectRef,
+    place: &Place,
+) -> Result<(), FileError> {
+    let same = entries.iter().find(|entry| {
+        let by_id = project.id().is_some() && entry.project.id() == project.id();
+        let by_name = project.id().is_none()
+            && entry.project.id().is_none()
+            && entry.project.name() == project.name();
+        by_id || by_name
+    });
+    match same {
+        None => Ok(()),
+        Some(first) => Err(FileError::at(
+            &place.path,
+            place.line,
+            format_args!(
+                "{} is listed twice under this checkpoint{}",
+                project,
+                first
+                    .place
+                    .line
+                    .map(|l| format!(" (first on line {l})"))
+                    .unwrap_or_default()
+            ),
+        )),
+    }
+}
+
+/// The sharing file's format as a JSON Schema (draft 2020-12), for editors that
+/// check a file as it is typed. Ids carry their patterns; names, whether a project
+/// exists or is archived, are checked by `plan`, not by the schema.
+///
+/// ```
+/// let schema = permissions_sharing::file::json_schema();
+/// assert_eq!(schema["properties"]["version"]["const"], 1);
+/// ```
+pub fn json_schema() -> serde_json::Value {
+    schemars::schema_for!(FileSchema).to_value()
+}
+
+/// The file, as its schema describes it (never parsed through serde: [`SharingFile::parse`]
+/// reads the YAML tree itself, to say the line of every refusal).
+#[derive(JsonSchema)]
+#[schemars(
+    title = "ckpt-perms sharing file",
+    description = "Which projects each named fine-tuned checkpoint is shared with (ckpt-perms plan|apply).",
+    deny_unknown_fields
+)]
+#[allow(dead_code)] // Read by schemars only.
+struct FileSchema {
+    /// Where JSON editors find this schema.
+    #[serde(rename = "$schema")]
+    schema: Option<String>,
+    /// The format version: 1.
+    #[schemars(schema_with = "version_schema")]
+    version: u64,
+    /// For each checkpoint (a fine-tuned model id), the projects it is shared with;
+    /// `[]` for none. Checkpoints absent from the file are never touched.
+    #[schemars(schema_with = "checkpoints_schema")]
+    checkpoints: BTreeMap<String, Vec<EntrySchema>>,
+}
+
+/// A project: its id, its name, or both.
+#[derive(JsonSchema)]
+#[schemars(rename = "ProjectEntry")]
+#[serde(untagged)]
+#[allow(dead_code)] // Read by schemars only.
+enum EntrySchema {
+    /// A project id.
+    Id(ProjectId),
+    /// The one project of the organization with this name.
+    Name(NameSchema),
+    /// A project id, with its name for the readers of the file (checked).
+    IdAndName(IdAndNameSchema),
+}
+
+/// `{name: ...}`.
+#[derive(JsonSchema)]
+#[schemars(rename = "ProjectByName", deny_unknown_fields)]
+#[allow(dead_code)] // Read by schemars only.
+struct NameSchema {
+    /// The project's name, exactly (names are not unique: a name that more than one
+    /// project has is refused).
+    #[schemars(length(min = 1))]
+    name: String,
+}
+
+/// `{id: ..., name: ...}`.
+#[derive(JsonSchema)]
+#[schemars(rename = "ProjectById", deny_unknown_fields)]
+#[allow(dead_code)] // Read by schemars only.
+struct IdAndNameSchema {
+    /// The project id; it decides.
+    id: ProjectId,
+    /// The project's name (a warning when it is not the project's name any more).
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    name: String,
+}
+
+fn version_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "const": VERSION })
+}
+
+fn checkpoints_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let checkpoint = generator.subschema_for::<CheckpointId>();
+    let entry = generator.subschema_for::<EntrySchema>();
+    schemars::json_schema!({
+        "type": "object",
+        "propertyNames": checkpoint,
+        "additionalProperties": { "type": "array", "items": entry },
+    })
 }
 
 #[cfg(test)]
@@ -390,21 +646,45 @@ mod tests {
         SharingFile::parse(text).expect_err(text)
     }
 
+    fn id(text: &str) -> ProjectRef {
+        ProjectRef::Id(text.parse().unwrap())
+    }
+
     #[test]
     fn the_example_parses_in_yaml_and_in_json() {
         let yaml = format!(
             "version: 1\ncheckpoints:\n  {CKPT}:\n    - proj_abGMw1llN8IrBb6SvvY5A1iH\n    \
-             - proj_iqGMw1llN8IrBb6SvvY5A1oF\n  ft:gpt-4o-mini-2024-07-18:org:support:Q2x8LmPa: []\n"
+             - name: Research\n    - {{id: proj_iqGMw1llN8IrBb6SvvY5A1oF, name: Support}}\n  \
+             ft:gpt-4o-mini-2024-07-18:org:support:Q2x8LmPa: []\n"
         );
         let file = SharingFile::parse(&yaml).unwrap();
-        assert_eq!(file.projects(CKPT).unwrap().len(), 2);
+        let entries = file.entries(CKPT).unwrap();
+        // Sorted by id, else by name (`R` before `p`); each keeps its place.
+        assert_eq!(
+            entries
+                .iter()
+                .map(|e| e.project.clone())
+                .collect::<Vec<_>>(),
+            [
+                ProjectRef::Name("Research".into()),
+                id("proj_abGMw1llN8IrBb6SvvY5A1iH"),
+                ProjectRef::IdAndName {
+                    id: "proj_iqGMw1llN8IrBb6SvvY5A1oF".parse().unwrap(),
+                    name: "Support".into()
+                },
+            ]
+        );
+        let lines: Vec<_> = entries.iter().map(|e| e.place.line).collect();
+        assert_eq!(lines, [Some(5), Some(4), Some(6)]);
+        assert_eq!(entries[2].place.path, format!("checkpoints.{CKPT}[2]"));
+        assert!(file.has_names());
         assert!(
-            file.projects("ft:gpt-4o-mini-2024-07-18:org:support:Q2x8LmPa")
+            file.entries("ft:gpt-4o-mini-2024-07-18:org:support:Q2x8LmPa")
                 .unwrap()
                 .is_empty()
         );
         let json = format!(
-            r#"{{"version": 1, "checkpoints": {{"{CKPT}": ["proj_iqGMw1llN8IrBb6SvvY5A1oF", "proj_abGMw1llN8IrBb6SvvY5A1iH"], "ft:gpt-4o-mini-2024-07-18:org:support:Q2x8LmPa": []}}}}"#
+            r#"{{"$schema": "./sharing-file.schema.json", "version": 1, "checkpoints": {{"{CKPT}": ["proj_abGMw1llN8IrBb6SvvY5A1iH", {{"name": "Research"}}, {{"id": "proj_iqGMw1llN8IrBb6SvvY5A1oF", "name": "Support"}}], "ft:gpt-4o-mini-2024-07-18:org:support:Q2x8LmPa": []}}}}"#
         );
         assert_eq!(SharingFile::parse(&json).unwrap(), file);
         assert_eq!(SharingFile::parse(&file.to_yaml()).unwrap(), file);
@@ -419,36 +699,60 @@ mod tests {
                 &["version 2 is not supported"],
                 Some(1),
             ),
-            ("checkpoints: {}\n", &["missing field `version`"], None),
-            ("version: 1\n", &["missing field `checkpoints`"], None),
+            (
+                "version: one\ncheckpoints: {}\n",
+                &["\"one\" is not a version"],
+                Some(1),
+            ),
+            ("checkpoints: {}\n", &["missing `version`"], None),
+            ("version: 1\n", &["missing `checkpoints`"], None),
             (
                 "version: 1\ncheckpoints: {}\nextra: 1\n",
-                &["unknown field `extra`"],
+                &["extra (line 3): unknown key"],
                 Some(3),
             ),
             (
                 "version: 1\ncheckpoints:\n  ft:a:b: []\n  ft:a:b: [proj_x]\n",
-                &["named twice", "ft:a:b", "(line 4)"],
+                &["named twice", "ft:a:b", "first on line 3"],
                 Some(4),
             ),
             (
                 "version: 1\ncheckpoints:\n  ft:a:b:\n    - proj_x\n    - proj_x\n",
-                &["listed twice", "checkpoints.ft:a:b[1]", "(line 5)"],
+                &[
+                    "listed twice",
+                    "checkpoints.ft:a:b[1] (line 5)",
+                    "first on line 4",
+                ],
+                Some(5),
+            ),
+            (
+                "version: 1\ncheckpoints:\n  ft:a:b:\n    - name: Research\n    - {name: Research}\n",
+                &["\"Research\" is listed twice", "[1] (line 5)"],
+                Some(5),
+            ),
+            (
+                "version: 1\ncheckpoints:\n  ft:a:b:\n    - proj_x\n    - {id: proj_x, name: X}\n",
+                &["listed twice"],
                 Some(5),
             ),
             (
                 "version: 1\ncheckpoints:\n  ft:a:b:\n    - ''\n",
                 &["invalid project id \"\"", "checkpoints.ft:a:b[0]"],
-                None,
+                Some(4),
             ),
             (
                 "version: 1\ncheckpoints:\n  ft:a:b:\n    - proj x\n",
-                &["invalid project id"],
+                &["invalid project id \"proj x\"", "(line 4)"],
                 Some(4),
             ),
             (
                 "version: 1\ncheckpoints:\n  gpt-4o: []\n",
                 &["invalid checkpoint id \"gpt-4o\""],
+                Some(3),
+            ),
+            (
+                "version: 1\ncheckpoints:\n  ftckpt_zc4Q7MP6XxulcVzj4MZdwsAB: []\n",
+                &["checkpoint object's id", "ft:"],
                 Some(3),
             ),
             (
@@ -458,22 +762,57 @@ mod tests {
             ),
             (
                 "version: 1\ncheckpoints:\n  ft:a:b:\n",
-                &["checkpoints.ft:a:b", "list of project ids"],
+                &["checkpoints.ft:a:b", "list of projects"],
                 None,
             ),
             (
                 "version: 1\ncheckpoints:\n  ft:a:b: proj_x\n",
-                &["list of project ids"],
+                &["list of projects"],
                 Some(3),
             ),
             (
                 "version: 1\ncheckpoints:\n  ft:a:b: [3]\n",
-                &["checkpoints.ft:a:b"],
+                &["checkpoints.ft:a:b[0]", "invalid project id \"3\""],
                 Some(3),
             ),
+            (
+                "version: 1\ncheckpoints:\n  ft:a:b:\n    - {id: proj_x, team: a}\n",
+                &["unknown key `team`"],
+                Some(4),
+            ),
+            (
+                "version: 1\ncheckpoints:\n  ft:a:b:\n    - {}\n",
+                &["expected `id`, `name` or both"],
+                Some(4),
+            ),
+            (
+                "version: 1\ncheckpoints:\n  ft:a:b:\n    - name: null\n",
+                &["`name` is empty"],
+                Some(4),
+            ),
+            (
+                "version: 1\ncheckpoints:\n  ft:a:b:\n    - [proj_x]\n",
+                &["expected a project id"],
+                Some(4),
+            ),
+            (
+                "version: 1\ncheckpoints:\n  ft:a:b:\n    - name: [Research]\n",
+                &["`name` must be a plain value"],
+                Some(4),
+            ),
             ("version: 1\ncheckpoints: [ft:a:b]\n", &["mapping"], Some(2)),
-            ("version: [\n", &["line 1"], Some(1)),
-            ("- 1\n- 2\n", &["invalid type"], None),
+            ("version: [\n", &["not valid YAML"], Some(2)),
+            ("- 1\n- 2\n", &["expected a mapping"], Some(1)),
+            (
+                "version: 1\ncheckpoints:\n  ft:a:b: &a [proj_x]\n  ft:a:c: *a\n",
+                &["anchors and aliases"],
+                Some(3),
+            ),
+            (
+                "version: 1\ncheckpoints:\n  ft:a:b:\n    - sk-admin-0123456789abcdefghij\n",
+                &["looks like an API key"],
+                Some(4),
+            ),
         ];
         for (text, needles, line) in cases {
             let err = refused(text);
@@ -481,6 +820,7 @@ mod tests {
             for needle in *needles {
                 assert!(message.contains(needle), "{text:?}: {message}");
             }
+            assert!(!message.contains("0123456789abcdefghij"), "{message}");
             if line.is_some() {
                 assert_eq!(err.line(), *line, "{text:?}: {message}");
             }
@@ -488,33 +828,68 @@ mod tests {
     }
 
     #[test]
-    fn ids_have_the_api_shapes() {
-        assert!(check_checkpoint(CKPT).is_ok());
-        assert!(check_project("proj_abGMw1llN8IrBb6SvvY5A1iH").is_ok());
-        for bad in ["", "proj_", "proj", "project_x", "proj_a b", "proj_ü"] {
-            assert!(check_project(bad).is_err(), "{bad:?}");
+    fn a_file_of_entries_is_built_and_written_sorted() {
+        let file = SharingFile::new([(
+            CKPT,
+            vec![
+                ProjectRef::Name("Zeta".into()),
+                id("proj_b"),
+                ProjectRef::IdAndName {
+                    id: "proj_a".parse().unwrap(),
+                    name: "Alpha: the first".into(),
+                },
+            ],
+        )])
+        .unwrap();
+        let text = file.to_yaml();
+        assert_eq!(
+            text,
+            format!(
+                "version: 1\ncheckpoints:\n  {CKPT}:\n  - name: Zeta\n  - id: proj_a\n    \
+                 name: 'Alpha: the first'\n  - proj_b\n"
+            ),
+        );
+        assert_eq!(SharingFile::parse(&text).unwrap(), file);
+        assert!(SharingFile::new([(CKPT, vec![id("proj_a"), id("proj_a")])]).is_err());
+        assert!(SharingFile::new([("nope", vec![])]).is_err());
+        assert!(SharingFile::new([(CKPT, vec![]), (CKPT, vec![])]).is_err());
+    }
+
+    #[test]
+    fn the_schema_describes_the_format() {
+        let schema = json_schema();
+        assert_eq!(schema["properties"]["version"]["const"], VERSION);
+        assert_eq!(
+            schema["required"],
+            serde_json::json!(["version", "checkpoints"])
+        );
+        assert_eq!(schema["additionalProperties"], false);
+    }
+
+    proptest::proptest! {
+        /// Whatever the names and ids, a file written is the file read back.
+        #[test]
+        fn written_files_read_back_the_same(
+            entries in proptest::collection::vec(
+                (proptest::option::of("proj_[A-Za-z0-9_-]{1,12}"), proptest::option::of("\\PC{1,16}")),
+                0..8,
+            ),
+        ) {
+            let mut projects = Vec::new();
+            for (id, name) in entries {
+                let project = match (id, name) {
+                    (Some(id), Some(name)) if !name.trim().is_empty() => ProjectRef::IdAndName { id: id.parse().unwrap(), name },
+                    (Some(id), _) => ProjectRef::Id(id.parse().unwrap()),
+                    (None, Some(name)) if !name.trim().is_empty() => ProjectRef::Name(name),
+                    _ => continue,
+                };
+                if !projects.iter().any(|p: &ProjectRef| (p.id().is_some() && p.id() == project.id()) || (p.id().is_none() && project.id().is_none() && p.name() == project.name())) {
+                    projects.push(project);
+                }
+            }
+            let file = SharingFile::new([(CKPT, projects)]).unwrap();
+            let text = file.to_yaml();
+            proptest::prop_assert_eq!(SharingFile::parse(&text).map_err(|e| e.to_string()), Ok(file), "{}", text);
         }
-        let long = format!("ft:{}", "a".repeat(MAX_ID_LEN));
-        for bad in [
-            "",
-            "ft",
-            "gpt:x",
-            "ft:a b",
-            "ft:a?b",
-            "ft:a%2F",
-            long.as_str(),
-        ] {
-            assert!(check_checkpoint(bad).is_err(), "{bad:?}");
-        }
-        assert!(SharingFile::new([(CKPT, vec!["proj_a"])]).is_ok());
-        assert!(SharingFile::new([(CKPT, vec!["nope"])]).is_err());
-        // Lines are found for ids written as whole tokens only.
-        let text = "a:\n  proj_ab: x\n  - proj_a\n  - \"proj_a\"\n";
-        assert_eq!(line_of(text, "proj_a", 0, 0), Some(3));
-        assert_eq!(line_of(text, "proj_a", 0, 1), Some(4));
-        assert_eq!(line_of(text, "proj_a", 4, 0), Some(4));
-        assert_eq!(line_of(text, "proj_z", 0, 0), None);
-        assert_eq!(line_of(text, "", 0, 0), None);
-        assert!(SharingFile::new([(CKPT, Vec::<String>::new()), (CKPT, vec![])]).is_err());
     }
 }

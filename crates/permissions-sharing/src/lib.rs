@@ -2,25 +2,37 @@
 //! shared with exactly these projects", kept in a file under review, planned
 //! against the API, applied safely, and checked for drift.
 //!
-//! 1. [`SharingFile`] parses and checks the file ([`file`](mod@file) has the format).
-//! 2. [`read_state`] reads what the API holds for the checkpoints the file names,
+//! 1. [`SharingFile`] parses and checks the file ([`file`](mod@file) has the format):
+//!    projects by id, by name, or both.
+//! 2. [`read_organization`] reads the organization's projects once (pages of 100),
+//!    and [`resolve`] turns every name into the one project it names and checks
+//!    every id, refusing, with the key path and line of each entry, what the API
+//!    would refuse (an unknown or archived project) and a name that names none or
+//!    several: before anything is written.
+//! 3. [`read_state`] reads what the API holds for the checkpoints the file names,
 //!    in pages of 100 (checkpoints absent from the file are never read or touched).
-//! 3. [`plan`] computes the changes, a pure function of (desired, current): the
-//!    projects to grant and, only with `prune`, the permissions to revoke.
-//! 4. [`apply`] / [`apply_all`] send them: grants in batches of 100, revokes one
+//! 4. [`plan`] computes the changes, a pure function of (desired, current): the
+//!    projects to grant and, only with `prune`, the permissions to revoke, each
+//!    with the project's name.
+//! 5. [`apply`] / [`apply_all`] send them: grants in batches of 100, revokes one
 //!    request each, a bounded number in flight, all through the client's pacing
 //!    and patient retries. A revoke answered 404 counts as done. A failed or
 //!    interrupted apply says what was not done; planning again and applying
 //!    finishes the rest, and an apply with nothing to do sends nothing.
 //!
 //! ```no_run
-//! use permissions_sharing::{SharingFile, apply_all, plan, read_state};
+//! use permissions_sharing::{SharingFile, apply_all, plan, read_organization, read_state, resolve};
 //!
 //! # async fn demo(client: permissions_api::Client) -> Result<(), Box<dyn std::error::Error>> {
-//! let desired = SharingFile::read("sharing.yaml".as_ref())?;
+//! let file = SharingFile::read("sharing.yaml".as_ref())?;
+//! let organization = read_organization(&client.organization().projects()).await?;
+//! let resolution = resolve(&file, &organization)?;
+//! for warning in &resolution.warnings {
+//!     eprintln!("warning: {warning}");
+//! }
 //! let permissions = client.fine_tuning().checkpoints().permissions();
-//! let current = read_state(&permissions, desired.checkpoints().map(|(c, _)| c)).await?;
-//! let changes = plan(&desired, &current, false);
+//! let current = read_state(&permissions, file.checkpoints().map(|(c, _)| c)).await?;
+//! let changes = plan(&resolution.desired, &current, false);
 //! println!("{} requests to apply", changes.totals().requests);
 //! let report = apply_all(permissions, &changes, 4).await;
 //! assert!(report.is_complete(), "{:?}", report.error);
@@ -29,12 +41,20 @@
 //! ```
 //!
 //! This crate sits on top of `permissions-api` rather than inside it: it needs a
-//! YAML parser, which users of the client alone should not have to build.
+//! YAML parser, which users of the client alone should not have to build, and it
+//! uses only the client's public API.
 
 mod apply;
 pub mod file;
 mod plan;
+mod resolve;
 
-pub use apply::{Done, Ledger, READ_PAGE, Report, Step, StepError, apply, apply_all, read_state};
-pub use file::{FileError, SharingFile};
-pub use plan::{CheckpointPlan, GRANT_BATCH, Plan, Revoke, State, Totals, plan};
+pub use apply::{
+    Done, Ledger, READ_PAGE, Report, Step, StepError, apply, apply_all, read_organization,
+    read_state,
+};
+pub use file::{Entry, FileError, Place, ProjectRef, SharingFile};
+pub use plan::{CheckpointPlan, GRANT_BATCH, Grant, Plan, Revoke, State, Totals, plan};
+pub use resolve::{
+    Desired, Directory, Organization, Refusal, RefusalReason, Refused, Resolution, Warning, resolve,
+};

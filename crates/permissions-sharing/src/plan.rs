@@ -8,7 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::SharingFile;
+use permissions_api::permissions_types::ProjectId;
+
+use crate::file::{FileError, ProjectRef, SharingFile};
+use crate::resolve::{Desired, Directory};
 
 /// Project ids per create request: the API's maximum.
 pub const GRANT_BATCH: usize = 100;
@@ -66,14 +69,39 @@ impl State {
         self.checkpoints.get(checkpoint)
     }
 
-    /// The sharing this state amounts to, as a file (for `export`).
-    pub fn to_file(&self) -> Result<SharingFile, crate::FileError> {
-        SharingFile::new(
-            self.checkpoints
-                .iter()
-                .map(|(c, projects)| (c.clone(), projects.keys().cloned().collect::<Vec<_>>())),
-        )
+    /// The sharing this state amounts to, as a file (for `export`): projects by
+    /// id, with their names from `names` when given (`{id, name}` entries).
+    ///
+    /// Fails on an id the API holds that is not of its type's shape: a file could
+    /// not name it.
+    pub fn to_file(&self, names: Option<&Directory>) -> Result<SharingFile, FileError> {
+        let mut checkpoints = Vec::with_capacity(self.checkpoints.len());
+        for (checkpoint, projects) in &self.checkpoints {
+            let mut entries = Vec::with_capacity(projects.len());
+            for project in projects.keys() {
+                let id = ProjectId::parse(project.as_str())
+                    .map_err(|e| FileError::at(&format!("checkpoints.{checkpoint}"), None, e))?;
+                entries.push(match names.and_then(|n| n.name_of(project)) {
+                    Some(name) => ProjectRef::IdAndName {
+                        id,
+                        name: name.to_owned(),
+                    },
+                    None => ProjectRef::Id(id),
+                });
+            }
+            checkpoints.push((checkpoint, entries));
+        }
+        SharingFile::new(checkpoints)
     }
+}
+
+/// One project to grant.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Grant {
+    /// The project that gains access.
+    pub project_id: String,
+    /// Its name in the organization, when known.
+    pub name: Option<String>,
 }
 
 /// One permission to revoke.
@@ -81,6 +109,8 @@ impl State {
 pub struct Revoke {
     /// The project that loses access.
     pub project_id: String,
+    /// Its name in the organization, when known.
+    pub name: Option<String>,
     /// The permission that grants it, deleted by id.
     pub permission_id: String,
 }
@@ -90,8 +120,8 @@ pub struct Revoke {
 pub struct CheckpointPlan {
     /// The checkpoint.
     pub checkpoint: String,
-    /// Projects to grant, sorted.
-    pub grant: Vec<String>,
+    /// Projects to grant, sorted by id.
+    pub grant: Vec<Grant>,
     /// Permissions to revoke (only when pruning), sorted.
     pub revoke: Vec<Revoke>,
     /// Projects that already have access and keep it.
@@ -154,11 +184,10 @@ impl Plan {
     pub fn outcome(&self, current: &State) -> State {
         let mut state = current.clone();
         for part in &self.checkpoints {
-            state.add_checkpoint(part.checkpoint.clone());
             let projects = state
                 .checkpoints
-                .get_mut(&part.checkpoint)
-                .expect("just added");
+                .entry(part.checkpoint.clone())
+                .or_default();
             for revoke in &part.revoke {
                 if let Some(ids) = projects.get_mut(&revoke.project_id) {
                     ids.remove(&revoke.permission_id);
@@ -167,11 +196,11 @@ impl Plan {
                     }
                 }
             }
-            for project in &part.grant {
+            for grant in &part.grant {
                 projects
-                    .entry(project.clone())
+                    .entry(grant.project_id.clone())
                     .or_default()
-                    .insert(format!("cp_planned_{project}"));
+                    .insert(format!("cp_planned_{}", grant.project_id));
             }
         }
         state
@@ -181,23 +210,29 @@ impl Plan {
 /// The plan that takes `current` to `desired`: for each checkpoint of the file,
 /// grant the projects it lacks and, with `prune`, revoke every permission of a
 /// project the file does not list. Checkpoints absent from the file are left alone.
-pub fn plan(desired: &SharingFile, current: &State, prune: bool) -> Plan {
+pub fn plan(desired: &Desired, current: &State, prune: bool) -> Plan {
     let empty = BTreeMap::new();
+    let name = |id: &str| desired.name_of(id).map(str::to_owned);
     let checkpoints = desired
         .checkpoints()
         .map(|(checkpoint, wanted)| {
-            let held = current.projects(checkpoint).unwrap_or(&empty);
+            let held = current.projects(checkpoint.as_str()).unwrap_or(&empty);
             let grant = wanted
                 .iter()
-                .filter(|p| !held.contains_key(*p))
-                .cloned()
+                .filter(|p| !held.contains_key(p.as_str()))
+                .map(|p| Grant {
+                    project_id: p.to_string(),
+                    name: name(p.as_str()),
+                })
                 .collect();
+            let not_wanted = |p: &&String| !wanted.contains(p.as_str());
             let revoke = if prune {
                 held.iter()
-                    .filter(|(p, _)| !wanted.contains(*p))
+                    .filter(|(p, _)| not_wanted(p))
                     .flat_map(|(p, ids)| {
                         ids.iter().map(|id| Revoke {
                             project_id: p.clone(),
+                            name: name(p),
                             permission_id: id.clone(),
                         })
                     })
@@ -206,14 +241,17 @@ pub fn plan(desired: &SharingFile, current: &State, prune: bool) -> Plan {
                 Vec::new()
             };
             CheckpointPlan {
-                checkpoint: checkpoint.to_owned(),
+                checkpoint: checkpoint.to_string(),
                 grant,
                 revoke,
-                unchanged: wanted.iter().filter(|p| held.contains_key(*p)).count(),
+                unchanged: wanted
+                    .iter()
+                    .filter(|p| held.contains_key(p.as_str()))
+                    .count(),
                 kept: if prune {
                     0
                 } else {
-                    held.keys().filter(|p| !wanted.contains(*p)).count()
+                    held.keys().filter(not_wanted).count()
                 },
             }
         })

@@ -2,7 +2,7 @@
 
 use permissions_api::Client;
 use permissions_emulator::{Emulator, FaultConfig, SeedPermission};
-use permissions_sharing::{SharingFile, State, apply_all, plan, read_state};
+use permissions_sharing::{Desired, State, apply_all, plan, read_state};
 
 const KEY: &str = "sk-admin-sharing-test-0123456789";
 
@@ -19,8 +19,8 @@ fn checkpoint(i: usize) -> String {
 }
 
 /// 5 checkpoints x `projects` projects.
-fn file(projects: usize) -> SharingFile {
-    SharingFile::new((0..5).map(|c| {
+fn file(projects: usize) -> Desired {
+    Desired::new((0..5).map(|c| {
         (
             checkpoint(c),
             (0..projects)
@@ -31,7 +31,7 @@ fn file(projects: usize) -> SharingFile {
     .unwrap()
 }
 
-async fn state_of(client: &Client, desired: &SharingFile) -> State {
+async fn state_of(client: &Client, desired: &Desired) -> State {
     let permissions = client.fine_tuning().checkpoints().permissions();
     read_state(&permissions, desired.checkpoints().map(|(c, _)| c))
         .await
@@ -74,7 +74,7 @@ async fn pruning_revokes_and_a_revoke_already_gone_counts_as_done() {
         ["proj_keep", "proj_drop", "proj_gone"].map(|p| SeedPermission::new(checkpoint(0), p));
     let emulator = Emulator::builder().seed(seeds).start().await.unwrap();
     let client = client(&emulator);
-    let desired = SharingFile::new([(checkpoint(0), vec!["proj_keep", "proj_new"])]).unwrap();
+    let desired = Desired::new([(checkpoint(0), vec!["proj_keep", "proj_new"])]).unwrap();
     let current = state_of(&client, &desired).await;
     let changes = plan(&desired, &current, true);
     assert_eq!(changes.totals().revoke, 2);
@@ -146,8 +146,15 @@ async fn applies_converge_through_503s() {
         .unwrap();
     let after = state_of(&patient, &desired).await;
     for (checkpoint, projects) in desired.checkpoints() {
-        let held: Vec<&String> = after.projects(checkpoint).unwrap().keys().collect();
-        assert_eq!(held, projects.iter().collect::<Vec<_>>());
+        let held: Vec<&String> = after
+            .projects(checkpoint.as_str())
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(
+            held,
+            projects.iter().map(|p| p.as_str()).collect::<Vec<_>>()
+        );
     }
     emulator.shutdown().await;
 }

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use permissions_sharing::{GRANT_BATCH, SharingFile, State, plan};
+use permissions_sharing::{Desired, GRANT_BATCH, State, plan};
 use proptest::prelude::*;
 
 /// Checkpoint and project ids from small pools, so that files and states overlap.
@@ -14,13 +14,13 @@ fn project() -> impl Strategy<Value = String> {
     (0..12u8).prop_map(|i| format!("proj_p{i:02}"))
 }
 
-fn desired() -> impl Strategy<Value = SharingFile> {
+fn desired() -> impl Strategy<Value = Desired> {
     prop::collection::btree_map(
         checkpoint(),
         prop::collection::btree_set(project(), 0..8),
         0..4,
     )
-    .prop_map(|map| SharingFile::new(map).expect("valid ids"))
+    .prop_map(|map| Desired::new(map).expect("valid ids"))
 }
 
 /// A state whose projects hold one or two permissions each (the API could hold
@@ -56,9 +56,10 @@ fn sharing(state: &State) -> BTreeMap<String, BTreeSet<String>> {
         .collect()
 }
 
-fn wanted(file: &SharingFile) -> BTreeMap<String, BTreeSet<String>> {
-    file.checkpoints()
-        .map(|(c, p)| (c.to_owned(), p.clone()))
+fn wanted(desired: &Desired) -> BTreeMap<String, BTreeSet<String>> {
+    desired
+        .checkpoints()
+        .map(|(c, p)| (c.to_string(), p.iter().map(ToString::to_string).collect()))
         .collect()
 }
 
@@ -93,8 +94,8 @@ proptest! {
 
     #[test]
     fn a_state_planned_against_itself_needs_nothing(current in current(), prune in any::<bool>()) {
-        let file = current.to_file().expect("valid ids");
-        let changes = plan(&file, &current, prune);
+        let itself = Desired::new(sharing(&current)).expect("valid ids");
+        let changes = plan(&itself, &current, prune);
         prop_assert!(changes.is_empty(), "{:?}", changes);
         prop_assert_eq!(changes.totals().requests, 0);
     }
@@ -121,8 +122,8 @@ proptest! {
 #[test]
 fn a_large_grant_is_cut_in_batches_of_100() {
     let projects: Vec<String> = (0..250).map(|i| format!("proj_{i:04}")).collect();
-    let file = SharingFile::new([("ft:a:b".to_owned(), projects)]).unwrap();
-    let changes = plan(&file, &State::new(), false);
+    let desired = Desired::new([("ft:a:b".to_owned(), projects)]).unwrap();
+    let changes = plan(&desired, &State::new(), false);
     assert_eq!(changes.totals().grant, 250);
     assert_eq!(changes.totals().requests, 3);
 }
