@@ -3,6 +3,7 @@
 
 use clap::CommandFactory;
 use permissions_api::ListParams;
+use permissions_api::permissions_types::{CheckpointId, PermissionId, ProjectId};
 
 use crate::cli::{CheckpointArgs, Cli, PageArgs};
 use crate::failure::Failure;
@@ -49,20 +50,25 @@ pub(crate) fn path_args(
     Ok(values)
 }
 
+/// The flag that names the checkpoint (or the first positional argument).
+pub(crate) const CHECKPOINT_FLAG: &str = "--fine-tuned-model-checkpoint <CHECKPOINT>";
+
 pub(crate) fn checkpoint(
     verb: &str,
     positional: Vec<String>,
     args: CheckpointArgs,
-) -> Result<String, Failure> {
+) -> Result<CheckpointId, Failure> {
     let mut values = path_args(
         verb,
         positional,
-        vec![(
-            "--fine-tuned-model-checkpoint <CHECKPOINT>",
-            args.fine_tuned_model_checkpoint,
-        )],
+        vec![(CHECKPOINT_FLAG, args.fine_tuned_model_checkpoint)],
     )?;
-    Ok(values.remove(0))
+    checkpoint_id(values.remove(0))
+}
+
+/// `text` as the checkpoint of a verb, or the failure that names its flag.
+pub(crate) fn checkpoint_id(text: String) -> Result<CheckpointId, Failure> {
+    CheckpointId::parse(text).map_err(|e| Failure::invalid_id("checkpoint", e))
 }
 
 /// A missing argument, reported the way clap reports its own.
@@ -73,14 +79,21 @@ pub(crate) fn missing(verb: &str, what: &str) -> Failure {
     ))
 }
 
-/// The list parameters of `list` and `retrieve`.
-pub(crate) fn list_params(page: PageArgs) -> ListParams {
+/// The list parameters of `list` and `retrieve`, their ids checked.
+pub(crate) fn list_params(page: PageArgs) -> Result<ListParams, Failure> {
+    if let Some(after) = &page.after {
+        PermissionId::parse(after.as_str()).map_err(|e| Failure::invalid_id("--after", e))?;
+    }
+    if let Some(project_id) = &page.project_id {
+        ProjectId::parse(project_id.as_str())
+            .map_err(|e| Failure::invalid_id("--project-id", e))?;
+    }
     let mut params = ListParams::new();
     params.after = page.after;
     params.limit = page.limit;
     params.order = page.order.map(Into::into);
     params.project_id = page.project_id;
-    params
+    Ok(params)
 }
 
 #[cfg(test)]

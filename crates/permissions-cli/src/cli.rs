@@ -60,8 +60,8 @@ pub const EXIT_API: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code of a run stopped by Ctrl-C (SIGINT), after saying what was done.
 pub const EXIT_INTERRUPTED: u8 = 130;
-/// Exit code of `plan` when changes are pending (`terraform plan
-/// -detailed-exitcode`); 0 means none.
+/// Exit code of `plan --detailed-exitcode` when changes are pending (`terraform
+/// plan -detailed-exitcode`); 0 means none, and every error is 1.
 pub const EXIT_CHANGES: u8 = 2;
 
 const ABOUT: &str = "Manage OpenAI fine-tuned checkpoint permissions: share a checkpoint with projects, list, and revoke.";
@@ -101,9 +101,10 @@ Formats (--format):
 Exit codes:
   0  success
   1  API error (error status), network error or timeout; the failed request is
-     printed as METHOD \"URL\": <status> <reason> followed by the error JSON
-  2  usage error: bad flags, no API key, bad standard input or sharing file;
-     nothing was sent (for `plan`, 2 also means changes are pending)
+     printed as METHOD \"URL\": <status> <reason> followed by the error JSON.
+     For `plan` and `apply`, every error (a bad file or flag too), as terraform
+  2  usage error: bad flags, a malformed id, no API key, bad standard input;
+     nothing was sent. For `plan --detailed-exitcode`: changes are pending
   130  stopped by Ctrl-C; standard error says what was done and what was not
 
 --debug logs each request and response on standard error; the key is never logged.";
@@ -217,6 +218,12 @@ pub enum Command {
     /// Make the checkpoints of a sharing file match it.
     #[command(after_help = APPLY_EXAMPLES)]
     Apply(ApplyArgs),
+    /// List the organization's projects (GET /organization/projects): id, name, status.
+    #[command(after_help = PROJECTS_EXAMPLES)]
+    Projects(ProjectsArgs),
+    /// Print the JSON Schema of the sharing file, for editors.
+    #[command(after_help = SCHEMA_EXAMPLES)]
+    Schema,
     /// The official CLI's form of the four verbs: `fine-tuning:checkpoints:permissions list ...`.
     #[command(name = "fine-tuning:checkpoints:permissions")]
     Official {
@@ -252,29 +259,40 @@ The sharing file (YAML; the same structure as JSON is accepted):
   version: 1
   checkpoints:
     ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd:
-      - proj_abGMw1llN8IrBb6SvvY5A1iH
+      - proj_abGMw1llN8IrBb6SvvY5A1iH                 # by id
+      - name: Research                                # by name
+      - {id: proj_iqGMw1llN8IrBb6SvvY5A1oF, name: Support}   # both: the id decides
     ft:gpt-4o-mini-2024-07-18:org:support:Q2x8LmPa: []   # shared with no project
 
-Checkpoints absent from the file are never touched. A bad file is refused with the
-key path and line, exit 2, and nothing is sent.";
+Checkpoints absent from the file are never touched. `plan` and `apply` read the
+organization's projects once (pages of 100) and refuse, with the key path and line,
+exit 1 and nothing sent: a bad file, a name that no project or several projects
+have, an archived project, a project the organization does not have. A name beside
+an id that no longer matches is a warning. `ckpt-perms schema` prints the file's
+JSON Schema for editors.";
 
 const EXPORT_EXAMPLES: &str = "\
 Examples:
   ckpt-perms export ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd > sharing.yaml
   ckpt-perms export ft:...:weather:B7R9VjQd ft:...:support:Q2x8LmPa -o sharing.yaml
+  ckpt-perms export ft:... --names -o sharing.yaml   # {id, name} entries
 
 Lists each checkpoint in pages of 100 and writes its projects, sorted: exporting the
-same sharing twice gives the same file, and `plan` against it finds no changes.";
+same sharing twice gives the same file, and `plan` against it finds no changes. With
+--names, the organization's projects are read too, and each project is written with
+its name.";
 
 const PLAN_EXAMPLES: &str = "\
 Examples:
   ckpt-perms plan sharing.yaml
   ckpt-perms plan sharing.yaml --prune --format json | jq .totals
+  ckpt-perms plan sharing.yaml --detailed-exitcode   # a drift check in CI
 
-Prints, per checkpoint, `+ proj_...` to grant, `- proj_... (cp_...)` to revoke (only
-with --prune) and the count of unchanged projects; then the totals and the number of
-requests `apply` will send. Exit codes: 0 no changes, 2 changes pending (also a
-refused file: then standard error says why), 1 an API error.";
+Prints, per checkpoint, `+ proj_... (Name)` to grant, `- proj_... (Name) (cp_...)` to
+revoke (only with --prune) and the count of unchanged projects; then the totals and
+the number of requests `apply` will send. Exit codes, as terraform's: 0 success, 1
+any error (a refused file or flag too; standard error says why); with
+--detailed-exitcode, 0 no changes, 2 changes pending, 1 any error.";
 
 const APPLY_EXAMPLES: &str = "\
 Examples:
@@ -282,11 +300,29 @@ Examples:
   ckpt-perms apply sharing.yaml --prune --yes
 
 Plans again (never trusts a saved plan), shows the plan, asks for `yes` on a terminal
-unless --yes (without a terminal and without --yes it refuses, exit 2), then grants in
+unless --yes (without a terminal and without --yes it refuses, exit 1), then grants in
 batches of 100 and revokes one request each, through the client's pacing. A revoke
 answered 404 counts as done. Exit 0 only when the checkpoints match the file; after a
 failure (1) or Ctrl-C (130) it says what was applied and what was not, and running it
 again finishes the rest.";
+
+const PROJECTS_EXAMPLES: &str = "\
+Examples:
+  ckpt-perms projects
+  ckpt-perms projects --include-archived --format json
+  ckpt-perms projects --format jsonl --transform name
+
+Lists every project in pages of 100 (--limit to change it); the table shows ID, NAME
+and STATUS. Names are not unique: a sharing file that names a project by a name
+several projects have is refused.";
+
+const SCHEMA_EXAMPLES: &str = "\
+Examples:
+  ckpt-perms schema > sharing.schema.json
+
+Then point the editor at it: a first line `# yaml-language-server: $schema=./sharing.schema.json`
+in the YAML file (VS Code's YAML extension and other YAML language servers read it), or
+`\"$schema\": \"./sharing.schema.json\"` in a JSON file.";
 
 const LIST_EXAMPLES: &str = "\
 Examples:
@@ -444,6 +480,10 @@ pub struct ExportArgs {
     /// of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
+    /// Write each project with its name (`{id, name}` entries), read from the
+    /// organization's projects.
+    #[arg(long)]
+    pub names: bool,
 }
 
 /// `plan`.
@@ -456,6 +496,9 @@ pub struct PlanArgs {
     /// Also revoke the permissions of projects the file does not list.
     #[arg(long)]
     pub prune: bool,
+    /// Exit 2 when changes are pending, 0 when there are none (1 on any error).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }
 
 /// `apply`.
@@ -475,6 +518,23 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=16))]
     pub concurrency: u32,
+}
+
+/// `projects`.
+#[derive(Debug, Args)]
+pub struct ProjectsArgs {
+    /// List archived projects too.
+    #[arg(long)]
+    pub include_archived: bool,
+    /// Start after this project id.
+    #[arg(long, value_name = "PROJECT_ID")]
+    pub after: Option<String>,
+    /// Projects per page [default: 100, the API's maximum].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub limit: Option<u32>,
+    /// Stop after this many projects in all.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_items: Option<u64>,
 }
 
 /// The `--order` values.

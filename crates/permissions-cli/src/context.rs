@@ -6,7 +6,7 @@ use std::io::{self, BufWriter};
 use permissions_api::{Client, Permissions};
 use tracing::debug;
 
-use crate::output::{Format, ItemWriter, Transform};
+use crate::output::{Format, ItemWriter, Row, Transform};
 use crate::progress::Progress;
 
 /// What the verbs share.
@@ -26,8 +26,8 @@ impl Context {
         self.client.fine_tuning().checkpoints().permissions()
     }
 
-    /// A writer of listings to standard output, in the run's format.
-    pub(crate) fn item_writer(&self) -> ItemWriter<BufWriter<io::Stdout>> {
+    /// A writer of listings of `T` to standard output, in the run's format.
+    pub(crate) fn item_writer<T: Row>(&self) -> ItemWriter<BufWriter<io::Stdout>, T> {
         ItemWriter::new(BufWriter::new(io::stdout()), self.format)
             .with_transform(self.transform.clone())
     }

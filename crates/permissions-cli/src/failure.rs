@@ -3,17 +3,26 @@
 
 use std::io;
 
-use permissions_api::permissions_types::{ApiError, ErrorResponse};
+use permissions_api::permissions_types::{ApiError, ErrorResponse, IdError};
 use permissions_api::{Error, StatusError};
+use permissions_sharing::{FileError, Refused};
 
-use crate::cli::{EXIT_API, EXIT_CHANGES, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE};
+use crate::cli::{EXIT_API, EXIT_INTERRUPTED, EXIT_OK};
 use crate::progress::Interrupted;
 
 /// Why a run failed; each maps to an exit code.
 #[derive(Debug)]
 pub(crate) enum Failure {
-    /// Refused before any request: printed as `error: ...`, exit 2.
+    /// Refused before any request: printed as `error: ...`, a usage error.
     Usage(String),
+    /// A malformed id in an argument or on standard input (`argument` names the
+    /// flag, or the line): refused before any request, as a usage error.
+    InvalidId { argument: String, source: IdError },
+    /// A sharing file that cannot be read or is not of the format: a usage error.
+    File(FileError),
+    /// Entries of a sharing file that name no usable project of the organization:
+    /// nothing was sent, exit 1.
+    Refused(Refused),
     /// A bad combination of arguments, reported the way clap reports its own.
     Clap(clap::Error),
     /// A request failed: `METHOD "URL": ...` (the client names the request), exit 1
@@ -23,8 +32,6 @@ pub(crate) enum Failure {
     Output(io::Error),
     /// Ctrl-C: what was done has been said, exit 130.
     Interrupted,
-    /// `plan` found changes to make: exit 2, as `terraform plan -detailed-exitcode`.
-    ChangesPending,
     /// The API's answer was not what was asked (printed as `error: ...`), exit 1.
     Unexpected(String),
 }
@@ -61,20 +68,44 @@ pub(crate) fn conclude(
     }
 }
 
-/// Prints a failure on standard error and returns its exit code.
-pub(crate) fn report(failure: Failure) -> u8 {
+impl Failure {
+    /// The failure of an id `argument` (a flag, or where on standard input).
+    pub(crate) fn invalid_id(argument: impl Into<String>, source: IdError) -> Self {
+        Self::InvalidId {
+            argument: argument.into(),
+            source,
+        }
+    }
+}
+
+/// Prints a failure on standard error and returns its exit code; a usage error
+/// (nothing sent) exits with `usage`: [`EXIT_USAGE`](crate::cli::EXIT_USAGE) for most verbs, [`EXIT_API`]
+/// for `plan` and `apply`, which exit 1 on any error as terraform does.
+pub(crate) fn report(failure: Failure, usage: u8) -> u8 {
     match failure {
         Failure::Usage(message) => {
             eprintln!("error: {message}");
-            EXIT_USAGE
+            usage
+        }
+        Failure::InvalidId { argument, source } => {
+            eprintln!("error: {argument}: {source}");
+            usage
+        }
+        Failure::File(error) => {
+            eprintln!("error: {error}");
+            usage
+        }
+        Failure::Refused(refused) => {
+            eprintln!("error: {refused}");
+            eprintln!("nothing was sent");
+            EXIT_API
         }
         Failure::Clap(error) => {
             let _ = error.print();
-            EXIT_USAGE
+            usage
         }
         Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => EXIT_OK,
         Failure::Interrupted => EXIT_INTERRUPTED,
-        Failure::ChangesPending => EXIT_CHANGES,
         Failure::Unexpected(message) => {
             eprintln!("error: {message}");
             EXIT_API
@@ -83,11 +114,11 @@ pub(crate) fn report(failure: Failure) -> u8 {
             eprintln!("error: cannot write the output: {error}");
             EXIT_API
         }
-        Failure::Request(error) => report_request(&error),
+        Failure::Request(error) => report_request(&error, usage),
     }
 }
 
-fn report_request(error: &Error) -> u8 {
+fn report_request(error: &Error, usage: u8) -> u8 {
     // `METHOD "URL"`, as the client recorded the request it sent.
     let request = error
         .request()
@@ -103,7 +134,13 @@ fn report_request(error: &Error) -> u8 {
         }
         Error::InvalidArgument(message) | Error::Config(message) => {
             eprintln!("error: {message}");
-            EXIT_USAGE
+            usage
+        }
+        Error::InvalidId {
+            argument, source, ..
+        } => {
+            eprintln!("error: `{argument}`: {source}");
+            usage
         }
         Error::Connection { source, .. } | Error::Timeout { source, .. } => {
             let what = if matches!(error, Error::Timeout { .. }) {

@@ -9,9 +9,11 @@
 //! - otherwise one id per line; surrounding blanks, blank lines and lines starting
 //!   with `#` are skipped, and Windows line ends are fine.
 //!
-//! An id is refused when it is empty or holds whitespace or control characters
-//! (two ids on one line are a mistake, not something to guess about). Repeated ids
-//! are kept once, in first-seen order, so counts match what the API grants.
+//! Every id must have its type's shape ([`permissions_api::permissions_types::ids`]):
+//! a malformed one is refused with its place (`line 3: invalid project id ...`)
+//! before anything is sent, and so are two ids on one line (a mistake, not
+//! something to guess about). Repeated ids are kept once, in first-seen order, so
+//! counts match what the API grants.
 //!
 //! ```
 //! use permissions_cli::input::parse_project_ids;
@@ -22,12 +24,17 @@
 //! assert_eq!(parse_project_ids(r#"{"project_ids": ["proj_a"]}"#)?, ["proj_a"]);
 //! assert_eq!(parse_project_ids("project_ids:\n  - proj_a\n  - proj_b\n")?, ["proj_a", "proj_b"]);
 //! assert!(parse_project_ids("proj_a proj_b").is_err());
+//! assert!(parse_project_ids("not-a-project").unwrap_err().to_string().starts_with("line 1: invalid project id"));
 //! # Ok::<(), permissions_cli::input::InputError>(())
 //! ```
 
 use std::collections::HashSet;
 use std::fmt;
+use std::hash::Hash;
 use std::io::Read;
+use std::str::FromStr;
+
+use permissions_api::permissions_types::{IdError, ProjectId};
 
 /// The most standard input read for project ids: 16 MiB.
 pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
@@ -44,16 +51,21 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
+/// An id type read from standard input: any of the checked ids.
+pub trait Id: FromStr<Err = IdError> + Clone + Eq + Hash {}
+
+impl<T: FromStr<Err = IdError> + Clone + Eq + Hash> Id for T {}
+
 /// Reads all of `reader` (at most [`MAX_INPUT_BYTES`]) and parses it with
 /// [`parse_project_ids`].
-pub fn read_project_ids(reader: impl Read) -> Result<Vec<String>, InputError> {
+pub fn read_project_ids(reader: impl Read) -> Result<Vec<ProjectId>, InputError> {
     parse_project_ids(&read_text(reader)?)
 }
 
 /// Reads all of `reader` (at most [`MAX_INPUT_BYTES`]) and parses it with
-/// [`parse_ids`]; `what` names the ids in messages (`"permission id"`).
-pub fn read_ids(reader: impl Read, what: &str) -> Result<Vec<String>, InputError> {
-    parse_ids(&read_text(reader)?, what)
+/// [`parse_ids`].
+pub fn read_ids<T: Id>(reader: impl Read) -> Result<Vec<T>, InputError> {
+    parse_ids(&read_text(reader)?)
 }
 
 /// All of `reader` as UTF-8 text, at most [`MAX_INPUT_BYTES`].
@@ -79,7 +91,7 @@ fn read_text(reader: impl Read) -> Result<String, InputError> {
 
 /// Parses project ids: a JSON array of strings, the request body (JSON or YAML),
 /// or one id per line.
-pub fn parse_project_ids(text: &str) -> Result<Vec<String>, InputError> {
+pub fn parse_project_ids(text: &str) -> Result<Vec<ProjectId>, InputError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let first_line = text
         .lines()
@@ -89,11 +101,11 @@ pub fn parse_project_ids(text: &str) -> Result<Vec<String>, InputError> {
     if first_line.starts_with('{') || first_line.starts_with("project_ids:") {
         return parse_body(text);
     }
-    parse_ids(text, "project id")
+    parse_ids(text)
 }
 
 /// The body of a create request, `project_ids: [...]`, as JSON or YAML.
-fn parse_body(text: &str) -> Result<Vec<String>, InputError> {
+fn parse_body(text: &str) -> Result<Vec<ProjectId>, InputError> {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -108,14 +120,13 @@ fn parse_body(text: &str) -> Result<Vec<String>, InputError> {
         .project_ids
         .iter()
         .enumerate()
-        .map(|(i, id)| check(id.trim(), "project id", || format!("project_ids[{i}]")))
+        .map(|(i, id)| check(id.trim(), || format!("project_ids[{i}]")))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(dedup(ids))
 }
 
-/// Parses ids of any kind (`what`, for messages): a JSON array of strings, or one
-/// id per line.
-pub fn parse_ids(text: &str, what: &str) -> Result<Vec<String>, InputError> {
+/// Parses ids of any type: a JSON array of strings, or one id per line.
+pub fn parse_ids<T: Id>(text: &str) -> Result<Vec<T>, InputError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim_start().starts_with('{') {
         return Err(InputError(
@@ -132,35 +143,27 @@ pub fn parse_ids(text: &str, what: &str) -> Result<Vec<String>, InputError> {
         values
             .iter()
             .enumerate()
-            .map(|(i, id)| check(id.trim(), what, || format!("element {i} of the JSON array")))
+            .map(|(i, id)| check(id.trim(), || format!("element {i} of the JSON array")))
             .collect::<Result<Vec<_>, _>>()?
     } else {
         text.lines()
             .enumerate()
             .map(|(n, line)| (n + 1, line.trim()))
             .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
-            .map(|(n, line)| check(line, what, || format!("line {n}")))
+            .map(|(n, line)| check(line, || format!("line {n}")))
             .collect::<Result<Vec<_>, _>>()?
     };
     Ok(dedup(ids))
 }
 
 /// Checks one id; `place` says where it was, for the message.
-fn check(id: &str, what: &str, place: impl Fn() -> String) -> Result<String, InputError> {
-    if id.is_empty() {
-        return Err(InputError(format!("{}: empty {what}", place())));
-    }
-    if let Some(c) = id.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        return Err(InputError(format!(
-            "{}: {what} {id:?} contains {c:?}; give one id per line",
-            place()
-        )));
-    }
-    Ok(id.to_owned())
+fn check<T: Id>(id: &str, place: impl Fn() -> String) -> Result<T, InputError> {
+    id.parse()
+        .map_err(|error: IdError| InputError(format!("{}: {error}", place())))
 }
 
 /// `ids` without repeats, in first-seen order.
-pub fn dedup(ids: impl IntoIterator<Item = String>) -> Vec<String> {
+pub fn dedup<T: Clone + Eq + Hash>(ids: impl IntoIterator<Item = T>) -> Vec<T> {
     let mut seen = HashSet::new();
     ids.into_iter()
         .filter(|id| seen.insert(id.clone()))
@@ -170,6 +173,7 @@ pub fn dedup(ids: impl IntoIterator<Item = String>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use permissions_api::permissions_types::PermissionId;
 
     #[test]
     fn lines_and_arrays() {
@@ -194,14 +198,27 @@ mod tests {
         assert!(err("[\"proj_a\", \"\"]").starts_with("element 1"));
         assert!(err("{\"project_ids\": [\"proj_a\"], \"extra\": 1}").contains("unknown field"));
         assert!(err("{\"project_ids\": \"proj_a\"}").contains("request body"));
-        assert!(err("project_ids:\n  - ''\n").starts_with("project_ids[0]: empty"));
         assert!(
-            parse_ids(" {\"a\": 1}", "permission id")
+            err("project_ids:\n  - ''\n")
+                .starts_with("project_ids[0]: invalid project id \"\": it is empty")
+        );
+        assert!(
+            parse_ids::<PermissionId>(" {\"a\": 1}")
                 .unwrap_err()
                 .to_string()
                 .contains("JSON object")
         );
-        assert!(err("[\"a\\u0000b\"]").contains("contains"));
+        assert!(err("[\"proj_a\\u0000b\"]").contains("holds '\\0'"));
+        assert!(
+            err("proj_a\ncp_zc4Q7MP6XxulcVzj4MZdwsAB\n").starts_with("line 2: invalid project id")
+        );
+        let permission = parse_ids::<PermissionId>("cp_a\nproj_b\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            permission.starts_with("line 2: invalid permission id"),
+            "{permission}"
+        );
         assert!(err("[\"proj_a\"").contains("JSON"));
     }
 

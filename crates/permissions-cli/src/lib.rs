@@ -7,6 +7,11 @@
 //! ckpt-perms [GLOBAL OPTIONS] retrieve CHECKPOINT [--after ID] [--limit N] [--order ...] [--project-id P]   (deprecated)
 //! ckpt-perms [GLOBAL OPTIONS] create   CHECKPOINT --project-id P [--project-id P ...]   (or ids on standard input)
 //! ckpt-perms [GLOBAL OPTIONS] delete   CHECKPOINT PERMISSION_ID [PERMISSION_ID ...|-] [--concurrency N]
+//! ckpt-perms [GLOBAL OPTIONS] projects [--include-archived] [--after ID] [--limit N] [--max-items N]
+//! ckpt-perms [GLOBAL OPTIONS] export   CHECKPOINT... [-o FILE] [--names]
+//! ckpt-perms [GLOBAL OPTIONS] plan     FILE [--prune] [--detailed-exitcode]
+//! ckpt-perms [GLOBAL OPTIONS] apply    FILE [--prune] [--yes] [--concurrency N]
+//! ckpt-perms schema
 //! ckpt-perms completions bash|zsh|fish
 //!
 //! GLOBAL OPTIONS: --api-key --admin-api-key --base-url --organization --project
@@ -74,10 +79,15 @@
 //! - **Exit codes**: [`0`](cli::EXIT_OK) success; [`1`](cli::EXIT_API) an API error,
 //!   a network error or timeout, an unreadable response, unwritable output;
 //!   [`2`](cli::EXIT_USAGE) a usage error: clap's own (bad flag or value), a
-//!   missing path parameter, no API key, bad standard input, an invalid base URL.
-//!   With exit code 2 nothing was sent. [`130`](cli::EXIT_INTERRUPTED): stopped by
-//!   Ctrl-C, after saying what was done. A closed output pipe (`| head`) ends the
-//!   run quietly with 0.
+//!   missing path parameter, a malformed id, no API key, bad standard input, an
+//!   invalid base URL. With exit code 2 nothing was sent.
+//!   [`130`](cli::EXIT_INTERRUPTED): stopped by Ctrl-C, after saying what was done.
+//!   A closed output pipe (`| head`) ends the run quietly with 0. `plan` and
+//!   `apply` follow terraform instead, so that a CI job can trust them: 1 on any
+//!   error (a bad file or flag included); `plan --detailed-exitcode` exits
+//!   [`2`](cli::EXIT_CHANGES) when changes are pending, 0 when there are none;
+//!   `apply` exits 0 only when the checkpoints match the file. A pending change is
+//!   an outcome a verb returns, not a failure.
 //! - **Keys**: `--admin-api-key`, `--api-key`, `OPENAI_ADMIN_KEY`,
 //!   `OPENAI_API_KEY`, the first one set. Without any, the run stops before any
 //!   request and names the variables. Help texts never show a key's value, and
@@ -112,11 +122,22 @@ pub fn main() -> ExitCode {
         Err(error) => {
             let _ = error.print();
             return ExitCode::from(if error.use_stderr() {
-                cli::EXIT_USAGE
+                refused_verb_exit_code(std::env::args_os())
             } else {
                 cli::EXIT_OK
             });
         }
     };
     run::run(cli)
+}
+
+/// The exit code of a command line clap refused: that of a usage error of its
+/// verb, found by parsing it again leniently (`plan` and `apply` exit 1 on any
+/// error, the other verbs 2).
+fn refused_verb_exit_code(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
+    let lenient = <cli::Cli as clap::CommandFactory>::command().ignore_errors(true);
+    match lenient.try_get_matches_from(args) {
+        Ok(matches) if matches!(matches.subcommand_name(), Some("plan" | "apply")) => cli::EXIT_API,
+        _ => cli::EXIT_USAGE,
+    }
 }

@@ -35,15 +35,62 @@
 //! ```
 
 use std::io::{self, Write};
+use std::marker::PhantomData;
 
 use clap::ValueEnum;
-use permissions_api::permissions_types::{CheckpointPermission, DeletedPermission, PermissionList};
+use permissions_api::Page;
+use permissions_api::permissions_types::{CheckpointPermission, DeletedPermission, Project};
 use serde::Serialize;
 
 /// Width of the permission id column: `cp_` and 24 characters.
 pub const ID_WIDTH: usize = 27;
 /// Width of the project id column: `proj_` and 24 characters.
 pub const PROJECT_ID_WIDTH: usize = 29;
+/// Width of the project name column; a longer name is printed whole.
+pub const NAME_WIDTH: usize = 24;
+
+/// An item of a listing, as a table shows it.
+pub trait Row: Serialize {
+    /// Each column's header and width (the last column's width is not used).
+    const COLUMNS: &'static [(&'static str, usize)];
+
+    /// The row's cells, one per column.
+    fn cells(&self) -> Vec<String>;
+}
+
+impl Row for CheckpointPermission {
+    const COLUMNS: &'static [(&'static str, usize)] = &[
+        ("ID", ID_WIDTH),
+        ("PROJECT_ID", PROJECT_ID_WIDTH),
+        ("CREATED_AT", 0),
+    ];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            cell(&self.id),
+            cell(&self.project_id),
+            format_timestamp(self.created_at),
+        ]
+    }
+}
+
+impl Row for Project {
+    const COLUMNS: &'static [(&'static str, usize)] = &[
+        ("ID", PROJECT_ID_WIDTH),
+        ("NAME", NAME_WIDTH),
+        ("STATUS", 0),
+    ];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            cell(&self.id),
+            self.name.as_deref().map_or_else(|| "-".to_owned(), cell),
+            self.status
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |s| cell(s.as_str())),
+        ]
+    }
+}
 
 /// How results are printed (`--format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -121,17 +168,19 @@ fn shaped<'a, T: Serialize + ?Sized>(
     })
 }
 
-/// Writes permissions as their pages arrive, in a resolved format.
+/// Writes the items of a listing (permissions, projects) as their pages arrive,
+/// in a resolved format.
 #[derive(Debug)]
-pub struct ItemWriter<W: Write> {
+pub struct ItemWriter<W: Write, T: Row = CheckpointPermission> {
     out: W,
     format: Format,
     transform: Option<Transform>,
     items: u64,
     started: bool,
+    rows: PhantomData<fn(&T)>,
 }
 
-impl<W: Write> ItemWriter<W> {
+impl<W: Write, T: Row> ItemWriter<W, T> {
     /// A writer of `format` into `out`.
     pub fn new(out: W, format: Format) -> Self {
         Self {
@@ -140,6 +189,7 @@ impl<W: Write> ItemWriter<W> {
             transform: None,
             items: 0,
             started: false,
+            rows: PhantomData,
         }
     }
 
@@ -150,46 +200,41 @@ impl<W: Write> ItemWriter<W> {
         self
     }
 
-    /// How many permissions were written.
+    /// How many items were written.
     pub fn items(&self) -> u64 {
         self.items
     }
 
-    /// Writes the permissions of `page` (with `raw`, the page itself) and flushes.
-    pub fn page(&mut self, page: &PermissionList) -> io::Result<()> {
+    /// Writes the items of `page` (with `raw`, the page itself) and flushes.
+    pub fn page<P: Page<Item = T> + Serialize>(&mut self, page: &P) -> io::Result<()> {
         match self.format {
             Format::Raw => {
                 write_json_line(&mut self.out, &shaped(page, self.transform.as_ref())?)?;
             }
             Format::Table => {
                 if !self.started {
-                    writeln!(self.out, "{}", table_row("ID", "PROJECT_ID", "CREATED_AT"))?;
+                    writeln!(self.out, "{}", table_header::<T>())?;
                 }
-                for item in &page.data {
-                    let created = format_timestamp(item.created_at);
-                    writeln!(
-                        self.out,
-                        "{}",
-                        table_row(&cell(&item.id), &cell(&item.project_id), &created)
-                    )?;
+                for item in page.items() {
+                    writeln!(self.out, "{}", table_row::<T>(&item.cells()))?;
                 }
             }
             _ => {
-                for item in &page.data {
+                for item in page.items() {
                     self.item(item)?;
                 }
             }
         }
         if matches!(self.format, Format::Raw | Format::Table) {
-            self.items += page.data.len() as u64;
+            self.items += page.items().len() as u64;
         }
         self.started = true;
         self.out.flush()
     }
 
-    /// One permission of a listing (not called for `table` and `raw`, which
+    /// One item of a listing (not called for `table` and `raw`, which
     /// [`page`](Self::page) writes itself).
-    fn item(&mut self, item: &CheckpointPermission) -> io::Result<()> {
+    fn item(&mut self, item: &T) -> io::Result<()> {
         let first = self.items == 0;
         let item = &shaped(item, self.transform.as_ref())?;
         match self.format {
@@ -229,7 +274,7 @@ impl<W: Write> ItemWriter<W> {
             Format::Pretty => self.out.write_all(b"\n]\n")?,
             Format::Yaml if self.items == 0 => self.out.write_all(b"[]\n")?,
             Format::Table if !self.started => {
-                writeln!(self.out, "{}", table_row("ID", "PROJECT_ID", "CREATED_AT"))?;
+                writeln!(self.out, "{}", table_header::<T>())?;
             }
             _ => {}
         }
@@ -239,16 +284,21 @@ impl<W: Write> ItemWriter<W> {
 }
 
 /// Writes one page as a document: `json`, `jsonl`, `raw` compact on one line,
-/// `pretty` indented, `yaml`; `table` prints its permissions.
-pub fn write_page<W: Write>(
+/// `pretty` indented, `yaml`; `table` prints its items.
+pub fn write_page<W: Write, P>(
     out: W,
     format: Format,
     transform: Option<&Transform>,
-    page: &PermissionList,
-) -> io::Result<W> {
+    page: &P,
+) -> io::Result<W>
+where
+    P: Page + Serialize,
+    P::Item: Row,
+{
     match format {
         Format::Table | Format::Jsonl => {
-            let mut writer = ItemWriter::new(out, format).with_transform(transform.cloned());
+            let mut writer =
+                ItemWriter::<W, P::Item>::new(out, format).with_transform(transform.cloned());
             writer.page(page)?;
             writer.finish()
         }
@@ -303,8 +353,26 @@ fn write_json_line<W: Write, T: Serialize + ?Sized>(out: &mut W, value: &T) -> i
     out.write_all(b"\n")
 }
 
-fn table_row(id: &str, project_id: &str, created: &str) -> String {
-    format!("{id:<ID_WIDTH$}  {project_id:<PROJECT_ID_WIDTH$}  {created}")
+fn table_header<T: Row>() -> String {
+    let names: Vec<String> = T::COLUMNS
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
+    table_row::<T>(&names)
+}
+
+/// The cells of a row, each padded to its column's width but the last, two
+/// spaces apart.
+fn table_row<T: Row>(cells: &[String]) -> String {
+    let mut row = String::new();
+    for (i, (text, (_, width))) in cells.iter().zip(T::COLUMNS).enumerate() {
+        if i + 1 == T::COLUMNS.len() {
+            row.push_str(text);
+        } else {
+            row.push_str(&format!("{text:<width$}  "));
+        }
+    }
+    row
 }
 
 /// A table cell: control characters from the server are escaped so that they
@@ -356,6 +424,7 @@ pub fn format_timestamp(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use permissions_api::permissions_types::PermissionList;
 
     fn permission(n: u32) -> CheckpointPermission {
         CheckpointPermission::new(
@@ -366,7 +435,7 @@ mod tests {
     }
 
     fn pages(format: Format, pages: &[Vec<u32>]) -> String {
-        let mut writer = ItemWriter::new(Vec::new(), format);
+        let mut writer = ItemWriter::<_, CheckpointPermission>::new(Vec::new(), format);
         for (i, ids) in pages.iter().enumerate() {
             let data = ids.iter().copied().map(permission).collect();
             writer
@@ -418,7 +487,7 @@ mod tests {
         let mut long = permission(9);
         long.project_id = "proj_with_a_much_longer_id_than_usual_0123456789".into();
         long.id = "cp_bad\nid".into();
-        let mut writer = ItemWriter::new(Vec::new(), Format::Table);
+        let mut writer = ItemWriter::<_, CheckpointPermission>::new(Vec::new(), Format::Table);
         writer
             .page(&PermissionList::new(vec![permission(1)], true))
             .unwrap();
@@ -433,6 +502,34 @@ mod tests {
         assert_eq!(column(lines[1]), column(lines[2]));
         assert!(lines[3].contains("proj_with_a_much_longer_id_than_usual_0123456789"));
         assert!(lines[3].starts_with("cp_bad\\nid"));
+    }
+
+    #[test]
+    fn projects_have_a_table_of_their_own() {
+        use permissions_api::permissions_types::ProjectList;
+        let mut unnamed = Project::new("proj_b", None, 1).archived(2);
+        unnamed.status = None;
+        let page = ProjectList::new(
+            vec![
+                Project::new("proj_a", Some("Research"), 1),
+                Project::new("proj_c", Some("A name longer than its column"), 1).archived(3),
+                unnamed,
+            ],
+            false,
+        );
+        let text =
+            String::from_utf8(write_page(Vec::new(), Format::Table, None, &page).unwrap()).unwrap();
+        assert_eq!(
+            text,
+            "ID                             NAME                      STATUS\n\
+             proj_a                         Research                  active\n\
+             proj_c                         A name longer than its column  archived\n\
+             proj_b                         -                         -\n"
+        );
+        let jsonl =
+            String::from_utf8(write_page(Vec::new(), Format::Jsonl, None, &page).unwrap()).unwrap();
+        let first: Project = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+        assert_eq!(first, page.data[0]);
     }
 
     #[test]

@@ -6,22 +6,49 @@ use std::process::ExitCode;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command, CompletionShell, EXIT_OK, OfficialVerb};
+use crate::cli::{
+    Cli, Command, CompletionShell, EXIT_API, EXIT_CHANGES, EXIT_OK, EXIT_USAGE, OfficialVerb,
+};
 use crate::config::{build_client, init_logging};
 use crate::context::Context;
 use crate::failure::{Failure, report};
 use crate::output::{Format, Transform};
 use crate::sharing;
-use crate::verbs::{create, delete, list, retrieve};
+use crate::verbs::{create, delete, list, projects, retrieve};
+
+/// How a run that did not fail ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// It did what was asked.
+    Done,
+    /// `plan` found changes to make; exit 2 with `--detailed-exitcode`, else 0.
+    ChangesPending {
+        /// Whether `--detailed-exitcode` was given.
+        detailed: bool,
+    },
+}
 
 /// Runs `cli` and returns the exit code; see [`crate::cli::EXIT_API`] and
 /// [`crate::cli::EXIT_USAGE`].
 pub fn run(cli: Cli) -> ExitCode {
+    let usage = usage_exit_code(&cli.command);
     let code = match execute(cli) {
-        Ok(()) => EXIT_OK,
-        Err(failure) => report(failure),
+        Ok(Outcome::Done | Outcome::ChangesPending { detailed: false }) => EXIT_OK,
+        Ok(Outcome::ChangesPending { detailed: true }) => EXIT_CHANGES,
+        Err(failure) => report(failure, usage),
     };
     ExitCode::from(code)
+}
+
+/// The exit code of a usage error (nothing sent): 1 for `plan` and `apply`, which
+/// exit 1 on any error as terraform does (so that 2 means only "changes pending"),
+/// 2 for the other verbs.
+pub(crate) fn usage_exit_code(command: &Command) -> u8 {
+    if matches!(command, Command::Plan(_) | Command::Apply(_)) {
+        EXIT_API
+    } else {
+        EXIT_USAGE
+    }
 }
 
 enum Job {
@@ -29,13 +56,16 @@ enum Job {
     Retrieve(retrieve::RetrieveJob),
     Create(create::CreateJob),
     Delete(delete::DeleteJob),
+    Projects(projects::ProjectsJob),
     Sharing(sharing::Job),
 }
 
-fn execute(cli: Cli) -> Result<(), Failure> {
+fn execute(cli: Cli) -> Result<Outcome, Failure> {
     let Cli { global, command } = cli;
-    if let Command::Completions { shell } = command {
-        return completions(shell);
+    match command {
+        Command::Completions { shell } => return completions(shell).map(|()| Outcome::Done),
+        Command::Schema => return schema().map(|()| Outcome::Done),
+        _ => {}
     }
     init_logging(global.debug, io::stderr().is_terminal());
     let format = global.format.format;
@@ -64,7 +94,10 @@ fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Export(args) => Job::Sharing(sharing::export_job(args)?),
         Command::Plan(args) => Job::Sharing(sharing::plan_job(args)?),
         Command::Apply(args) => Job::Sharing(sharing::apply_job(args)?),
-        Command::Official { .. } | Command::Completions { .. } => return Ok(()),
+        Command::Projects(args) => Job::Projects(projects::parse(args)?),
+        Command::Official { .. } | Command::Completions { .. } | Command::Schema => {
+            return Ok(Outcome::Done);
+        }
     };
     let client = build_client(&global)?;
     let ctx = Context {
@@ -80,14 +113,24 @@ fn execute(cli: Cli) -> Result<(), Failure> {
         .build()
         .map_err(|e| Failure::Usage(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async {
-        match job {
+        let done = match job {
             Job::List(job) => list::run(&ctx, job).await,
             Job::Retrieve(job) => retrieve::run(&ctx, job).await,
             Job::Create(job) => create::run(&ctx, job).await,
             Job::Delete(job) => delete::run(&ctx, job).await,
-            Job::Sharing(job) => sharing::run(&ctx, job).await,
-        }
+            Job::Projects(job) => projects::run(&ctx, job).await,
+            Job::Sharing(job) => return sharing::run(&ctx, job).await,
+        };
+        done.map(|()| Outcome::Done)
     })
+}
+
+/// Prints the sharing file's JSON Schema.
+fn schema() -> Result<(), Failure> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{:#}", permissions_sharing::file::json_schema())?;
+    out.flush()?;
+    Ok(())
 }
 
 fn completions(shell: CompletionShell) -> Result<(), Failure> {

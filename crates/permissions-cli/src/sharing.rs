@@ -10,15 +10,19 @@ use std::path::{Path, PathBuf};
 use std::pin::pin;
 
 use futures::StreamExt;
+use permissions_api::permissions_types::CheckpointId;
 use permissions_sharing::{
-    Ledger, Plan, SharingFile, State, StepError, apply, file::check_checkpoint, plan, read_state,
+    Desired, Ledger, Organization, Plan, SharingFile, State, StepError, apply, plan,
+    read_organization, read_state, resolve,
 };
 
+use crate::args::checkpoint_id;
 use crate::cli::{ApplyArgs, ExportArgs, PlanArgs};
 use crate::context::Context;
 use crate::failure::Failure;
 use crate::output::{Format, write_document};
 use crate::progress::{Tally, drive};
+use crate::run::Outcome;
 
 /// Not-applied steps listed by name after a failure; the rest are counted.
 const SHOWN_STEPS: usize = 10;
@@ -26,12 +30,14 @@ const SHOWN_STEPS: usize = 10;
 /// A checked `export`, `plan` or `apply`.
 pub(crate) enum Job {
     Export {
-        checkpoints: Vec<String>,
+        checkpoints: Vec<CheckpointId>,
         output: Option<PathBuf>,
+        names: bool,
     },
     Plan {
         file: SharingFile,
         prune: bool,
+        detailed: bool,
     },
     Apply {
         file: SharingFile,
@@ -42,26 +48,29 @@ pub(crate) enum Job {
 }
 
 pub(crate) fn export_job(args: ExportArgs) -> Result<Job, Failure> {
-    for checkpoint in &args.checkpoints {
-        check_checkpoint(checkpoint).map_err(Failure::Usage)?;
-    }
-    let mut checkpoints = args.checkpoints;
+    let mut checkpoints = args
+        .checkpoints
+        .into_iter()
+        .map(checkpoint_id)
+        .collect::<Result<Vec<_>, _>>()?;
     checkpoints.sort();
     checkpoints.dedup();
     Ok(Job::Export {
         checkpoints,
         output: args.output,
+        names: args.names,
     })
 }
 
 fn read_file(path: &Path) -> Result<SharingFile, Failure> {
-    SharingFile::read(path).map_err(|e| Failure::Usage(e.to_string()))
+    SharingFile::read(path).map_err(Failure::File)
 }
 
 pub(crate) fn plan_job(args: PlanArgs) -> Result<Job, Failure> {
     Ok(Job::Plan {
         file: read_file(&args.file)?,
         prune: args.prune,
+        detailed: args.detailed_exitcode,
     })
 }
 
@@ -82,20 +91,26 @@ pub(crate) fn apply_job(args: ApplyArgs) -> Result<Job, Failure> {
     })
 }
 
-pub(crate) async fn run(ctx: &Context, job: Job) -> Result<(), Failure> {
+pub(crate) async fn run(ctx: &Context, job: Job) -> Result<Outcome, Failure> {
     match job {
         Job::Export {
             checkpoints,
             output,
-        } => export(ctx, &checkpoints, output.as_deref()).await,
-        Job::Plan { file, prune } => {
-            let changes = plan(&file, &read(ctx, &file_checkpoints(&file)).await?, prune);
-            print_plan(ctx, &changes)?;
-            if changes.is_empty() {
-                Ok(())
+            names,
+        } => export(ctx, &checkpoints, output.as_deref(), names).await,
+        Job::Plan {
+            file,
+            prune,
+            detailed,
+        } => {
+            let (desired, current) = prepare(ctx, &file).await?;
+            let changes = plan(&desired, &current, prune);
+            print_plan(ctx, &changes, &desired)?;
+            Ok(if changes.is_empty() {
+                Outcome::Done
             } else {
-                Err(Failure::ChangesPending)
-            }
+                Outcome::ChangesPending { detailed }
+            })
         }
         Job::Apply {
             file,
@@ -104,34 +119,66 @@ pub(crate) async fn run(ctx: &Context, job: Job) -> Result<(), Failure> {
             concurrency,
         } => {
             // Planned again from what the API holds now, never from a saved plan.
-            let changes = plan(&file, &read(ctx, &file_checkpoints(&file)).await?, prune);
+            let (desired, current) = prepare(ctx, &file).await?;
+            let changes = plan(&desired, &current, prune);
             print_text(&changes)?;
             if changes.is_empty() {
-                return Ok(());
+                return Ok(Outcome::Done);
             }
             if !yes && !confirmed(&changes)? {
                 return Err(Failure::Unexpected(
                     "apply cancelled: nothing was changed".into(),
                 ));
             }
-            apply_plan(ctx, &changes, concurrency).await
+            apply_plan(ctx, &changes, concurrency).await?;
+            Ok(Outcome::Done)
         }
     }
 }
 
-fn file_checkpoints(file: &SharingFile) -> Vec<String> {
-    file.checkpoints().map(|(c, _)| c.to_owned()).collect()
+/// What `plan` and `apply` compare: the file resolved against the organization's
+/// projects (read once), and the state of its checkpoints. Refusals and warnings
+/// are said on standard error; nothing is written.
+async fn prepare(ctx: &Context, file: &SharingFile) -> Result<(Desired, State), Failure> {
+    let organization = read_projects(ctx).await?;
+    let resolution = resolve(file, &organization).map_err(Failure::Refused)?;
+    for warning in &resolution.warnings {
+        eprintln!("warning: {warning}");
+    }
+    if let Organization::Unlisted { reason } = &organization {
+        eprintln!(
+            "note: the organization's projects could not be listed ({reason}): the project \
+             ids were not checked against the organization"
+        );
+    }
+    let checkpoints: Vec<CheckpointId> = file.checkpoints().map(|(c, _)| c.clone()).collect();
+    let state = read(ctx, &checkpoints).await?;
+    Ok((resolution.desired, state))
+}
+
+/// Reads the organization's projects, with the progress line.
+async fn read_projects(ctx: &Context) -> Result<Organization, Failure> {
+    let tally = Tally::new("reading the organization's projects", None);
+    let progress = ctx.progress();
+    let projects = ctx.client.organization().projects();
+    match drive(read_organization(&projects), &progress, &tally).await {
+        Ok(organization) => organization.map_err(Failure::Request),
+        Err(interrupted) => {
+            eprintln!("interrupted while reading the organization's projects: nothing was changed");
+            Err(interrupted.into())
+        }
+    }
 }
 
 /// Reads the state of `checkpoints`, with the progress line.
-async fn read(ctx: &Context, checkpoints: &[String]) -> Result<State, Failure> {
+async fn read(ctx: &Context, checkpoints: &[CheckpointId]) -> Result<State, Failure> {
     let tally = Tally::new("checkpoints read", Some(checkpoints.len() as u64));
     let progress = ctx.progress();
     let permissions = ctx.permissions();
     let job = async {
         let mut state = State::new();
         for checkpoint in checkpoints {
-            let one = read_state(&permissions, [checkpoint.as_str()])
+            let one = read_state(&permissions, [checkpoint])
                 .await
                 .map_err(Failure::Request)?;
             state.merge(one);
@@ -150,13 +197,26 @@ async fn read(ctx: &Context, checkpoints: &[String]) -> Result<State, Failure> {
 
 async fn export(
     ctx: &Context,
-    checkpoints: &[String],
+    checkpoints: &[CheckpointId],
     output: Option<&Path>,
-) -> Result<(), Failure> {
+    names: bool,
+) -> Result<Outcome, Failure> {
+    let organization = if names {
+        match read_projects(ctx).await? {
+            Organization::Listed(directory) => Some(directory),
+            Organization::Unlisted { reason } => {
+                return Err(Failure::Unexpected(format!(
+                    "--names: the organization's projects could not be listed ({reason})"
+                )));
+            }
+        }
+    } else {
+        None
+    };
     let state = read(ctx, checkpoints).await?;
     let file = state
-        .to_file()
-        .map_err(|e| Failure::Unexpected(format!("the API holds an id this file cannot: {e}")))?;
+        .to_file(organization.as_ref())
+        .map_err(|e| Failure::Unexpected(format!("the API holds an id a file cannot: {e}")))?;
     let text = file.to_yaml();
     let projects: usize = file.checkpoints().map(|(_, p)| p.len()).sum();
     match output {
@@ -176,7 +236,7 @@ async fn export(
             );
         }
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// Writes `text` to a file beside `path`, then renames it over `path`: a reader
@@ -194,11 +254,12 @@ fn write_whole(path: &Path, text: &str) -> io::Result<()> {
 
 /// The plan as text (the default) or as one document (`--format json`, `pretty`,
 /// `yaml`).
-fn print_plan(ctx: &Context, changes: &Plan) -> Result<(), Failure> {
+fn print_plan(ctx: &Context, changes: &Plan, desired: &Desired) -> Result<(), Failure> {
     match ctx.format {
         Format::Json | Format::Pretty | Format::Yaml if ctx.format_given => {
             let document = serde_json::json!({
                 "prune": changes.prune,
+                "ids_checked": desired.is_checked(),
                 "checkpoints": changes.checkpoints,
                 "totals": changes.totals(),
             });
@@ -221,17 +282,33 @@ fn print_text(changes: &Plan) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `+ proj_...` to grant, `- proj_... (cp_...)` to revoke, counts of the others,
-/// per checkpoint; then the totals and the requests `apply` needs.
+/// ` (Name)` after a project id, when the project has a name.
+fn named(name: Option<&str>) -> String {
+    name.map(|name| format!(" ({name})")).unwrap_or_default()
+}
+
+/// `+ proj_... (Name)` to grant, `- proj_... (Name) (cp_...)` to revoke, counts of
+/// the others, per checkpoint; then the totals and the requests `apply` needs.
 pub(crate) fn render(changes: &Plan) -> String {
     let mut text = String::new();
     for part in &changes.checkpoints {
         let _ = writeln!(text, "{}", part.checkpoint);
-        for project in &part.grant {
-            let _ = writeln!(text, "  + {project}");
+        for grant in &part.grant {
+            let _ = writeln!(
+                text,
+                "  + {}{}",
+                grant.project_id,
+                named(grant.name.as_deref())
+            );
         }
         for revoke in &part.revoke {
-            let _ = writeln!(text, "  - {} ({})", revoke.project_id, revoke.permission_id);
+            let _ = writeln!(
+                text,
+                "  - {}{} ({})",
+                revoke.project_id,
+                named(revoke.name.as_deref()),
+                revoke.permission_id
+            );
         }
         if part.unchanged > 0 {
             let _ = writeln!(text, "    {} unchanged", part.unchanged);
@@ -343,7 +420,7 @@ mod tests {
 
     #[test]
     fn the_text_shows_every_change_and_the_totals() {
-        let file = SharingFile::new([
+        let file = Desired::new([
             ("ft:a:b", vec!["proj_keep", "proj_new"]),
             ("ft:a:c", vec![]),
         ])

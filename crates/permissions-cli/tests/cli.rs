@@ -380,7 +380,7 @@ fn bad_stdin_is_a_usage_error_and_sends_nothing() {
     let cases = [
         (
             "proj_a\nproj_b proj_c\n",
-            "line 2: project id \"proj_b proj_c\" contains ' '",
+            "line 2: invalid project id \"proj_b proj_c\": it holds ' '",
         ),
         ("[\"proj_a\", 7]", "not a JSON array of strings"),
         ("{\"project_ids\": [\"proj_a\"], \"x\": 1}", "unknown field"),
@@ -408,6 +408,98 @@ fn bad_stdin_is_a_usage_error_and_sends_nothing() {
         .code(2)
         .stderr(predicate::str::contains("not UTF-8"));
     assert_eq!(server.requests(), 0);
+}
+
+#[test]
+fn malformed_ids_are_refused_before_any_request_with_the_argument_named() {
+    let server = Server::seeded(1);
+    let cases: &[(&[&str], &str, &str)] = &[
+        (
+            &["create", "not a checkpoint", "--project-id", "proj_a"],
+            "",
+            "error: checkpoint: invalid checkpoint id",
+        ),
+        (
+            &[
+                "create",
+                "ftckpt_zc4Q7MP6XxulcVzj4MZdwsAB",
+                "--project-id",
+                "proj_a",
+            ],
+            "",
+            "checkpoint object's id; pass the fine-tuned model id instead",
+        ),
+        (
+            &["create", CKPT, "--project-id", "not a project"],
+            "",
+            "error: --project-id: invalid project id \"not a project\"",
+        ),
+        (
+            &["create", CKPT],
+            "proj_a\nproj-b\n",
+            "standard input: line 2: invalid project id \"proj-b\"",
+        ),
+        (
+            &["create", CKPT],
+            "[\"proj_a\", \"cp_1\"]",
+            "element 1 of the JSON array: invalid project id",
+        ),
+        (
+            &["delete", CKPT, "proj_a"],
+            "",
+            "error: permission id: invalid permission id \"proj_a\"",
+        ),
+        (
+            &["delete", CKPT, "-"],
+            "cp_a\ncp b\n",
+            "standard input: line 2: invalid permission id",
+        ),
+        (
+            &["list", CKPT, "--after", "proj_a"],
+            "",
+            "error: --after: invalid permission id",
+        ),
+        (
+            &["list", CKPT, "--project-id", "cp_a"],
+            "",
+            "error: --project-id: invalid project id",
+        ),
+        (
+            &["retrieve", "gpt-4o"],
+            "",
+            "invalid checkpoint id \"gpt-4o\"",
+        ),
+        (&["export", "ft:"], "", "invalid checkpoint id \"ft:\""),
+        (
+            &["projects", "--after", "cp_a"],
+            "",
+            "error: --after: invalid project id",
+        ),
+        (
+            &[
+                "create",
+                CKPT,
+                "--project-id",
+                "sk-admin-0123456789abcdefSECRET",
+            ],
+            "",
+            "looks like an API key",
+        ),
+    ];
+    for (args, stdin, message) in cases {
+        let output = server
+            .cmd()
+            .args(*args)
+            .write_stdin(*stdin)
+            .output()
+            .unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+        assert!(!err.contains("SECRET"), "{args:?}: {err}");
+        assert_eq!(stdout(&output), "", "{args:?}");
+    }
+    assert_eq!(server.requests(), 0, "a refused id reached the server");
 }
 
 #[test]
@@ -471,7 +563,7 @@ fn without_a_key_nothing_is_sent_and_the_variables_are_named() {
     let server = Server::seeded(1);
     for verb in [
         &["list", CKPT][..],
-        &["create", CKPT, "--project-id", "p"],
+        &["create", CKPT, "--project-id", "proj_p"],
         &["delete", CKPT, "cp_1"],
     ] {
         bare()

@@ -4,7 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::io::{self, BufWriter, IsTerminal};
 
 use futures::{StreamExt, TryStreamExt};
-use permissions_api::permissions_types::PermissionList;
+use permissions_api::permissions_types::{CheckpointId, PermissionList, ProjectId};
 use tracing::debug;
 
 use crate::args::{checkpoint, missing};
@@ -17,8 +17,8 @@ use crate::progress::{Tally, drive};
 
 /// What `create` does.
 pub(crate) struct CreateJob {
-    checkpoint: String,
-    project_ids: Vec<String>,
+    checkpoint: CheckpointId,
+    project_ids: Vec<ProjectId>,
     batch_size: usize,
     concurrency: usize,
 }
@@ -30,11 +30,12 @@ pub(crate) fn parse(args: CreateArgs) -> Result<CreateJob, Failure> {
     let stdin = io::stdin();
     let read_stdin = args.project_ids.iter().any(|id| id == "-")
         || (args.project_ids.is_empty() && !stdin.is_terminal());
-    let mut ids: Vec<String> = args
+    let mut ids: Vec<ProjectId> = args
         .project_ids
         .into_iter()
         .filter(|id| id != "-")
-        .collect();
+        .map(|id| ProjectId::parse(id).map_err(|e| Failure::invalid_id("--project-id", e)))
+        .collect::<Result<_, _>>()?;
     if ids.is_empty() && !read_stdin {
         return Err(missing(
             "create",
@@ -69,9 +70,9 @@ pub(crate) async fn run(ctx: &Context, job: CreateJob) -> Result<(), Failure> {
         concurrency,
     } = job;
     let total = project_ids.len();
-    let batches: Vec<Vec<String>> = project_ids
+    let batches: Vec<Vec<ProjectId>> = project_ids
         .chunks(batch_size.max(1))
-        .map(<[String]>::to_vec)
+        .map(<[ProjectId]>::to_vec)
         .collect();
     let requests = batches.len();
     let tally = Tally::new("projects granted", Some(total as u64));
@@ -83,7 +84,7 @@ pub(crate) async fn run(ctx: &Context, job: CreateJob) -> Result<(), Failure> {
     let gathered = RefCell::new(Vec::new());
     let confirmed = Cell::new(0usize);
     let permissions = ctx.permissions();
-    let checkpoint_ref = checkpoint.as_str();
+    let checkpoint_ref = &checkpoint;
     let job = async {
         let mut results = futures::stream::iter(batches)
             .map(|batch| async move {
@@ -101,7 +102,7 @@ pub(crate) async fn run(ctx: &Context, job: CreateJob) -> Result<(), Failure> {
             tally.add(page.data.len() as u64);
             if streamed {
                 progress.clear();
-                writer.borrow_mut().page(&page)?;
+                writer.borrow_mut().page(&*page)?;
             } else {
                 gathered.borrow_mut().extend(page.into_inner().data);
             }

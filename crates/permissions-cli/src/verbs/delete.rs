@@ -5,8 +5,9 @@ use std::collections::HashSet;
 use std::io::{self, BufWriter};
 
 use futures::{StreamExt, TryStreamExt};
+use permissions_api::permissions_types::{CheckpointId, PermissionId};
 
-use crate::args::missing;
+use crate::args::{CHECKPOINT_FLAG, checkpoint_id, missing};
 use crate::cli::DeleteArgs;
 use crate::context::{Context, log_response};
 use crate::failure::{Failure, conclude};
@@ -16,8 +17,8 @@ use crate::progress::{Tally, drive};
 
 /// What `delete` does.
 pub(crate) struct DeleteJob {
-    checkpoint: String,
-    permission_ids: Vec<String>,
+    checkpoint: CheckpointId,
+    permission_ids: Vec<PermissionId>,
     concurrency: usize,
 }
 
@@ -30,13 +31,18 @@ pub(crate) fn parse(args: DeleteArgs) -> Result<DeleteJob, Failure> {
         Some(checkpoint) => checkpoint,
         None => positional
             .next()
-            .ok_or_else(|| missing("delete", "--fine-tuned-model-checkpoint <CHECKPOINT>"))?,
+            .ok_or_else(|| missing("delete", CHECKPOINT_FLAG))?,
     };
-    let mut ids: Vec<String> = args.permission_id.into_iter().chain(positional).collect();
-    let read_stdin = ids.iter().any(|id| id == "-");
-    ids.retain(|id| id != "-");
+    let checkpoint = checkpoint_id(checkpoint)?;
+    let given: Vec<String> = args.permission_id.into_iter().chain(positional).collect();
+    let read_stdin = given.iter().any(|id| id == "-");
+    let mut ids: Vec<PermissionId> = given
+        .into_iter()
+        .filter(|id| id != "-")
+        .map(|id| PermissionId::parse(id).map_err(|e| Failure::invalid_id("permission id", e)))
+        .collect::<Result<_, _>>()?;
     if read_stdin {
-        let from_stdin = input::read_ids(io::stdin().lock(), "permission id")
+        let from_stdin = input::read_ids(io::stdin().lock())
             .map_err(|e| Failure::Usage(format!("standard input: {e}")))?;
         ids.extend(from_stdin);
     }
@@ -65,7 +71,7 @@ pub(crate) async fn run(ctx: &Context, job: DeleteJob) -> Result<(), Failure> {
     let progress = ctx.progress();
     let revoked = RefCell::new(HashSet::new());
     let permissions = ctx.permissions();
-    let checkpoint_ref = checkpoint.as_str();
+    let checkpoint_ref = &checkpoint;
     let job = async {
         let mut results = futures::stream::iter(permission_ids.iter())
             .map(|id| async move {
@@ -84,7 +90,7 @@ pub(crate) async fn run(ctx: &Context, job: DeleteJob) -> Result<(), Failure> {
                 ctx.transform.as_ref(),
                 &response,
             )?;
-            revoked.borrow_mut().insert(id.as_str());
+            revoked.borrow_mut().insert(id);
             tally.add(1);
         }
         Ok::<(), Failure>(())
@@ -94,8 +100,8 @@ pub(crate) async fn run(ctx: &Context, job: DeleteJob) -> Result<(), Failure> {
     let unfinished = |what: &str| {
         let left: Vec<&str> = permission_ids
             .iter()
-            .map(String::as_str)
             .filter(|id| !revoked.contains(id))
+            .map(PermissionId::as_str)
             .collect();
         eprintln!(
             "{what}: revoked {} of {total} permission(s); not revoked: {}",

@@ -4,6 +4,7 @@ use std::cell::RefCell;
 
 use futures::StreamExt;
 use permissions_api::ListParams;
+use permissions_api::permissions_types::CheckpointId;
 
 use crate::args::{checkpoint, list_params};
 use crate::cli::ListArgs;
@@ -13,7 +14,7 @@ use crate::progress::{Tally, drive};
 
 /// What `list` does: the checkpoint and the parameters, `max_items` included.
 pub(crate) struct ListJob {
-    checkpoint: String,
+    checkpoint: CheckpointId,
     params: ListParams,
 }
 
@@ -24,7 +25,7 @@ const LIST_PAGE: u32 = 100;
 /// Reads the arguments of `list`.
 pub(crate) fn parse(args: ListArgs) -> Result<ListJob, Failure> {
     let checkpoint = checkpoint("list", args.positional, args.checkpoint)?;
-    let mut params = list_params(args.page);
+    let mut params = list_params(args.page)?;
     params.limit = params.limit.or(Some(LIST_PAGE));
     params.max_items = args.max_items;
     Ok(ListJob { checkpoint, params })
@@ -34,7 +35,7 @@ pub(crate) fn parse(args: ListArgs) -> Result<ListJob, Failure> {
 /// `max_items`.
 pub(crate) async fn run(ctx: &Context, job: ListJob) -> Result<(), Failure> {
     let ListJob { checkpoint, params } = job;
-    let checkpoint = checkpoint.as_str();
+    let checkpoint = &checkpoint;
     let tally = Tally::new("permissions listed", params.max_items);
     let progress = ctx.progress();
     // Outside the job, so that what was printed is closed (a JSON array stays
@@ -48,7 +49,7 @@ pub(crate) async fn run(ctx: &Context, job: ListJob) -> Result<(), Failure> {
             let page = page.map_err(Failure::Request)?;
             log_response(&ctx.client, &*page);
             progress.clear();
-            writer.borrow_mut().page(&page)?;
+            writer.borrow_mut().page(&*page)?;
             tally.add(page.data.len() as u64);
             cursor.borrow_mut().clone_from(&page.last_id);
         }

@@ -5,4 +5,5 @@
 pub(crate) mod create;
 pub(crate) mod delete;
 pub(crate) mod list;
+pub(crate) mod projects;
 pub(crate) mod retrieve;

@@ -2,6 +2,7 @@
 
 use std::io::{self, BufWriter};
 
+use permissions_api::permissions_types::CheckpointId;
 use permissions_api::{ListParams, RETRIEVE_DEPRECATION};
 
 use crate::args::{checkpoint, list_params};
@@ -12,7 +13,7 @@ use crate::output::{Format, write_page};
 
 /// What `retrieve` does.
 pub(crate) struct RetrieveJob {
-    checkpoint: String,
+    checkpoint: CheckpointId,
     params: ListParams,
 }
 
@@ -20,7 +21,7 @@ pub(crate) struct RetrieveJob {
 pub(crate) fn parse(args: RetrieveArgs) -> Result<RetrieveJob, Failure> {
     Ok(RetrieveJob {
         checkpoint: checkpoint("retrieve", args.positional, args.checkpoint)?,
-        params: list_params(args.page),
+        params: list_params(args.page)?,
     })
 }
 
@@ -39,7 +40,7 @@ pub(crate) async fn run(ctx: &Context, job: RetrieveJob) -> Result<(), Failure> 
         BufWriter::new(io::stdout()),
         ctx.format,
         ctx.transform.as_ref(),
-        &page,
+        &*page,
     )?;
     if page.has_more
         && ctx.stderr_is_terminal
