@@ -28,9 +28,16 @@
 //!
 //! # Behaviour where the official API documents nothing
 //!
-//! - Every well-formed checkpoint id exists (an unknown one lists as empty). A
-//!   checkpoint id is 1 to [`MAX_ID_LEN`] printable ASCII characters without `/`, `\`,
-//!   `?`, `#` or `%`; anything else (an encoded slash, an over-long id) is a 400.
+//! - Ids are checked by their types in `permissions-types`
+//!   ([`CheckpointId`](permissions_types::CheckpointId),
+//!   [`ProjectId`](permissions_types::ProjectId),
+//!   [`PermissionId`](permissions_types::PermissionId)): a malformed one in the path,
+//!   the query or the body is a 400 (`code: "invalid_value"`) naming its `param`
+//!   (`fine_tuned_model_checkpoint`, `permission_id`, `after`, `project_id`,
+//!   `project_ids[i]`), and the message is the type's (an `ftckpt_...` object id is
+//!   told to pass the `ft:...` model id). The body is read before the path is
+//!   judged, and an unknown body field before any project id.
+//! - Every well-formed checkpoint id exists (an unknown one lists as empty).
 //! - Order is by `created_at`, ties broken by creation order; descending is the exact
 //!   reverse of ascending.
 //! - `after` is exclusive. An `after` id that was deleted still works: the page
@@ -40,8 +47,8 @@
 //!   duplicate and is no error: the existing permission is returned (the request is
 //!   idempotent). Repeated project ids in one request are granted once. A project
 //!   whose permission was deleted gets a new permission, with a new id.
-//! - `project_ids` holds 1 to [`MAX_PROJECT_IDS`] strings of 1 to [`MAX_ID_LEN`]
-//!   characters; a body is at most [`MAX_BODY_BYTES`] bytes (413 beyond).
+//! - `project_ids` holds 1 to [`MAX_PROJECT_IDS`] project ids; a body is at most
+//!   [`MAX_BODY_BYTES`] bytes (413 beyond).
 //! - Unknown query parameters are ignored; a known one given twice is a 400.
 //! - A key is an admin key when it starts with the configured prefix (`sk-admin-` by
 //!   default); any other well-formed key gets 403. With a key list
@@ -77,7 +84,7 @@ pub use error::Error;
 pub use faults::{Fault, FaultConfig};
 pub use http::router;
 pub use keys::{ApiKey, Scope, read_keys_file};
-pub use rules::{DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_ID_LEN, MAX_LIMIT, MAX_PROJECT_IDS};
+pub use rules::{DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_LIMIT, MAX_PROJECT_IDS};
 pub use seed::{Seed, SeedCheckpoint, SeedPermission, read_seed_file};
 pub use state::EmulatorState;
 pub use throttle::{EndpointCounters, RateLimit};
@@ -198,7 +205,7 @@ impl EmulatorBuilder {
             seed.checkpoints.extend(file.checkpoints);
             seed.permissions.extend(file.permissions);
         }
-        let owners = seed.owners().map_err(Error::Seed)?;
+        let seed::Checked { owners, imports } = seed.check().map_err(Error::Seed)?;
         let mut keys = self.keys;
         for path in &self.keys_files {
             keys.get_or_insert_with(Vec::new)
@@ -213,12 +220,7 @@ impl EmulatorBuilder {
             Some(path) => store::Store::open(path)?,
             None => store::Store::memory(),
         };
-        if !seed.permissions.is_empty() {
-            let imports: Vec<store::Import> = seed
-                .permissions
-                .iter()
-                .map(SeedPermission::to_import)
-                .collect();
+        if !imports.is_empty() {
             let added = store.import(&imports)?;
             tracing::info!(added, given = imports.len(), "seeded permissions");
         }

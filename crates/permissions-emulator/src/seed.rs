@@ -1,13 +1,15 @@
 //! Seed files: checkpoints and permissions to start from, so demos and tests begin
-//! in a known state.
+//! in a known state. Every id is checked by its type in `permissions-types`, once,
+//! here.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::Path;
 
+use permissions_types::{CheckpointId, IdError, PermissionId, ProjectId};
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::rules::{MAX_ID_LEN, is_permission_id, is_valid_checkpoint, is_valid_project_id};
 use crate::store::Import;
 
 /// One permission to put in the emulator before it serves requests.
@@ -16,15 +18,16 @@ use crate::store::Import;
 /// Seeds are added in file order, which breaks ties between equal `created_at`s. A
 /// seed is skipped when its id already exists or its project already holds a
 /// permission on the checkpoint, so seeding a database twice adds nothing. See
-/// [`Seed`] for the file format.
+/// [`Seed`] for the file format. The fields are checked when the emulator starts.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedPermission {
-    /// The fine-tuned model checkpoint the permission is on.
+    /// The fine-tuned model checkpoint the permission is on (a
+    /// [`CheckpointId`]).
     pub checkpoint: String,
-    /// The project the checkpoint is granted to.
+    /// The project the checkpoint is granted to (a [`ProjectId`]).
     pub project_id: String,
-    /// The permission id (`cp_` and 24 ASCII alphanumerics); generated when absent.
+    /// The permission id (a [`PermissionId`]); generated when absent.
     #[serde(default)]
     pub id: Option<String>,
     /// Creation time, Unix seconds; the current time when absent.
@@ -42,35 +45,6 @@ impl SeedPermission {
             created_at: None,
         }
     }
-
-    fn validate(&self) -> Result<(), String> {
-        if !is_valid_checkpoint(&self.checkpoint) {
-            return Err(invalid_checkpoint(&self.checkpoint));
-        }
-        if !is_valid_project_id(&self.project_id) {
-            return Err(invalid_project(&self.project_id));
-        }
-        if let Some(id) = &self.id
-            && !is_permission_id(id)
-        {
-            return Err(format!(
-                "invalid id {id:?}: expected cp_ and 24 ASCII alphanumerics"
-            ));
-        }
-        if self.created_at.is_some_and(|t| t < 0) {
-            return Err("created_at must not be negative".into());
-        }
-        Ok(())
-    }
-
-    pub(crate) fn to_import(&self) -> Import {
-        Import {
-            checkpoint: self.checkpoint.clone(),
-            project_id: self.project_id.clone(),
-            id: self.id.clone(),
-            created_at: self.created_at,
-        }
-    }
 }
 
 /// A checkpoint with the project that owns it: that project can be granted nothing
@@ -79,9 +53,9 @@ impl SeedPermission {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedCheckpoint {
-    /// The fine-tuned model checkpoint.
+    /// The fine-tuned model checkpoint (a [`CheckpointId`]).
     pub id: String,
-    /// The project that owns it.
+    /// The project that owns it (a [`ProjectId`]).
     pub owner_project_id: String,
 }
 
@@ -93,24 +67,6 @@ impl SeedCheckpoint {
             owner_project_id: owner_project_id.into(),
         }
     }
-
-    fn validate(&self) -> Result<(), String> {
-        if !is_valid_checkpoint(&self.id) {
-            return Err(invalid_checkpoint(&self.id));
-        }
-        if !is_valid_project_id(&self.owner_project_id) {
-            return Err(invalid_project(&self.owner_project_id));
-        }
-        Ok(())
-    }
-}
-
-fn invalid_checkpoint(id: &str) -> String {
-    format!("invalid checkpoint {id:?}: 1 to {MAX_ID_LEN} printable ASCII characters, no '/'")
-}
-
-fn invalid_project(id: &str) -> String {
-    format!("invalid project id {id:?}: 1 to {MAX_ID_LEN} characters, no control characters")
 }
 
 /// What a seed file holds. Three forms are read: a JSON list of permissions,
@@ -128,6 +84,9 @@ fn invalid_project(id: &str) -> String {
 ///    "id": "cp_zc4Q7MP6XxulcVzj4MZdwsAB", "created_at": 1712211699}
 /// ]}
 /// ```
+///
+/// Every id must be valid for its type ([`CheckpointId`], [`ProjectId`],
+/// [`PermissionId`]); a checkpoint has one owner and is not granted to it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Seed {
@@ -135,13 +94,6 @@ pub struct Seed {
     pub checkpoints: Vec<SeedCheckpoint>,
     /// Permissions, in the order they are added.
     pub permissions: Vec<SeedPermission>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum SeedFile {
-    List(Vec<SeedPermission>),
-    Object(SeedObject),
 }
 
 #[derive(Deserialize)]
@@ -153,7 +105,7 @@ struct SeedObject {
     permissions: Vec<SeedPermission>,
 }
 
-/// Reads a seed file (see [`Seed`] for its forms).
+/// Reads a seed file (see [`Seed`] for its forms) and checks it.
 pub fn read_seed_file(path: &Path) -> Result<Seed, Error> {
     let text = std::fs::read(path)
         .map_err(|e| Error::Seed(format!("cannot read {}: {e}", path.display())))?;
@@ -161,57 +113,103 @@ pub fn read_seed_file(path: &Path) -> Result<Seed, Error> {
 }
 
 fn parse_seed(text: &[u8]) -> Result<Seed, String> {
-    let file: SeedFile = serde_json::from_slice(text).map_err(|e| {
-        format!(
-            "{e}; expected a list of {{checkpoint, project_id, id?, created_at?}} or \
-             {{\"checkpoints\": [{{id, owner_project_id}}], \"permissions\": [...]}}"
-        )
-    })?;
-    let seed = match file {
-        SeedFile::List(permissions) => Seed {
-            checkpoints: Vec::new(),
+    let is_list = text
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'[');
+    let seed = if is_list {
+        let permissions: Vec<SeedPermission> = serde_json::from_slice(text).map_err(|e| {
+            format!("{e}; expected a list of {{checkpoint, project_id, id?, created_at?}}")
+        })?;
+        Seed {
             permissions,
-        },
-        SeedFile::Object(SeedObject {
-            checkpoints,
-            permissions,
-        }) => Seed {
-            checkpoints,
-            permissions,
-        },
+            ..Seed::default()
+        }
+    } else {
+        let object: SeedObject = serde_json::from_slice(text).map_err(|e| {
+            format!(
+                "{e}; expected a list of permissions or {{\"checkpoints\": [{{id, \
+                 owner_project_id}}], \"permissions\": [{{checkpoint, project_id, id?, \
+                 created_at?}}]}}"
+            )
+        })?;
+        Seed {
+            checkpoints: object.checkpoints,
+            permissions: object.permissions,
+        }
     };
-    seed.owners()?;
+    seed.check()?;
     Ok(seed)
 }
 
+/// A seed, checked: the owner of each checkpoint that has one, and the permissions
+/// to add.
+#[derive(Debug)]
+pub(crate) struct Checked {
+    pub(crate) owners: HashMap<CheckpointId, ProjectId>,
+    pub(crate) imports: Vec<Import>,
+}
+
+/// `text` as an id of type `T`, or a refusal that says where it stood.
+fn id_at<T: TryFrom<String, Error = IdError>>(at: &str, text: &str) -> Result<T, String> {
+    T::try_from(text.to_owned()).map_err(|e| format!("{at}: {e}"))
+}
+
 impl Seed {
-    /// Validates every checkpoint and permission, and returns the owners
-    /// (checkpoint -> owning project). A checkpoint given two different owners, or
-    /// granted to its owner, is refused.
-    pub(crate) fn owners(&self) -> Result<HashMap<String, String>, String> {
-        let mut owners: HashMap<String, String> = HashMap::new();
-        for checkpoint in &self.checkpoints {
-            checkpoint.validate()?;
-            let owner = owners
-                .entry(checkpoint.id.clone())
-                .or_insert_with(|| checkpoint.owner_project_id.clone());
-            if *owner != checkpoint.owner_project_id {
-                return Err(format!(
-                    "checkpoint {:?} is given two owners, {owner:?} and {:?}",
-                    checkpoint.id, checkpoint.owner_project_id
-                ));
+    /// Checks every checkpoint and permission (see [`Seed`] for the rules); the
+    /// first fault is refused, with where it stands.
+    pub(crate) fn check(&self) -> Result<Checked, String> {
+        let mut owners: HashMap<CheckpointId, ProjectId> = HashMap::new();
+        for (i, checkpoint) in self.checkpoints.iter().enumerate() {
+            let at = format!("checkpoints[{i}]");
+            let id: CheckpointId = id_at(&format!("{at}.id"), &checkpoint.id)?;
+            let owner: ProjectId = id_at(
+                &format!("{at}.owner_project_id"),
+                &checkpoint.owner_project_id,
+            )?;
+            match owners.entry(id) {
+                Entry::Occupied(first) if *first.get() != owner => {
+                    return Err(format!(
+                        "{at}: checkpoint {} is given two owners, {} and {owner}",
+                        first.key(),
+                        first.get()
+                    ));
+                }
+                Entry::Occupied(_) => {}
+                Entry::Vacant(entry) => {
+                    entry.insert(owner);
+                }
             }
         }
-        for permission in &self.permissions {
-            permission.validate()?;
-            if owners.get(&permission.checkpoint) == Some(&permission.project_id) {
+
+        let mut imports = Vec::with_capacity(self.permissions.len());
+        for (i, permission) in self.permissions.iter().enumerate() {
+            let at = format!("permissions[{i}]");
+            let checkpoint: CheckpointId =
+                id_at(&format!("{at}.checkpoint"), &permission.checkpoint)?;
+            let project_id: ProjectId = id_at(&format!("{at}.project_id"), &permission.project_id)?;
+            let id: Option<PermissionId> = permission
+                .id
+                .as_deref()
+                .map(|id| id_at(&format!("{at}.id"), id))
+                .transpose()?;
+            if permission.created_at.is_some_and(|t| t < 0) {
+                return Err(format!("{at}.created_at must not be negative"));
+            }
+            if owners.get(&checkpoint) == Some(&project_id) {
                 return Err(format!(
-                    "{:?} owns {:?}: a checkpoint cannot be granted to its owning project",
-                    permission.project_id, permission.checkpoint
+                    "{at}: {project_id} owns {checkpoint}: a checkpoint cannot be granted to its \
+                     owning project"
                 ));
             }
+            imports.push(Import {
+                checkpoint,
+                project_id,
+                id,
+                created_at: permission.created_at,
+            });
         }
-        Ok(owners)
+        Ok(Checked { owners, imports })
     }
 }
 
@@ -233,7 +231,8 @@ mod tests {
             vec![SeedCheckpoint::new("ft:a", "proj_o")]
         );
         assert_eq!(seed.permissions.len(), 1);
-        let only_checkpoints = br#"{"checkpoints": [{"id": "ft:a", "owner_project_id": "p"}]}"#;
+        let only_checkpoints =
+            br#"{"checkpoints": [{"id": "ft:a", "owner_project_id": "proj_o"}]}"#;
         assert_eq!(
             parse_seed(only_checkpoints).map(|s| s.permissions.len()),
             Ok(0)
@@ -241,21 +240,65 @@ mod tests {
     }
 
     #[test]
-    fn bad_seeds_are_refused() {
-        for bad in [
-            &br#"[{"checkpoint": "a/b", "project_id": "p"}]"#[..],
-            br#"[{"checkpoint": "a", "project_id": ""}]"#,
-            br#"[{"checkpoint": "a", "project_id": "p", "id": "cp_short"}]"#,
-            br#"[{"checkpoint": "a", "project_id": "p", "extra": 1}]"#,
-            br#"{"checkpoints": [{"id": "a", "owner_project_id": "p"}], "extra": []}"#,
-            br#"{"checkpoints": [{"id": "a", "owner": "p"}]}"#,
-            br#"{"checkpoints": [{"id": "a", "owner_project_id": "p"},
-                                 {"id": "a", "owner_project_id": "q"}]}"#,
-            br#"{"checkpoints": [{"id": "a", "owner_project_id": "p"}],
-                 "permissions": [{"checkpoint": "a", "project_id": "p"}]}"#,
-            b"not json",
+    fn bad_seeds_are_refused_with_where_they_stand() {
+        for (bad, location) in [
+            (
+                &br#"[{"checkpoint": "ft:a/b", "project_id": "proj_p"}]"#[..],
+                "permissions[0].checkpoint",
+            ),
+            (
+                br#"[{"checkpoint": "ftckpt_abc", "project_id": "proj_p"}]"#,
+                "checkpoint object",
+            ),
+            (
+                br#"[{"checkpoint": "ft:a", "project_id": ""}]"#,
+                "permissions[0].project_id",
+            ),
+            (
+                br#"[{"checkpoint": "ft:a", "project_id": "p"}]"#,
+                "permissions[0].project_id",
+            ),
+            (
+                br#"[{"checkpoint": "ft:a", "project_id": "proj_p", "id": "cp_a-b"}]"#,
+                "permissions[0].id",
+            ),
+            (
+                br#"[{"checkpoint": "ft:a", "project_id": "proj_p", "created_at": -1}]"#,
+                "permissions[0].created_at",
+            ),
+            (
+                br#"[{"checkpoint": "ft:a", "project_id": "proj_p", "extra": 1}]"#,
+                "extra",
+            ),
+            (
+                br#"{"checkpoints": [{"id": "ft:a", "owner_project_id": "proj_p"}], "extra": []}"#,
+                "extra",
+            ),
+            (
+                br#"{"checkpoints": [{"id": "ft:a", "owner": "proj_p"}]}"#,
+                "owner",
+            ),
+            (
+                br#"{"checkpoints": [{"id": "ft:a", "owner_project_id": "proj_p"},
+                                     {"id": "ft:a", "owner_project_id": "proj_q"}]}"#,
+                "two owners",
+            ),
+            (
+                br#"{"checkpoints": [{"id": "ft:a", "owner_project_id": "proj_p"}],
+                     "permissions": [{"checkpoint": "ft:a", "project_id": "proj_p"}]}"#,
+                "owning project",
+            ),
+            (b"not json", "expected a list of permissions"),
         ] {
-            assert!(parse_seed(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+            let error = parse_seed(bad).expect_err(&String::from_utf8_lossy(bad));
+            assert!(error.contains(location), "{location}: {error}");
         }
+    }
+
+    #[test]
+    fn a_refused_id_that_looks_like_a_key_is_not_repeated() {
+        let bad = br#"[{"checkpoint": "ft:a", "project_id": "sk-admin-secret0123456789"}]"#;
+        let error = parse_seed(bad).expect_err("refused");
+        assert!(!error.contains("secret0123456789"), "{error}");
     }
 }

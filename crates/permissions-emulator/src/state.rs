@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use permissions_types::{CheckpointId, ProjectId};
+
 use crate::faults::{Fault, Faults};
 use crate::keys::Keys;
 use crate::store::Store;
@@ -17,7 +19,7 @@ pub(crate) struct Shared {
     pub(crate) admin_key_prefix: String,
     pub(crate) keys: Keys,
     /// The project that owns each checkpoint that has a known owner.
-    pub(crate) owners: HashMap<String, String>,
+    pub(crate) owners: HashMap<CheckpointId, ProjectId>,
     pub(crate) requests: AtomicU64,
     pub(crate) throttle: Throttle,
 }
@@ -68,7 +70,7 @@ impl EmulatorState {
     }
 
     /// The project that owns `checkpoint`, when a seed named one.
-    pub(crate) fn owner_of(&self, checkpoint: &str) -> Option<&str> {
-        self.0.owners.get(checkpoint).map(String::as_str)
+    pub(crate) fn owner_of(&self, checkpoint: &CheckpointId) -> Option<&ProjectId> {
+        self.0.owners.get(checkpoint)
     }
 }

@@ -36,16 +36,16 @@ pub(crate) async fn list(
 ) -> Result<Response, Failure> {
     let checkpoint = checkpoint_from(path)?;
     let query = list_query_from(query)?;
-    let after = query.after.as_deref();
+    let after = query.after.as_ref().map(|id| id.as_str());
     let body = state
         .0
         .store
         .list(
             &checkpoint,
-            after,
+            query.after.as_ref(),
             query.limit,
             query.order,
-            query.project_id.as_deref(),
+            query.project_id.as_ref(),
             |data, has_more| match anomaly.as_ref().map(|Extension(fault)| fault) {
                 Some(Fault::EmptyPage) => page_json(&[], true, None),
                 Some(Fault::RepeatLastId) => page_json(
@@ -143,11 +143,11 @@ pub(crate) async fn create(
     require_json(&headers)?;
     let project_ids = parse_create_body(&body)?;
     if let Some(owner) = state.owner_of(&checkpoint)
-        && project_ids.iter().any(|p| p == owner)
+        && project_ids.contains(owner)
     {
         return Err(Failure::bad_request(format!(
             "Cannot modify checkpoint permissions for the owning project: {}",
-            clip(owner)
+            clip(owner.as_str())
         ))
         .param("project_ids"));
     }
@@ -179,8 +179,8 @@ pub(crate) async fn delete_permission(
                 StatusCode::NOT_FOUND,
                 format!(
                     "No permission found with id '{}' on checkpoint '{}'.",
-                    clip(&permission_id),
-                    clip(&checkpoint)
+                    clip(permission_id.as_str()),
+                    clip(checkpoint.as_str())
                 ),
             )
             .param("permission_id")
