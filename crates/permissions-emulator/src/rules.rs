@@ -9,10 +9,12 @@
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Most project ids one create request may grant.
 pub const MAX_PROJECT_IDS: usize = 100;
-/// Largest `limit` of a list request.
+/// Largest `limit` of a list request (permissions or projects).
 pub const MAX_LIMIT: i64 = 100;
-/// `limit` of a list request that sends none.
+/// `limit` of a list of permissions that sends none.
 pub const DEFAULT_LIMIT: i64 = 10;
+/// `limit` of a list of projects that sends none (the official default).
+pub const DEFAULT_PROJECTS_LIMIT: i64 = 20;
 
 /// Number of random alphanumerics after `cp_` in a permission id the emulator
 /// makes.

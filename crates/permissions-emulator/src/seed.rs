@@ -1,16 +1,17 @@
-//! Seed files: checkpoints and permissions to start from, so demos and tests begin
-//! in a known state. Every id is checked by its type in `permissions-types`, once,
-//! here.
+//! Seed files: the organization's projects, its checkpoints and the permissions to
+//! start from, so demos and tests begin in a known state. Every id is checked by
+//! its type in `permissions-types`, once, here.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use permissions_types::{CheckpointId, IdError, PermissionId, ProjectId};
+use permissions_types::{CheckpointId, IdError, PermissionId, Project, ProjectId, ProjectStatus};
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::store::Import;
+use crate::org::Organization;
+use crate::store::{Import, now};
 
 /// One permission to put in the emulator before it serves requests.
 ///
@@ -49,7 +50,8 @@ impl SeedPermission {
 
 /// A checkpoint with the project that owns it: that project can be granted nothing
 /// on it (the real API answers 400 "Cannot modify checkpoint permissions for the
-/// owning project: proj_...").
+/// owning project: proj_..."). When the seed lists projects, the checkpoints listed
+/// are the only ones that exist.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedCheckpoint {
@@ -69,12 +71,77 @@ impl SeedCheckpoint {
     }
 }
 
-/// What a seed file holds. Three forms are read: a JSON list of permissions,
-/// `{"permissions": [...]}`, and `{"checkpoints": [...], "permissions": [...]}`
-/// (either key may be left out):
+/// A project of the organization, as list-projects serves it.
+///
+/// A seed that lists projects describes the whole organization: a grant naming
+/// another project, or an archived one, is refused, and only the checkpoints the
+/// seed lists exist.
+///
+/// ```
+/// use permissions_emulator::SeedProject;
+/// use permissions_types::ProjectStatus;
+///
+/// let research = SeedProject::new("proj_research", Some("Research"));
+/// assert_eq!(research.status, ProjectStatus::Active);
+/// let old = SeedProject::new("proj_old", None).archived();
+/// assert_eq!(old.status, ProjectStatus::Archived);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedProject {
+    /// The project id (a [`ProjectId`]).
+    pub id: String,
+    /// Its name, which need not be unique; `null` or absent for none.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `active` (the default) or `archived`; any other value is refused.
+    #[serde(default = "active")]
+    pub status: ProjectStatus,
+    /// Creation time, Unix seconds; the start time when absent.
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    /// When an archived project was archived, Unix seconds; the start time (or
+    /// `created_at`, if later) when absent. An active project has none.
+    #[serde(default)]
+    pub archived_at: Option<i64>,
+}
+
+fn active() -> ProjectStatus {
+    ProjectStatus::Active
+}
+
+impl SeedProject {
+    /// The active project `id`, named `name`, created when the emulator starts.
+    pub fn new(id: impl Into<String>, name: Option<&str>) -> Self {
+        Self {
+            id: id.into(),
+            name: name.map(str::to_owned),
+            status: ProjectStatus::Active,
+            created_at: None,
+            archived_at: None,
+        }
+    }
+
+    /// This project, archived.
+    #[must_use]
+    pub fn archived(mut self) -> Self {
+        self.status = ProjectStatus::Archived;
+        self
+    }
+}
+
+/// What a seed file holds. Four forms are read: a JSON list of permissions,
+/// `{"permissions": [...]}`, `{"checkpoints": [...], "permissions": [...]}`, and,
+/// to describe the organization, `{"projects": [...], "checkpoints": [...],
+/// "permissions": [...]}` (any key may be left out):
 ///
 /// ```json
-/// {"checkpoints": [
+/// {"projects": [
+///   {"id": "proj_owner", "name": "Weather"},
+///   {"id": "proj_abGMw1llN8IrBb6SvvY5A1iH", "name": "Research", "created_at": 1711471533},
+///   {"id": "proj_old", "name": null, "status": "archived", "archived_at": 1712000000}
+///  ],
+///  "checkpoints": [
 ///   {"id": "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd",
 ///    "owner_project_id": "proj_owner"}
 ///  ],
@@ -86,10 +153,17 @@ impl SeedCheckpoint {
 /// ```
 ///
 /// Every id must be valid for its type ([`CheckpointId`], [`ProjectId`],
-/// [`PermissionId`]); a checkpoint has one owner and is not granted to it.
+/// [`PermissionId`]); a checkpoint has one owner and is not granted to it. A seed
+/// that lists projects describes the whole organization, so its project ids are
+/// distinct, and every owner and every permission's project is one of them, and
+/// every permission's checkpoint is one of its checkpoints. Each file is checked
+/// alone, and all seeds of an emulator together.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Seed {
+    /// The organization's projects; none leaves every project and checkpoint
+    /// known.
+    pub projects: Vec<SeedProject>,
     /// Checkpoints with their owners.
     pub checkpoints: Vec<SeedCheckpoint>,
     /// Permissions, in the order they are added.
@@ -99,6 +173,8 @@ pub struct Seed {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SeedObject {
+    #[serde(default)]
+    projects: Vec<SeedProject>,
     #[serde(default)]
     checkpoints: Vec<SeedCheckpoint>,
     #[serde(default)]
@@ -128,12 +204,13 @@ fn parse_seed(text: &[u8]) -> Result<Seed, String> {
     } else {
         let object: SeedObject = serde_json::from_slice(text).map_err(|e| {
             format!(
-                "{e}; expected a list of permissions or {{\"checkpoints\": [{{id, \
-                 owner_project_id}}], \"permissions\": [{{checkpoint, project_id, id?, \
-                 created_at?}}]}}"
+                "{e}; expected a list of permissions or {{\"projects\": [{{id, name?, status?, \
+                 created_at?, archived_at?}}], \"checkpoints\": [{{id, owner_project_id}}], \
+                 \"permissions\": [{{checkpoint, project_id, id?, created_at?}}]}}"
             )
         })?;
         Seed {
+            projects: object.projects,
             checkpoints: object.checkpoints,
             permissions: object.permissions,
         }
@@ -142,11 +219,10 @@ fn parse_seed(text: &[u8]) -> Result<Seed, String> {
     Ok(seed)
 }
 
-/// A seed, checked: the owner of each checkpoint that has one, and the permissions
-/// to add.
+/// A seed, checked: the organization it describes and the permissions to add.
 #[derive(Debug)]
 pub(crate) struct Checked {
-    pub(crate) owners: HashMap<CheckpointId, ProjectId>,
+    pub(crate) organization: Organization,
     pub(crate) imports: Vec<Import>,
 }
 
@@ -156,9 +232,23 @@ fn id_at<T: TryFrom<String, Error = IdError>>(at: &str, text: &str) -> Result<T,
 }
 
 impl Seed {
-    /// Checks every checkpoint and permission (see [`Seed`] for the rules); the
-    /// first fault is refused, with where it stands.
+    /// Checks every project, checkpoint and permission (see [`Seed`] for the
+    /// rules); the first fault is refused, with where it stands.
     pub(crate) fn check(&self) -> Result<Checked, String> {
+        let started = now();
+        let projects = (!self.projects.is_empty())
+            .then(|| self.check_projects(started))
+            .transpose()?;
+        let known: Option<HashSet<&str>> = projects
+            .as_ref()
+            .map(|projects| projects.iter().map(|p| p.id.as_str()).collect());
+        let not_in_org = |at: &str, project: &ProjectId| {
+            format!(
+                "{at}: {project} is not one of the seed's projects (a seed that lists projects \
+                 describes the whole organization)"
+            )
+        };
+
         let mut owners: HashMap<CheckpointId, ProjectId> = HashMap::new();
         for (i, checkpoint) in self.checkpoints.iter().enumerate() {
             let at = format!("checkpoints[{i}]");
@@ -167,6 +257,9 @@ impl Seed {
                 &format!("{at}.owner_project_id"),
                 &checkpoint.owner_project_id,
             )?;
+            if known.as_ref().is_some_and(|k| !k.contains(owner.as_str())) {
+                return Err(not_in_org(&format!("{at}.owner_project_id"), &owner));
+            }
             match owners.entry(id) {
                 Entry::Occupied(first) if *first.get() != owner => {
                     return Err(format!(
@@ -202,6 +295,20 @@ impl Seed {
                      owning project"
                 ));
             }
+            if known.is_some() {
+                if known
+                    .as_ref()
+                    .is_some_and(|k| !k.contains(project_id.as_str()))
+                {
+                    return Err(not_in_org(&format!("{at}.project_id"), &project_id));
+                }
+                if !owners.contains_key(&checkpoint) {
+                    return Err(format!(
+                        "{at}.checkpoint: {checkpoint} is not one of the seed's checkpoints (a \
+                         seed that lists projects lists every checkpoint, with its owner)"
+                    ));
+                }
+            }
             imports.push(Import {
                 checkpoint,
                 project_id,
@@ -209,7 +316,52 @@ impl Seed {
                 created_at: permission.created_at,
             });
         }
-        Ok(Checked { owners, imports })
+        Ok(Checked {
+            organization: Organization::new(projects, owners),
+            imports,
+        })
+    }
+
+    /// The projects as list-projects serves them; `started` stands in for the
+    /// times a seed leaves out.
+    fn check_projects(&self, started: i64) -> Result<Vec<Project>, String> {
+        let mut seen = HashSet::with_capacity(self.projects.len());
+        let mut projects = Vec::with_capacity(self.projects.len());
+        for (i, seed) in self.projects.iter().enumerate() {
+            let at = format!("projects[{i}]");
+            let id: ProjectId = id_at(&format!("{at}.id"), &seed.id)?;
+            if !seen.insert(id.clone()) {
+                return Err(format!("{at}: project {id} is listed twice"));
+            }
+            let created_at = seed.created_at.unwrap_or(started);
+            if created_at < 0 {
+                return Err(format!("{at}.created_at must not be negative"));
+            }
+            let project = Project::new(id.into_string(), seed.name.as_deref(), created_at);
+            let project = match (&seed.status, seed.archived_at) {
+                (ProjectStatus::Active, None) => project,
+                (ProjectStatus::Active, Some(_)) => {
+                    return Err(format!(
+                        "{at}: an active project has no archived_at (set \"status\": \"archived\")"
+                    ));
+                }
+                (ProjectStatus::Archived, archived_at) => {
+                    let archived_at = archived_at.unwrap_or(started.max(created_at));
+                    if archived_at < created_at {
+                        return Err(format!("{at}.archived_at is before its created_at"));
+                    }
+                    project.archived(archived_at)
+                }
+                (other, _) => {
+                    return Err(format!(
+                        "{at}.status: {:?} is not a status (expected \"active\" or \"archived\")",
+                        other.as_str()
+                    ));
+                }
+            };
+            projects.push(project);
+        }
+        Ok(projects)
     }
 }
 
@@ -237,6 +389,31 @@ mod tests {
             parse_seed(only_checkpoints).map(|s| s.permissions.len()),
             Ok(0)
         );
+        let organization = br#"{"projects": [
+                {"id": "proj_o", "name": "Owner"},
+                {"id": "proj_1", "name": null, "created_at": 5},
+                {"id": "proj_2", "status": "archived", "created_at": 5, "archived_at": 9}],
+            "checkpoints": [{"id": "ft:a", "owner_project_id": "proj_o"}],
+            "permissions": [{"checkpoint": "ft:a", "project_id": "proj_2"}]}"#;
+        let seed = parse_seed(organization).expect("parses");
+        assert_eq!(
+            seed.projects,
+            vec![
+                SeedProject::new("proj_o", Some("Owner")),
+                SeedProject {
+                    created_at: Some(5),
+                    ..SeedProject::new("proj_1", None)
+                },
+                SeedProject {
+                    created_at: Some(5),
+                    archived_at: Some(9),
+                    ..SeedProject::new("proj_2", None).archived()
+                },
+            ]
+        );
+        let checked = seed.check().expect("checks");
+        assert!(checked.organization.is_closed());
+        assert_eq!(checked.imports.len(), 1);
     }
 
     #[test]
@@ -288,6 +465,41 @@ mod tests {
                      "permissions": [{"checkpoint": "ft:a", "project_id": "proj_p"}]}"#,
                 "owning project",
             ),
+            (
+                br#"{"projects": [{"id": "proj_a"}, {"id": "proj_a"}]}"#,
+                "projects[1]: project proj_a is listed twice",
+            ),
+            (br#"{"projects": [{"id": "a"}]}"#, "projects[0].id"),
+            (
+                br#"{"projects": [{"id": "proj_a", "status": "deleted"}]}"#,
+                "projects[0].status",
+            ),
+            (
+                br#"{"projects": [{"id": "proj_a", "archived_at": 5}]}"#,
+                "projects[0]: an active project",
+            ),
+            (
+                br#"{"projects": [{"id": "proj_a", "status": "archived", "created_at": 9,
+                                   "archived_at": 5}]}"#,
+                "projects[0].archived_at",
+            ),
+            (br#"{"projects": [{"id": "proj_a", "nam": "A"}]}"#, "nam"),
+            (
+                br#"{"projects": [{"id": "proj_a"}],
+                     "checkpoints": [{"id": "ft:a", "owner_project_id": "proj_b"}]}"#,
+                "checkpoints[0].owner_project_id: proj_b is not one of the seed's projects",
+            ),
+            (
+                br#"{"projects": [{"id": "proj_a"}, {"id": "proj_o"}],
+                     "checkpoints": [{"id": "ft:a", "owner_project_id": "proj_o"}],
+                     "permissions": [{"checkpoint": "ft:a", "project_id": "proj_b"}]}"#,
+                "permissions[0].project_id: proj_b is not one of the seed's projects",
+            ),
+            (
+                br#"{"projects": [{"id": "proj_a"}],
+                     "permissions": [{"checkpoint": "ft:a", "project_id": "proj_a"}]}"#,
+                "permissions[0].checkpoint: ft:a is not one of the seed's checkpoints",
+            ),
             (b"not json", "expected a list of permissions"),
         ] {
             let error = parse_seed(bad).expect_err(&String::from_utf8_lossy(bad));
@@ -300,5 +512,23 @@ mod tests {
         let bad = br#"[{"checkpoint": "ft:a", "project_id": "sk-admin-secret0123456789"}]"#;
         let error = parse_seed(bad).expect_err("refused");
         assert!(!error.contains("secret0123456789"), "{error}");
+    }
+
+    #[test]
+    fn archived_projects_get_an_archived_at() {
+        let seed = Seed {
+            projects: vec![SeedProject {
+                created_at: Some(100),
+                ..SeedProject::new("proj_old", None).archived()
+            }],
+            ..Seed::default()
+        };
+        let checked = seed.check().expect("checks");
+        let (page, _) = checked
+            .organization
+            .projects_page(None, 10, true)
+            .expect("page");
+        assert!(page[0].is_archived());
+        assert!(page[0].archived_at.is_some_and(|at| at >= 100));
     }
 }

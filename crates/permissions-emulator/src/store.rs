@@ -139,7 +139,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS permissions_live_grant
     ON permissions (checkpoint, project_id) WHERE deleted_at IS NULL;
 ";
 
-fn now() -> i64 {
+/// The current time, Unix seconds.
+pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

@@ -10,7 +10,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use permissions_types::{CheckpointId, IdError, ListOrder, PermissionId, ProjectId};
 
 use super::envelope::{Failure, clip};
-use crate::rules::{DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_LIMIT, MAX_PROJECT_IDS};
+use crate::rules::{
+    DEFAULT_LIMIT, DEFAULT_PROJECTS_LIMIT, MAX_BODY_BYTES, MAX_LIMIT, MAX_PROJECT_IDS,
+};
 
 /// `text` as an id of type `T`, or the 400 naming `param`, with the id type's own
 /// explanation (which never repeats a text that looks like an API key).
@@ -96,7 +98,7 @@ fn limit_param(value: &str) -> Result<usize, Failure> {
         })
 }
 
-/// The list query, validated.
+/// The query of a list of permissions, validated.
 pub(crate) struct ListQuery {
     pub(crate) after: Option<PermissionId>,
     pub(crate) limit: usize,
@@ -104,7 +106,7 @@ pub(crate) struct ListQuery {
     pub(crate) project_id: Option<ProjectId>,
 }
 
-/// The query of a list request, validated.
+/// The query of a list of permissions, validated.
 pub(crate) fn list_query_from(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<ListQuery, Failure> {
@@ -132,6 +134,51 @@ pub(crate) fn list_query_from(
                     })?;
                 }
                 _ => list.project_id = Some(id_param("project_id", value)?),
+            }
+            Ok(())
+        },
+    )?;
+    Ok(list)
+}
+
+/// The query of a list of projects, validated.
+pub(crate) struct ProjectsQuery {
+    pub(crate) after: Option<ProjectId>,
+    pub(crate) limit: usize,
+    pub(crate) include_archived: bool,
+}
+
+/// The query of a list of projects, validated.
+pub(crate) fn projects_query_from(
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<ProjectsQuery, Failure> {
+    let mut list = ProjectsQuery {
+        after: None,
+        limit: DEFAULT_PROJECTS_LIMIT as usize,
+        include_archived: false,
+    };
+    read_query(
+        query,
+        ["after", "limit", "include_archived"],
+        |slot, value| {
+            match slot {
+                0 => list.after = Some(id_param("after", value)?),
+                1 => list.limit = limit_param(&value)?,
+                _ => {
+                    list.include_archived = match value.as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => {
+                            return Err(Failure::bad_request(format!(
+                                "Invalid 'include_archived': expected 'true' or 'false', got \
+                                 '{}'.",
+                                clip(&value)
+                            ))
+                            .param("include_archived")
+                            .code("invalid_value"));
+                        }
+                    };
+                }
             }
             Ok(())
         },
@@ -266,10 +313,17 @@ mod tests {
     fn limit_bounds() {
         for bad in ["0", "101", "x", "-1", ""] {
             assert!(list_query_from(query(&[("limit", bad)])).is_err(), "{bad}");
+            assert!(
+                projects_query_from(query(&[("limit", bad)])).is_err(),
+                "{bad}"
+            );
         }
         let limit = |q| list_query_from(q).map(|q| q.limit).ok();
         assert_eq!(limit(query(&[("limit", "100")])), Some(100));
         assert_eq!(limit(query(&[])), Some(10));
+        let limit = |q| projects_query_from(q).map(|q| q.limit).ok();
+        assert_eq!(limit(query(&[("limit", "1")])), Some(1));
+        assert_eq!(limit(query(&[])), Some(20));
     }
 
     #[test]
@@ -296,6 +350,21 @@ mod tests {
             list.project_id.as_ref().map(ProjectId::as_str),
             Some("proj_a")
         );
+
+        let projects = projects_query_from(query(&[("include_archived", "true")])).expect("valid");
+        assert!(projects.include_archived);
+        for bad in ["True", "1", "yes", ""] {
+            let refused = projects_query_from(query(&[("include_archived", bad)]));
+            assert_eq!(
+                refused.err().and_then(param).as_deref(),
+                Some("include_archived"),
+                "{bad}"
+            );
+        }
+        let refused = projects_query_from(query(&[("after", "cp_abc")]));
+        assert_eq!(refused.err().and_then(param).as_deref(), Some("after"));
+        let twice = projects_query_from(query(&[("limit", "2"), ("limit", "2")]));
+        assert_eq!(twice.err().and_then(param).as_deref(), Some("limit"));
     }
 
     #[test]

@@ -106,6 +106,16 @@ impl Api {
         )
     }
 
+    pub fn projects_url(&self) -> String {
+        format!("{}/organization/projects", self.base)
+    }
+
+    /// A page of `GET /organization/projects`.
+    pub async fn projects(&self, query: &[(&str, &str)]) -> Reply {
+        self.send(self.http.get(self.projects_url()).query(query))
+            .await
+    }
+
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
         let request = match &self.key {
             Some(key) => request.bearer_auth(key),
