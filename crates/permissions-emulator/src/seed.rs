@@ -295,11 +295,8 @@ impl Seed {
                      owning project"
                 ));
             }
-            if known.is_some() {
-                if known
-                    .as_ref()
-                    .is_some_and(|k| !k.contains(project_id.as_str()))
-                {
+            if let Some(known) = &known {
+                if !known.contains(project_id.as_str()) {
                     return Err(not_in_org(&format!("{at}.project_id"), &project_id));
                 }
                 if !owners.contains_key(&checkpoint) {
