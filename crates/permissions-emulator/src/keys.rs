@@ -1,5 +1,6 @@
 //! API keys with scopes (`--keys FILE`): which keys exist, and which may read or
-//! change permissions. Without a key file every admin key has every scope.
+//! change permissions or list the organization's projects. Without a key file every
+//! admin key has every scope.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -17,21 +18,35 @@ pub enum Scope {
     Read,
     /// `api.fine_tuning.checkpoints.write`: create and delete permissions.
     Write,
+    /// `api.organization.projects.read`: list the organization's projects.
+    ProjectsRead,
 }
 
 impl Scope {
+    /// Every scope, in the order messages list them.
+    const ALL: [Self; 3] = [Self::Read, Self::Write, Self::ProjectsRead];
+
     /// The scope's name in key files and in the API's refusals.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Read => "api.fine_tuning.checkpoints.read",
             Self::Write => "api.fine_tuning.checkpoints.write",
+            Self::ProjectsRead => "api.organization.projects.read",
         }
     }
 
     fn parse(name: &str) -> Option<Self> {
-        [Self::Read, Self::Write]
-            .into_iter()
-            .find(|scope| scope.as_str() == name)
+        Self::ALL.into_iter().find(|scope| scope.as_str() == name)
+    }
+
+    /// The names of every scope, for messages: `a, b or c`.
+    fn names() -> String {
+        let names: Vec<&str> = Self::ALL.iter().map(|s| s.as_str()).collect();
+        match names.split_last() {
+            Some((last, [])) => (*last).to_owned(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        }
     }
 }
 
@@ -145,8 +160,9 @@ struct KeyEntry {
 }
 
 /// Reads a key file: `{"keys": [{"key": "sk-admin-...", "scopes": [...]}]}`, where
-/// each scope is `api.fine_tuning.checkpoints.read` or `...write`. Errors name the
-/// entry or the line, never a key.
+/// each scope is the name of a [`Scope`] (`api.fine_tuning.checkpoints.read`,
+/// `api.fine_tuning.checkpoints.write`, `api.organization.projects.read`). Errors
+/// name the entry or the line, never a key.
 pub fn read_keys_file(path: &Path) -> Result<Vec<ApiKey>, Error> {
     let text = std::fs::read(path)
         .map_err(|e| Error::Keys(format!("cannot read {}: {e}", path.display())))?;
@@ -158,11 +174,10 @@ fn parse_keys(text: &[u8]) -> Result<Vec<ApiKey>, String> {
     let file: KeyFile = serde_json::from_slice(text).map_err(|e| {
         format!(
             "not a key file (line {}, column {}); expected {{\"keys\": [{{\"key\": \"...\", \
-             \"scopes\": [\"{}\", \"{}\"]}}]}}",
+             \"scopes\": [...]}}]}}, each scope one of {}",
             e.line(),
             e.column(),
-            Scope::Read,
-            Scope::Write
+            Scope::names()
         )
     })?;
     file.keys
@@ -175,10 +190,9 @@ fn parse_keys(text: &[u8]) -> Result<Vec<ApiKey>, String> {
                 .map(|name| {
                     Scope::parse(name).ok_or_else(|| {
                         format!(
-                            "key #{}: unknown scope (expected {} or {})",
+                            "key #{}: unknown scope (expected {})",
                             i + 1,
-                            Scope::Read,
-                            Scope::Write
+                            Scope::names()
                         )
                     })
                 })
@@ -209,8 +223,17 @@ mod tests {
         assert_eq!(keys.check("sk-admin-rw", Scope::Write), Access::Granted);
         assert_eq!(keys.check("sk-admin-x", Scope::Read), Access::UnknownKey);
         assert_eq!(
-            Keys::default().check("anything", Scope::Write),
-            Access::Granted
+            keys.check("sk-admin-rw", Scope::ProjectsRead),
+            Access::MissingScope(Scope::ProjectsRead)
+        );
+        for scope in Scope::ALL {
+            assert_eq!(Keys::default().check("anything", scope), Access::Granted);
+            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
+        }
+        assert_eq!(
+            Scope::names(),
+            "api.fine_tuning.checkpoints.read, api.fine_tuning.checkpoints.write or \
+             api.organization.projects.read"
         );
     }
 

@@ -1,20 +1,27 @@
 //! A faithful local emulator of the OpenAI fine-tuned checkpoint permissions API.
 //!
-//! It serves the three operations of `openapi/permissions.yaml` under `/v1`, with the
-//! real API's rules: admin-key bearer authentication, cursor pagination, the error
-//! envelope, `x-request-id` headers. State is kept in memory, or in a SQLite file
-//! (WAL mode) that survives restarts and `kill -9`. Faults (429 with `retry-after`,
-//! 500, 503, delays) can be injected at random or scripted, to test retry logic.
+//! It serves the four operations of `openapi/permissions.yaml` under `/v1` (list,
+//! create and delete a checkpoint's permissions; list the organization's projects),
+//! with the real API's rules: admin-key bearer authentication, cursor pagination,
+//! the error envelope, `x-request-id` headers. State is kept in memory, or in a
+//! SQLite file (WAL mode) that survives restarts and `kill -9`. Faults (429 with
+//! `retry-after`, 500, 503, delays) can be injected at random or scripted, to test
+//! retry logic.
 //!
 //! Start one in-process from any test:
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), permissions_emulator::Error> {
-//! use permissions_emulator::{Emulator, Fault, SeedPermission};
+//! use permissions_emulator::{Emulator, Fault, SeedCheckpoint, SeedPermission, SeedProject};
 //!
+//! const CHECKPOINT: &str = "ft:gpt-4o-mini:org:demo:abc";
 //! let emulator = Emulator::builder()
-//!     .seed(vec![SeedPermission::new("ft:gpt-4o-mini:org:demo:abc", "proj_demo")])
+//!     // The organization: two projects, one checkpoint (owned by the first).
+//!     .projects([SeedProject::new("proj_owner", Some("Demo")),
+//!                SeedProject::new("proj_demo", Some("Research"))])
+//!     .checkpoints([SeedCheckpoint::new(CHECKPOINT, "proj_owner")])
+//!     .seed([SeedPermission::new(CHECKPOINT, "proj_demo")])
 //!     .start()
 //!     .await?;
 //! assert!(emulator.base_url().starts_with("http://127.0.0.1:"));
@@ -28,11 +35,30 @@
 //!
 //! # Behaviour where the official API documents nothing
 //!
-//! - Every well-formed checkpoint id exists (an unknown one lists as empty). A
-//!   checkpoint id is 1 to [`MAX_ID_LEN`] printable ASCII characters without `/`, `\`,
-//!   `?`, `#` or `%`; anything else (an encoded slash, an over-long id) is a 400.
-//! - Order is by `created_at`, ties broken by creation order; descending is the exact
-//!   reverse of ascending.
+//! The crate's README has the whole table, with the wording of each refusal that
+//! no public source shows (ours). In short:
+//!
+//! - Ids are checked by their types in `permissions-types`
+//!   ([`CheckpointId`](permissions_types::CheckpointId),
+//!   [`ProjectId`](permissions_types::ProjectId),
+//!   [`PermissionId`](permissions_types::PermissionId)): a malformed one in the path,
+//!   the query or the body is a 400 (`code: "invalid_value"`) naming its `param`
+//!   (`fine_tuned_model_checkpoint`, `permission_id`, `after`, `project_id`,
+//!   `project_ids[i]`), and the message is the type's (an `ftckpt_...` object id is
+//!   told to pass the `ft:...` model id). The body is read before the path is
+//!   judged, and an unknown body field before any project id.
+//! - Without projects in the seeds, every well-formed checkpoint and project exists
+//!   (an unknown checkpoint lists as empty). With projects ([`SeedProject`],
+//!   [`EmulatorBuilder::projects`]) the seeds describe the whole organization: a
+//!   checkpoint they do not list ([`SeedCheckpoint`]) is 404 `model_not_found` on
+//!   every route, and a grant naming a project the organization does not have, or an
+//!   archived one, is 400 (`param: "project_ids"`) and grants nothing.
+//! - `GET /v1/organization/projects` lists the seeds' projects by `created_at`, ties
+//!   in seed order; `limit` 1 to [`MAX_LIMIT`] (default [`DEFAULT_PROJECTS_LIMIT`]),
+//!   `after` a project id (exclusive; unknown: 400 `invalid_cursor`),
+//!   `include_archived` `true` or `false` (default). Without projects it is empty.
+//! - Permissions are ordered by `created_at`, ties broken by creation order;
+//!   descending is the exact reverse of ascending.
 //! - `after` is exclusive. An `after` id that was deleted still works: the page
 //!   continues from where that permission was. An `after` id never created on the
 //!   checkpoint is a 400 (`param: "after"`, `code: "invalid_cursor"`).
@@ -40,8 +66,8 @@
 //!   duplicate and is no error: the existing permission is returned (the request is
 //!   idempotent). Repeated project ids in one request are granted once. A project
 //!   whose permission was deleted gets a new permission, with a new id.
-//! - `project_ids` holds 1 to [`MAX_PROJECT_IDS`] strings of 1 to [`MAX_ID_LEN`]
-//!   characters; a body is at most [`MAX_BODY_BYTES`] bytes (413 beyond).
+//! - `project_ids` holds 1 to [`MAX_PROJECT_IDS`] project ids; a body is at most
+//!   [`MAX_BODY_BYTES`] bytes (413 beyond).
 //! - Unknown query parameters are ignored; a known one given twice is a 400.
 //! - A key is an admin key when it starts with the configured prefix (`sk-admin-` by
 //!   default); any other well-formed key gets 403. With a key list
@@ -59,6 +85,7 @@ mod error;
 mod faults;
 mod http;
 mod keys;
+mod org;
 mod rules;
 mod seed;
 mod state;
@@ -77,8 +104,10 @@ pub use error::Error;
 pub use faults::{Fault, FaultConfig};
 pub use http::router;
 pub use keys::{ApiKey, Scope, read_keys_file};
-pub use rules::{DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_ID_LEN, MAX_LIMIT, MAX_PROJECT_IDS};
-pub use seed::{Seed, SeedCheckpoint, SeedPermission, read_seed_file};
+pub use rules::{
+    DEFAULT_LIMIT, DEFAULT_PROJECTS_LIMIT, MAX_BODY_BYTES, MAX_LIMIT, MAX_PROJECT_IDS,
+};
+pub use seed::{Seed, SeedCheckpoint, SeedPermission, SeedProject, read_seed_file};
 pub use state::EmulatorState;
 pub use throttle::{EndpointCounters, RateLimit};
 
@@ -123,9 +152,9 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Adds the checkpoints and permissions of a seed file (see [`Seed`] for the
-    /// format), read when the emulator starts, after those given to [`Self::seed`]
-    /// and [`Self::checkpoints`].
+    /// Adds the projects, checkpoints and permissions of a seed file (see [`Seed`]
+    /// for the format), read when the emulator starts, after those given to
+    /// [`Self::projects`], [`Self::checkpoints`] and [`Self::seed`].
     pub fn seed_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.seed_files.push(path.into());
         self
@@ -138,16 +167,29 @@ impl EmulatorBuilder {
     }
 
     /// Gives checkpoints their owning projects, which can then be granted nothing
-    /// on them (400, as the real API).
+    /// on them (400, as the real API). With [`Self::projects`], these are the only
+    /// checkpoints that exist.
     pub fn checkpoints(mut self, checkpoints: impl IntoIterator<Item = SeedCheckpoint>) -> Self {
         self.seed.checkpoints.extend(checkpoints);
         self
     }
 
-    /// Accepts only these keys, each with its scopes: `read` lists, `write` creates
-    /// and deletes; a known key without the scope gets 401 "Missing scopes: ...", an
-    /// unknown one 401 `invalid_api_key`. Without it (the default), any admin key
-    /// has both scopes. Keys must still start with the admin prefix.
+    /// Adds projects of the organization, which `GET /v1/organization/projects`
+    /// lists. Given any, they describe the whole organization: a grant naming
+    /// another project or an archived one is refused (400, `param: project_ids`),
+    /// and only the checkpoints given to [`Self::checkpoints`] (or a seed file)
+    /// exist; any other is 404 on every route.
+    pub fn projects(mut self, projects: impl IntoIterator<Item = SeedProject>) -> Self {
+        self.seed.projects.extend(projects);
+        self
+    }
+
+    /// Accepts only these keys, each with its [`Scope`]s: [`Scope::Read`] lists
+    /// permissions, [`Scope::Write`] creates and deletes them,
+    /// [`Scope::ProjectsRead`] lists projects; a known key without the scope gets
+    /// 401 "Missing scopes: ...", an unknown one 401 `invalid_api_key`. Without it
+    /// (the default), any admin key has every scope. Keys must still start with the
+    /// admin prefix.
     pub fn keys(mut self, keys: impl IntoIterator<Item = ApiKey>) -> Self {
         self.keys.get_or_insert_with(Vec::new).extend(keys);
         self
@@ -195,10 +237,14 @@ impl EmulatorBuilder {
         let mut seed = self.seed;
         for path in &self.seed_files {
             let file = read_seed_file(path)?;
+            seed.projects.extend(file.projects);
             seed.checkpoints.extend(file.checkpoints);
             seed.permissions.extend(file.permissions);
         }
-        let owners = seed.owners().map_err(Error::Seed)?;
+        let seed::Checked {
+            organization,
+            imports,
+        } = seed.check().map_err(Error::Seed)?;
         let mut keys = self.keys;
         for path in &self.keys_files {
             keys.get_or_insert_with(Vec::new)
@@ -213,12 +259,7 @@ impl EmulatorBuilder {
             Some(path) => store::Store::open(path)?,
             None => store::Store::memory(),
         };
-        if !seed.permissions.is_empty() {
-            let imports: Vec<store::Import> = seed
-                .permissions
-                .iter()
-                .map(SeedPermission::to_import)
-                .collect();
+        if !imports.is_empty() {
             let added = store.import(&imports)?;
             tracing::info!(added, given = imports.len(), "seeded permissions");
         }
@@ -227,7 +268,7 @@ impl EmulatorBuilder {
             faults,
             admin_key_prefix: self.admin_key_prefix,
             keys,
-            owners,
+            org: organization,
             requests: AtomicU64::new(0),
             throttle: throttle::Throttle::new(self.rate_limit),
         })))

@@ -1,4 +1,5 @@
-//! `permissions-emulator`: serves the checkpoint permissions API locally.
+//! `permissions-emulator`: serves the checkpoint permissions API (and the
+//! organization's projects) locally.
 //!
 //! ```text
 //! permissions-emulator --listen 127.0.0.1:8089 [--db FILE] [--seed FILE] [--keys FILE]
@@ -32,13 +33,16 @@ struct Args {
     /// Keep permissions in this SQLite file (WAL mode) instead of in memory.
     #[arg(long, value_name = "FILE")]
     db: Option<PathBuf>,
-    /// Start from the permissions of this JSON file (repeatable).
+    /// Start from the projects, checkpoints and permissions of this JSON file
+    /// (repeatable): {"projects": [...], "checkpoints": [...], "permissions": [...]},
+    /// or a list of permissions. Projects describe the whole organization.
     #[arg(long, value_name = "FILE")]
     seed: Vec<PathBuf>,
     /// Accept only the keys of this JSON file, each with its scopes:
     /// {"keys": [{"key": "sk-admin-...", "scopes": ["api.fine_tuning.checkpoints.read"]}]}
-    /// (`...read` lists, `...write` creates and deletes). Without it any admin key
-    /// has both.
+    /// (`api.fine_tuning.checkpoints.read` lists permissions, `...write` creates and
+    /// deletes them, `api.organization.projects.read` lists projects). Without it
+    /// any admin key has every scope.
     #[arg(long, value_name = "FILE")]
     keys: Option<PathBuf>,
     /// Keys starting with this prefix are admin keys; others get 403.

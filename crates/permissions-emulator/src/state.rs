@@ -1,12 +1,12 @@
-//! What an emulator's requests share: its permissions, faults, keys, owners and
-//! counters, behind one reference count.
+//! What an emulator's requests share: its permissions, organization, faults, keys
+//! and counters, behind one reference count.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::faults::{Fault, Faults};
 use crate::keys::Keys;
+use crate::org::Organization;
 use crate::store::Store;
 use crate::throttle::{EndpointCounters, Throttle};
 
@@ -16,8 +16,8 @@ pub(crate) struct Shared {
     pub(crate) faults: Faults,
     pub(crate) admin_key_prefix: String,
     pub(crate) keys: Keys,
-    /// The project that owns each checkpoint that has a known owner.
-    pub(crate) owners: HashMap<String, String>,
+    /// The projects and checkpoints the seeds describe.
+    pub(crate) org: Organization,
     pub(crate) requests: AtomicU64,
     pub(crate) throttle: Throttle,
 }
@@ -67,8 +67,8 @@ impl EmulatorState {
         self.0.store.is_persistent()
     }
 
-    /// The project that owns `checkpoint`, when a seed named one.
-    pub(crate) fn owner_of(&self, checkpoint: &str) -> Option<&str> {
-        self.0.owners.get(checkpoint).map(String::as_str)
+    /// The projects and checkpoints the seeds describe.
+    pub(crate) fn org(&self) -> &Organization {
+        &self.0.org
     }
 }

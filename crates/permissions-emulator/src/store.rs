@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use permissions_types::{CheckpointPermission, ListOrder};
+use permissions_types::{CheckpointId, CheckpointPermission, ListOrder, PermissionId, ProjectId};
 use rand::distr::{Alphanumeric, SampleString};
 use rand::{SeedableRng, rngs::StdRng};
 use rusqlite::{Connection, params};
@@ -25,13 +25,13 @@ use rusqlite::{Connection, params};
 use crate::error::Error;
 use crate::rules::ID_RANDOM_LEN;
 
-/// A permission to add as it is given (from a seed file, say), already validated.
+/// A permission to add as it is given (from a seed file, say).
 #[derive(Clone, Debug)]
 pub(crate) struct Import {
-    pub(crate) checkpoint: String,
-    pub(crate) project_id: String,
+    pub(crate) checkpoint: CheckpointId,
+    pub(crate) project_id: ProjectId,
     /// Its id; a fresh one when `None`.
-    pub(crate) id: Option<String>,
+    pub(crate) id: Option<PermissionId>,
     /// Unix seconds; now when `None`.
     pub(crate) created_at: Option<i64>,
 }
@@ -139,7 +139,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS permissions_live_grant
     ON permissions (checkpoint, project_id) WHERE deleted_at IS NULL;
 ";
 
-fn now() -> i64 {
+/// The current time, Unix seconds.
+pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -245,29 +246,34 @@ impl Store {
     /// hot path, shared counters would bounce between cores).
     pub(crate) fn list<R>(
         &self,
-        checkpoint: &str,
-        after: Option<&str>,
+        checkpoint: &CheckpointId,
+        after: Option<&PermissionId>,
         limit: usize,
         order: ListOrder,
-        project_id: Option<&str>,
+        project_id: Option<&ProjectId>,
         render: impl FnOnce(&[&Record], bool) -> R,
     ) -> Result<R, StoreError> {
         let index = self.read();
-        let Some(entry) = index.checkpoints.get(checkpoint) else {
+        let Some(entry) = index.checkpoints.get(checkpoint.as_str()) else {
             return match after {
                 Some(_) => Err(StoreError::UnknownCursor),
                 None => Ok(render(&[], false)),
             };
         };
         let cursor = match after {
-            Some(id) => Some(*entry.positions.get(id).ok_or(StoreError::UnknownCursor)?),
+            Some(id) => Some(
+                *entry
+                    .positions
+                    .get(id.as_str())
+                    .ok_or(StoreError::UnknownCursor)?,
+            ),
             None => None,
         };
         if let Some(project_id) = project_id {
             // At most one live permission per project and checkpoint.
             let found = entry
                 .by_project
-                .get(project_id)
+                .get(project_id.as_str())
                 .filter(|key| match (cursor, order) {
                     (None, _) => true,
                     (Some(c), ListOrder::Ascending) => **key > c,
@@ -316,9 +322,10 @@ impl Store {
     /// existing one where there was one.
     pub(crate) fn create(
         &self,
-        checkpoint: &str,
-        project_ids: &[String],
+        checkpoint: &CheckpointId,
+        project_ids: &[ProjectId],
     ) -> Result<Vec<Arc<Record>>, StoreError> {
+        let checkpoint = checkpoint.as_str();
         let mut writer = lock(&self.writer);
         let writer = &mut *writer;
         let created_at = now();
@@ -328,8 +335,11 @@ impl Store {
             let index = self.read();
             let entry = index.checkpoints.get(checkpoint);
             for project_id in project_ids {
-                let existing = entry
-                    .and_then(|e| e.by_project.get(project_id).and_then(|key| e.live.get(key)));
+                let existing = entry.and_then(|e| {
+                    e.by_project
+                        .get(project_id.as_str())
+                        .and_then(|key| e.live.get(key))
+                });
                 if let Some(record) = existing {
                     result.push(Arc::clone(record));
                     continue;
@@ -345,7 +355,8 @@ impl Store {
                 };
                 let seq = writer.next_seq + new.len() as u64;
                 let record = Arc::new(
-                    Record::new(id, project_id.clone(), created_at).map_err(StoreError::Storage)?,
+                    Record::new(id, project_id.to_string(), created_at)
+                        .map_err(StoreError::Storage)?,
                 );
                 result.push(Arc::clone(&record));
                 new.push((seq, record));
@@ -371,7 +382,12 @@ impl Store {
     }
 
     /// Deletes the live permission `id` of `checkpoint`.
-    pub(crate) fn delete(&self, checkpoint: &str, id: &str) -> Result<(), StoreError> {
+    pub(crate) fn delete(
+        &self,
+        checkpoint: &CheckpointId,
+        id: &PermissionId,
+    ) -> Result<(), StoreError> {
+        let (checkpoint, id) = (checkpoint.as_str(), id.as_str());
         let mut writer = lock(&self.writer);
         let key = {
             let index = self.read();
@@ -418,19 +434,19 @@ impl Store {
             for seed in seeds {
                 let exists_in_index = index
                     .checkpoints
-                    .get(&seed.checkpoint)
-                    .is_some_and(|e| e.by_project.contains_key(&seed.project_id));
-                let grant = (seed.checkpoint.clone(), seed.project_id.clone());
+                    .get(seed.checkpoint.as_str())
+                    .is_some_and(|e| e.by_project.contains_key(seed.project_id.as_str()));
+                let grant = (seed.checkpoint.as_str(), seed.project_id.as_str());
                 if exists_in_index || taken_grants.contains(&grant) {
                     continue;
                 }
                 let id = match &seed.id {
-                    Some(id) if index.ids.contains_key(id) => continue,
+                    Some(id) if index.ids.contains_key(id.as_str()) => continue,
                     Some(id) => {
-                        if !taken_ids.insert(id.clone()) {
+                        if !taken_ids.insert(id.to_string()) {
                             return Err(Error::Seed(format!("permission id {id} appears twice")));
                         }
-                        id.clone()
+                        id.to_string()
                     }
                     None => loop {
                         let id = format!(
@@ -445,8 +461,8 @@ impl Store {
                 taken_grants.insert(grant);
                 let seq = writer.next_seq + new.len() as u64;
                 let created_at = seed.created_at.unwrap_or(default_created_at);
-                let record = Arc::new(Record::new(id, seed.project_id.clone(), created_at)?);
-                new.push((seed.checkpoint.clone(), seq, record));
+                let record = Arc::new(Record::new(id, seed.project_id.to_string(), created_at)?);
+                new.push((seed.checkpoint.to_string(), seq, record));
             }
         }
         if let Some(db) = writer.db.as_mut() {

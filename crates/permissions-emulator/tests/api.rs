@@ -305,7 +305,7 @@ async fn delete_and_its_404s() {
         (CHECKPOINT, ids[0].as_str()),               // already deleted
         ("ft:other", ids[1].as_str()),               // another checkpoint's
         (CHECKPOINT, "cp_000000000000000000000000"), // never existed
-        (CHECKPOINT, "not-an-id"),
+        (CHECKPOINT, "cp_short"),                    // never existed, another length
     ] {
         let reply = api.delete(checkpoint, id).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{checkpoint} {id}");
@@ -322,7 +322,10 @@ async fn delete_and_its_404s() {
 async fn deleted_after_cursor_continues_and_unknown_after_is_400() {
     let (emulator, api) = start().await;
     let ids = api
-        .create(CHECKPOINT, &["p0", "p1", "p2", "p3", "p4"])
+        .create(
+            CHECKPOINT,
+            &["proj_0", "proj_1", "proj_2", "proj_3", "proj_4"],
+        )
         .await
         .page_ids();
     assert_eq!(api.delete(CHECKPOINT, &ids[2]).await.status, StatusCode::OK);
@@ -335,8 +338,8 @@ async fn deleted_after_cursor_continues_and_unknown_after_is_400() {
         .await;
     assert_eq!(page.page_ids(), [ids[1].clone(), ids[0].clone()]);
 
-    let other = api.create("ft:other", &["p0"]).await.page_ids();
-    for after in ["cp_000000000000000000000000", other[0].as_str(), "junk"] {
+    let other = api.create("ft:other", &["proj_0"]).await.page_ids();
+    for after in ["cp_000000000000000000000000", other[0].as_str(), "cp_junk"] {
         let reply = api.list(CHECKPOINT, &[("after", after)]).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{after}");
         assert_eq!(reply.error()["param"], "after");
@@ -391,6 +394,22 @@ async fn invalid_query_values_are_400() {
         api.list(CHECKPOINT, &[("unknown", "1")]).await.status,
         StatusCode::OK
     );
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_ids_are_400_naming_their_param() {
+    let (emulator, api) = start().await;
+    for (what, reply, param) in common::malformed_id_replies(&api).await {
+        common::assert_malformed(what, &reply, param);
+    }
+    assert_eq!(emulator.state().permission_count(), 0);
+    // An unknown field is still reported before a malformed project id.
+    let reply = api
+        .create_body(CHECKPOINT, json!({"project_ids": ["p"], "bogus": 1}))
+        .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.error()["param"], "bogus");
     emulator.shutdown().await;
 }
 
@@ -580,32 +599,34 @@ async fn bad_create_bodies_are_4xx_and_write_nothing() {
 async fn path_tricks_are_4xx_with_the_envelope() {
     let (emulator, api) = start().await;
     let base = &api.base;
-    let long = "a".repeat(300);
-    let very_long = "a".repeat(20_000);
+    // Well-formed but for what each case bends.
+    let long = format!("ft:{}", "a".repeat(300));
+    let very_long = format!("ft:{}", "a".repeat(20_000));
+    let long_permission = format!("cp_{}", "a".repeat(300));
     let cases = [
         (
             Method::GET,
-            format!("{base}/fine_tuning/checkpoints/a%2Fb/permissions"),
+            format!("{base}/fine_tuning/checkpoints/ft:a%2Fb/permissions"),
             StatusCode::BAD_REQUEST,
         ),
         (
             Method::POST,
-            format!("{base}/fine_tuning/checkpoints/a%2fb/permissions"),
+            format!("{base}/fine_tuning/checkpoints/ft:a%2fb/permissions"),
             StatusCode::BAD_REQUEST,
         ),
         (
             Method::GET,
-            format!("{base}/fine_tuning/checkpoints/%FF%FE/permissions"),
+            format!("{base}/fine_tuning/checkpoints/ft:%FF%FE/permissions"),
             StatusCode::BAD_REQUEST,
         ),
         (
             Method::GET,
-            format!("{base}/fine_tuning/checkpoints/a%00b/permissions"),
+            format!("{base}/fine_tuning/checkpoints/ft:a%00b/permissions"),
             StatusCode::BAD_REQUEST,
         ),
         (
             Method::GET,
-            format!("{base}/fine_tuning/checkpoints/a%252Fb/permissions"),
+            format!("{base}/fine_tuning/checkpoints/ft:a%252Fb/permissions"),
             StatusCode::BAD_REQUEST,
         ),
         (
@@ -625,13 +646,13 @@ async fn path_tricks_are_4xx_with_the_envelope() {
         ),
         (
             Method::DELETE,
-            format!("{base}/fine_tuning/checkpoints/ft:a/permissions/{long}"),
+            format!("{base}/fine_tuning/checkpoints/ft:a/permissions/{long_permission}"),
             StatusCode::BAD_REQUEST,
         ),
         (
             Method::DELETE,
             format!("{base}/fine_tuning/checkpoints/ft:a/permissions/cp%2Fx"),
-            StatusCode::NOT_FOUND,
+            StatusCode::BAD_REQUEST,
         ),
         (
             Method::GET,
@@ -640,7 +661,7 @@ async fn path_tricks_are_4xx_with_the_envelope() {
         ),
         (
             Method::GET,
-            format!("{base}/fine_tuning/checkpoints/a/b/permissions"),
+            format!("{base}/fine_tuning/checkpoints/ft:a/b/permissions"),
             StatusCode::NOT_FOUND,
         ),
         (
@@ -872,7 +893,7 @@ async fn restart_with_a_database_keeps_everything() {
         .expect("starts");
     let api = Api::new(emulator.base_url());
     let ids = api
-        .create(CHECKPOINT, &["p0", "p1", "p2", "p3"])
+        .create(CHECKPOINT, &["proj_0", "proj_1", "proj_2", "proj_3"])
         .await
         .page_ids();
     assert_eq!(api.delete(CHECKPOINT, &ids[1]).await.status, StatusCode::OK);
@@ -900,10 +921,10 @@ async fn restart_with_a_database_keeps_everything() {
     );
     // Granting again is still idempotent across the restart; new ones sort last.
     assert_eq!(
-        api.create(CHECKPOINT, &["p0"]).await.page_ids(),
+        api.create(CHECKPOINT, &["proj_0"]).await.page_ids(),
         [ids[0].clone()]
     );
-    let new = api.create(CHECKPOINT, &["p9"]).await.page_ids();
+    let new = api.create(CHECKPOINT, &["proj_9"]).await.page_ids();
     assert_eq!(
         api.list(CHECKPOINT, &[("limit", "1")]).await.page_ids(),
         new

@@ -1,6 +1,8 @@
 //! Conformance of the emulator, judged by others: the official OpenAI Python SDK
 //! (`tests/python/sdk_conformance.py`), the official Node SDK
-//! (`tests/node/sdk_conformance.mjs`) and schemathesis on the OpenAPI fragment.
+//! (`tests/node/sdk_conformance.mjs`) and schemathesis on the OpenAPI fragment
+//! (with the hooks of `tests/python/schemathesis_hooks.py`). The SDKs and
+//! schemathesis meet an emulator seeded with an organization of projects.
 //!
 //! They need tools outside cargo, so they are `#[ignore]`d with the command that
 //! installs them as the reason: a plain `cargo test` lists them as ignored. Run them
@@ -18,10 +20,14 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use permissions_emulator::{ApiKey, Emulator, Fault, Scope, SeedCheckpoint};
+use permissions_emulator::{ApiKey, Emulator, Fault, Scope};
+use serde_json::{Value, json};
 
 const ADMIN_KEY: &str = "sk-admin-conformance-0123456789";
 const READ_ONLY_KEY: &str = "sk-admin-conformance-reader-0123456789";
+/// The checkpoints the scripts use, as they name them.
+const CHECKPOINT: &str = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd";
+const OTHER_CHECKPOINT: &str = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd:ckpt-step-88";
 const OWNED_CHECKPOINT: &str = "ft:gpt-4o-mini-2024-07-18:org:owned:C8S0WkRe";
 const OWNER_PROJECT: &str = "proj_owner0123456789";
 
@@ -42,17 +48,54 @@ fn require(what: &str, install: &str, command: &mut Command) {
 const PIP_INSTALL: &str = "python3 -m pip install -r tests/python/requirements.txt";
 const NPM_INSTALL: &str = "npm ci --prefix tests/node";
 
-/// An emulator as the SDK scripts expect it: [`ADMIN_KEY`] with both scopes,
-/// [`READ_ONLY_KEY`] with the read scope, [`OWNED_CHECKPOINT`] owned by
-/// [`OWNER_PROJECT`], and two 429s scripted for the first requests (the scripts'
-/// first call must survive them through the SDK's own retries).
-async fn sdk_emulator() -> Emulator {
+/// The organization of the SDK scripts' emulator, as a seed file: the projects the
+/// scripts grant (`proj_00`..`proj_24`, `proj_guest`) and the owners, all active;
+/// two archived projects (one created in the same second as `proj_04`, after it in
+/// seed order) and one without a name; the checkpoints the scripts use, with their
+/// owners. Every project has a `created_at`, so that the Python script can tell
+/// the order the emulator lists them in.
+fn organization() -> Value {
+    const CREATED: i64 = 1_711_471_533;
+    let mut projects: Vec<Value> = (0..25)
+        .map(|i| {
+            json!({"id": format!("proj_{i:02}"), "name": format!("Team {i:02}"),
+                   "created_at": CREATED + i})
+        })
+        .collect();
+    projects.extend([
+        json!({"id": "proj_archived_a", "name": "Old A", "status": "archived",
+               "created_at": CREATED + 4, "archived_at": CREATED + 100}),
+        json!({"id": "proj_archived_b", "name": null, "status": "archived",
+               "created_at": CREATED + 12, "archived_at": CREATED + 200}),
+        json!({"id": "proj_unnamed", "created_at": CREATED + 30}),
+        json!({"id": "proj_guest", "name": "Guest", "created_at": CREATED + 31}),
+        json!({"id": "proj_weather", "name": "Weather", "created_at": CREATED - 10}),
+        json!({"id": OWNER_PROJECT, "name": "Owner", "created_at": CREATED - 5}),
+    ]);
+    json!({
+        "projects": projects,
+        "checkpoints": [
+            {"id": CHECKPOINT, "owner_project_id": "proj_weather"},
+            {"id": OTHER_CHECKPOINT, "owner_project_id": "proj_weather"},
+            {"id": OWNED_CHECKPOINT, "owner_project_id": OWNER_PROJECT},
+        ],
+    })
+}
+
+/// An emulator as the SDK scripts expect it: [`ADMIN_KEY`] with every scope,
+/// [`READ_ONLY_KEY`] with the read scope, the [`organization`] seeded from the
+/// file `organization.json` in `dir` (which the Python script reads too), and two
+/// 429s scripted for the first requests (the scripts' first call must survive
+/// them through the SDK's own retries).
+async fn sdk_emulator(dir: &Path) -> (Emulator, PathBuf) {
+    let seed = dir.join("organization.json");
+    std::fs::write(&seed, organization().to_string()).expect("write the seed file");
     let emulator = Emulator::builder()
         .keys([
-            ApiKey::new(ADMIN_KEY, [Scope::Read, Scope::Write]),
+            ApiKey::new(ADMIN_KEY, [Scope::Read, Scope::Write, Scope::ProjectsRead]),
             ApiKey::new(READ_ONLY_KEY, [Scope::Read]),
         ])
-        .checkpoints([SeedCheckpoint::new(OWNED_CHECKPOINT, OWNER_PROJECT)])
+        .seed_file(&seed)
         .start()
         .await
         .expect("emulator starts");
@@ -64,7 +107,7 @@ async fn sdk_emulator() -> Emulator {
         },
         2,
     );
-    emulator
+    (emulator, seed)
 }
 
 /// Checks a script's last line, `{"requests": N, "checks": M}`: at least
@@ -133,15 +176,18 @@ async fn official_python_sdk() {
         PIP_INSTALL,
         local_command(&python).args(["-c", "import openai"]),
     );
-    let emulator = sdk_emulator().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (emulator, seed) = sdk_emulator(dir.path()).await;
     let mut command = local_command(&python);
     command
         .arg(workspace_root().join("tests/python/sdk_conformance.py"))
-        .args([emulator.base_url().as_str(), ADMIN_KEY, "2"]);
+        .args([emulator.base_url().as_str(), ADMIN_KEY])
+        .arg(&seed)
+        .arg("2");
     let output = run(command).await;
     let requests_reached = emulator.request_count();
     emulator.shutdown().await;
-    check_summary(&output, 50, requests_reached);
+    check_summary(&output, 450, requests_reached);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,7 +204,8 @@ async fn official_node_sdk() {
             "import 'openai';",
         ]),
     );
-    let emulator = sdk_emulator().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (emulator, _) = sdk_emulator(dir.path()).await;
     let mut command = local_command(&node);
     command
         .current_dir(&sdk_dir)
@@ -177,6 +224,25 @@ async fn official_node_sdk() {
     check_summary(&output, 70, requests_reached);
 }
 
+/// The organization schemathesis runs against: the fragment's two example
+/// checkpoints, owned by `proj_owner`; four active projects and an archived one.
+fn schemathesis_organization() -> Value {
+    json!({
+        "projects": [
+            {"id": "proj_owner", "name": "Owner"},
+            {"id": "proj_alpha", "name": "Alpha"},
+            {"id": "proj_beta", "name": null},
+            {"id": "proj_gamma", "name": "Gamma"},
+            {"id": "proj_delta"},
+            {"id": "proj_retired", "name": "Retired", "status": "archived"},
+        ],
+        "checkpoints": [
+            {"id": "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd", "owner_project_id": "proj_owner"},
+            {"id": "ft-AF1WoRqd3aJAHsqc9NY7iL8F", "owner_project_id": "proj_owner"},
+        ],
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs schemathesis: python3 -m pip install -r tests/python/requirements.txt, then cargo test -p permissions-emulator --test conformance -- --ignored"]
 async fn schemathesis_finds_no_server_error_and_no_spec_violation() {
@@ -186,18 +252,32 @@ async fn schemathesis_finds_no_server_error_and_no_spec_violation() {
         PIP_INSTALL,
         local_command(&schemathesis).arg("--version"),
     );
-    let emulator = Emulator::builder().start().await.expect("emulator starts");
     let workdir = tempfile::tempdir().expect("tempdir");
+    let seed = workdir.path().join("organization.json");
+    std::fs::write(&seed, schemathesis_organization().to_string()).expect("write the seed");
+    let emulator = Emulator::builder()
+        .seed_file(&seed)
+        .start()
+        .await
+        .expect("emulator starts");
     let junit = workdir.path().join("junit.xml");
     let mut command = local_command(&schemathesis);
     command
         .current_dir(workdir.path())
+        // Three generated ids in four are moved onto the organization (see the
+        // hooks file), so that grants succeed and the stateful phase follows links.
+        .env(
+            "SCHEMATHESIS_HOOKS",
+            workspace_root().join("tests/python/schemathesis_hooks.py"),
+        )
+        .env("EMULATOR_ORGANIZATION", &seed)
         .arg("run")
         .arg(workspace_root().join("openapi/permissions.yaml"))
         .args(["--url", emulator.base_url().as_str()])
         .args(["--header", &format!("Authorization: Bearer {ADMIN_KEY}")])
         // Every check but positive_data_acceptance: the emulator refuses some values
-        // the fragment does not constrain (an empty project_ids, limit 0 or 1000).
+        // the fragment does not constrain (an empty project_ids, limit 0 or 1000,
+        // ids of the wrong shape, projects and checkpoints the organization lacks).
         .args([
             "--checks",
             "all",
@@ -206,7 +286,8 @@ async fn schemathesis_finds_no_server_error_and_no_spec_violation() {
         ])
         .args(["--phases", "examples,coverage,fuzzing,stateful"])
         // 300 examples per operation, repeatable; the stateful phase follows the
-        // overlay's links (create -> list, create -> delete).
+        // overlay's links (create -> list, create -> delete) and those schemathesis
+        // infers (list-projects -> list and create, list -> delete, ...).
         .args(["--max-examples", "300", "--seed", "20261126"])
         .args(["--generation-database", "none", "--workers", "1"])
         .args(["--request-timeout", "10"])
@@ -214,7 +295,7 @@ async fn schemathesis_finds_no_server_error_and_no_spec_violation() {
         .args(["--report", "junit", "--report-junit-path"])
         .arg(&junit);
     let output = run(command).await;
-    let requests = emulator.request_count();
+    let counters = emulator.endpoint_counters();
     emulator.shutdown().await;
     assert!(output.status.success(), "{}", show(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -237,11 +318,26 @@ async fn schemathesis_finds_no_server_error_and_no_spec_violation() {
         counts.len() == 2 && counts[0] == counts[1] && counts[0] >= 2,
         "{links}"
     );
-    // At least 300 examples for each of the three operations reached the emulator.
-    assert!(
-        requests >= 900,
-        "schemathesis sent only {requests} requests"
-    );
+    // At least 300 examples of list, create and list-projects reached the emulator
+    // with the admin key. Fewer deletes do: once grants succeed, schemathesis draws
+    // a delete's ids from those it saw created, a small set it soon exhausts.
+    let reached = |method: &str, path: &str| {
+        counters
+            .iter()
+            .find(|c| c.method == method && c.path == path)
+            .map_or(0, |c| c.requests)
+    };
+    let permissions = "/v1/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions";
+    for (method, path) in [
+        ("GET", permissions),
+        ("POST", permissions),
+        ("GET", "/v1/organization/projects"),
+    ] {
+        let requests = reached(method, path);
+        assert!(requests >= 300, "{method} {path}: only {requests} requests");
+    }
+    let deletes = reached("DELETE", &format!("{permissions}/{{permission_id}}"));
+    assert!(deletes >= 10, "only {deletes} deletes");
     let report = std::fs::read_to_string(&junit).expect("junit report");
     assert!(!report.contains("<failure"), "{report}");
 }

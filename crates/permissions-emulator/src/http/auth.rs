@@ -4,6 +4,7 @@
 use axum::http::{HeaderMap, Method, StatusCode, header};
 
 use super::envelope::{Failure, clip};
+use super::paths;
 use crate::keys::{Access, Keys, Scope};
 use crate::rules::is_well_formed_key;
 
@@ -49,9 +50,13 @@ pub(crate) fn authenticate(headers: &HeaderMap, admin_key_prefix: &str) -> Resul
     Ok(key.to_owned())
 }
 
-/// The scope an operation needs: reading lists, anything else changes.
-pub(crate) fn scope_for(method: &Method) -> Scope {
-    if method == Method::GET || method == Method::HEAD {
+/// The scope the operation `method` on the route `path` (its template) needs:
+/// the projects have a scope of their own; on permissions, reading lists and
+/// anything else changes.
+pub(crate) fn scope_for(method: &Method, path: &str) -> Scope {
+    if path == paths::PROJECTS {
+        Scope::ProjectsRead
+    } else if method == Method::GET || method == Method::HEAD {
         Scope::Read
     } else {
         Scope::Write

@@ -66,6 +66,12 @@ impl Failure {
         self
     }
 
+    /// The error as it is answered, for tests.
+    #[cfg(test)]
+    pub(crate) fn error(&self) -> &ApiError {
+        &self.0.error
+    }
+
     /// Sends `retry-after-ms` and `retry-after` (seconds) headers, where given.
     pub(crate) fn retry_after(mut self, ms: Option<u64>, seconds: Option<u64>) -> Self {
         self.0.retry_after_ms = ms;

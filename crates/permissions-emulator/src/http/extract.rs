@@ -7,84 +7,67 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, StatusCode, header};
-use permissions_types::ListOrder;
+use permissions_types::{CheckpointId, IdError, ListOrder, PermissionId, ProjectId};
 
 use super::envelope::{Failure, clip};
 use crate::rules::{
-    DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_ID_LEN, MAX_LIMIT, MAX_PROJECT_IDS, is_valid_checkpoint,
-    is_valid_project_id,
+    DEFAULT_LIMIT, DEFAULT_PROJECTS_LIMIT, MAX_BODY_BYTES, MAX_LIMIT, MAX_PROJECT_IDS,
 };
 
-pub(crate) fn checkpoint_from(
-    path: Result<Path<String>, PathRejection>,
-) -> Result<String, Failure> {
-    let Path(checkpoint) = path.map_err(|_| invalid_checkpoint())?;
-    if is_valid_checkpoint(&checkpoint) {
-        Ok(checkpoint)
-    } else {
-        Err(invalid_checkpoint())
-    }
+/// `text` as an id of type `T`, or the 400 naming `param`, with the id type's own
+/// explanation (which never repeats a text that looks like an API key).
+fn id_param<T: TryFrom<String, Error = IdError>>(param: &str, text: String) -> Result<T, Failure> {
+    T::try_from(text).map_err(|error| {
+        Failure::bad_request(format!("Invalid '{param}': {error}."))
+            .param(param)
+            .code("invalid_value")
+    })
 }
 
-fn invalid_checkpoint() -> Failure {
+const CHECKPOINT_PARAM: &str = "fine_tuned_model_checkpoint";
+
+/// The checkpoint of a list or create request.
+pub(crate) fn checkpoint_from(
+    path: Result<Path<String>, PathRejection>,
+) -> Result<CheckpointId, Failure> {
+    let Path(checkpoint) = path.map_err(|_| unreadable_checkpoint())?;
+    id_param(CHECKPOINT_PARAM, checkpoint)
+}
+
+/// A path whose checkpoint segment is not even text (not UTF-8 once decoded).
+fn unreadable_checkpoint() -> Failure {
     Failure::bad_request(format!(
-        "Invalid fine_tuned_model_checkpoint: expected 1 to {MAX_ID_LEN} printable ASCII \
-         characters without '/', '\\', '?', '#' or '%'."
+        "Invalid '{CHECKPOINT_PARAM}': the path segment is not UTF-8 text."
     ))
-    .param("fine_tuned_model_checkpoint")
+    .param(CHECKPOINT_PARAM)
     .code("invalid_value")
 }
 
 /// The checkpoint and permission ids of a delete request.
 pub(crate) fn permission_path_from(
     path: Result<Path<(String, String)>, PathRejection>,
-) -> Result<(String, String), Failure> {
-    let Path((checkpoint, permission_id)) = path.map_err(|_| invalid_checkpoint())?;
-    if !is_valid_checkpoint(&checkpoint) {
-        return Err(invalid_checkpoint());
-    }
-    if permission_id.is_empty() || permission_id.len() > MAX_ID_LEN {
-        return Err(Failure::bad_request(format!(
-            "Invalid permission_id: expected 1 to {MAX_ID_LEN} characters."
-        ))
-        .param("permission_id")
-        .code("invalid_value"));
-    }
-    Ok((checkpoint, permission_id))
+) -> Result<(CheckpointId, PermissionId), Failure> {
+    let Path((checkpoint, permission_id)) = path.map_err(|_| unreadable_checkpoint())?;
+    Ok((
+        id_param(CHECKPOINT_PARAM, checkpoint)?,
+        id_param("permission_id", permission_id)?,
+    ))
 }
 
-/// The list query, validated.
-pub(crate) struct ListQuery {
-    pub(crate) after: Option<String>,
-    pub(crate) limit: usize,
-    pub(crate) order: ListOrder,
-    pub(crate) project_id: Option<String>,
-}
-
-/// The query of a list request, validated.
-pub(crate) fn list_query_from(
+/// Reads the parameters `names` of a query, in the order the query gives them,
+/// handing each value to `read` with the parameter's index in `names`. A known
+/// parameter given twice is a 400; unknown ones are ignored, as by the real API.
+fn read_query<const N: usize>(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<ListQuery, Failure> {
+    names: [&str; N],
+    mut read: impl FnMut(usize, String) -> Result<(), Failure>,
+) -> Result<(), Failure> {
     let Query(pairs) =
         query.map_err(|_| Failure::bad_request("The query string could not be parsed."))?;
-    parse_list_query(pairs)
-}
-
-fn parse_list_query(pairs: Vec<(String, String)>) -> Result<ListQuery, Failure> {
-    let mut query = ListQuery {
-        after: None,
-        limit: DEFAULT_LIMIT as usize,
-        order: ListOrder::Descending,
-        project_id: None,
-    };
-    let mut seen = [false; 4];
+    let mut seen = [false; N];
     for (name, value) in pairs {
-        let slot = match name.as_str() {
-            "after" => 0,
-            "limit" => 1,
-            "order" => 2,
-            "project_id" => 3,
-            _ => continue, // Unknown query parameters are ignored, as by the real API.
+        let Some(slot) = names.iter().position(|known| *known == name) else {
+            continue;
         };
         if std::mem::replace(&mut seen[slot], true) {
             return Err(Failure::bad_request(format!(
@@ -93,56 +76,114 @@ fn parse_list_query(pairs: Vec<(String, String)>) -> Result<ListQuery, Failure> 
             .param(name)
             .code("invalid_value"));
         }
-        match name.as_str() {
-            "limit" => {
-                let limit = value
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-                    .ok_or_else(|| {
+        read(slot, value)?;
+    }
+    Ok(())
+}
+
+/// A `limit` of 1 to [`MAX_LIMIT`].
+fn limit_param(value: &str) -> Result<usize, Failure> {
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+        .and_then(|limit| usize::try_from(limit).ok())
+        .ok_or_else(|| {
+            Failure::bad_request(format!(
+                "Invalid 'limit': expected an integer from 1 to {MAX_LIMIT}, got '{}'.",
+                clip(value)
+            ))
+            .param("limit")
+            .code("invalid_value")
+        })
+}
+
+/// The query of a list of permissions, validated.
+pub(crate) struct ListQuery {
+    pub(crate) after: Option<PermissionId>,
+    pub(crate) limit: usize,
+    pub(crate) order: ListOrder,
+    pub(crate) project_id: Option<ProjectId>,
+}
+
+/// The query of a list of permissions, validated.
+pub(crate) fn list_query_from(
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<ListQuery, Failure> {
+    let mut list = ListQuery {
+        after: None,
+        limit: DEFAULT_LIMIT as usize,
+        order: ListOrder::Descending,
+        project_id: None,
+    };
+    read_query(
+        query,
+        ["after", "limit", "order", "project_id"],
+        |slot, value| {
+            match slot {
+                0 => list.after = Some(id_param("after", value)?),
+                1 => list.limit = limit_param(&value)?,
+                2 => {
+                    list.order = value.parse().map_err(|_| {
                         Failure::bad_request(format!(
-                            "Invalid 'limit': expected an integer from 1 to {MAX_LIMIT}, got '{}'.",
+                            "Invalid 'order': expected 'ascending' or 'descending', got '{}'.",
                             clip(&value)
                         ))
-                        .param("limit")
+                        .param("order")
                         .code("invalid_value")
                     })?;
-                query.limit = usize::try_from(limit).unwrap_or(DEFAULT_LIMIT as usize);
-            }
-            "order" => {
-                query.order = value.parse().map_err(|_| {
-                    Failure::bad_request(format!(
-                        "Invalid 'order': expected 'ascending' or 'descending', got '{}'.",
-                        clip(&value)
-                    ))
-                    .param("order")
-                    .code("invalid_value")
-                })?;
-            }
-            "after" => {
-                if value.is_empty() || value.len() > MAX_ID_LEN {
-                    return Err(Failure::bad_request(format!(
-                        "Invalid 'after': expected a permission id of 1 to {MAX_ID_LEN} characters."
-                    ))
-                    .param("after")
-                    .code("invalid_value"));
                 }
-                query.after = Some(value);
+                _ => list.project_id = Some(id_param("project_id", value)?),
             }
-            _ => {
-                if !is_valid_project_id(&value) {
-                    return Err(Failure::bad_request(format!(
-                        "Invalid 'project_id': expected 1 to {MAX_ID_LEN} characters without \
-                         control characters."
-                    ))
-                    .param("project_id")
-                    .code("invalid_value"));
+            Ok(())
+        },
+    )?;
+    Ok(list)
+}
+
+/// The query of a list of projects, validated.
+pub(crate) struct ProjectsQuery {
+    pub(crate) after: Option<ProjectId>,
+    pub(crate) limit: usize,
+    pub(crate) include_archived: bool,
+}
+
+/// The query of a list of projects, validated.
+pub(crate) fn projects_query_from(
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<ProjectsQuery, Failure> {
+    let mut list = ProjectsQuery {
+        after: None,
+        limit: DEFAULT_PROJECTS_LIMIT as usize,
+        include_archived: false,
+    };
+    read_query(
+        query,
+        ["after", "limit", "include_archived"],
+        |slot, value| {
+            match slot {
+                0 => list.after = Some(id_param("after", value)?),
+                1 => list.limit = limit_param(&value)?,
+                _ => {
+                    list.include_archived = match value.as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => {
+                            return Err(Failure::bad_request(format!(
+                                "Invalid 'include_archived': expected 'true' or 'false', got \
+                                 '{}'.",
+                                clip(&value)
+                            ))
+                            .param("include_archived")
+                            .code("invalid_value"));
+                        }
+                    };
                 }
-                query.project_id = Some(value);
             }
-        }
-    }
-    Ok(query)
+            Ok(())
+        },
+    )?;
+    Ok(list)
 }
 
 /// The body of a create request, or the 413 or 400 it earns.
@@ -181,7 +222,7 @@ fn is_json_content_type(headers: &HeaderMap) -> bool {
 }
 
 /// Validates a create body into its distinct project ids, in the order given.
-pub(crate) fn parse_create_body(body: &[u8]) -> Result<Vec<String>, Failure> {
+pub(crate) fn parse_create_body(body: &[u8]) -> Result<Vec<ProjectId>, Failure> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
         Failure::bad_request(
             "We could not parse the JSON body of your request. The API expects a JSON \
@@ -235,22 +276,17 @@ pub(crate) fn parse_create_body(body: &[u8]) -> Result<Vec<String>, Failure> {
     let mut seen = HashSet::with_capacity(items.len());
     let mut project_ids = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let invalid = || {
-            Failure::bad_request(format!(
-                "Invalid 'project_ids[{i}]': expected a string of 1 to {MAX_ID_LEN} characters \
-                 without control characters."
-            ))
-            .param(format!("project_ids[{i}]"))
-            .code("invalid_value")
-        };
+        let param = format!("project_ids[{i}]");
         let serde_json::Value::String(project_id) = item else {
-            return Err(invalid());
+            return Err(
+                Failure::bad_request(format!("Invalid '{param}': expected a string."))
+                    .param(param)
+                    .code("invalid_value"),
+            );
         };
-        if !is_valid_project_id(project_id) {
-            return Err(invalid());
-        }
-        if seen.insert(project_id.as_str()) {
-            project_ids.push(project_id.clone());
+        let project_id: ProjectId = id_param(&param, project_id.clone())?;
+        if seen.insert(project_id.clone()) {
+            project_ids.push(project_id);
         }
     }
     Ok(project_ids)
@@ -260,35 +296,94 @@ pub(crate) fn parse_create_body(body: &[u8]) -> Result<Vec<String>, Failure> {
 mod tests {
     use super::*;
 
-    fn pairs(query: &[(&str, &str)]) -> Vec<(String, String)> {
-        query
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn query(pairs: &[(&str, &str)]) -> Result<Query<Vec<(String, String)>>, QueryRejection> {
+        Ok(Query(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ))
+    }
+
+    fn param(failure: Failure) -> Option<String> {
+        failure.error().param.clone()
     }
 
     #[test]
     fn limit_bounds() {
-        assert!(parse_list_query(pairs(&[("limit", "0")])).is_err());
-        assert!(parse_list_query(pairs(&[("limit", "101")])).is_err());
-        assert!(parse_list_query(pairs(&[("limit", "x")])).is_err());
+        for bad in ["0", "101", "x", "-1", ""] {
+            assert!(list_query_from(query(&[("limit", bad)])).is_err(), "{bad}");
+            assert!(
+                projects_query_from(query(&[("limit", bad)])).is_err(),
+                "{bad}"
+            );
+        }
+        let limit = |q| list_query_from(q).map(|q| q.limit).ok();
+        assert_eq!(limit(query(&[("limit", "100")])), Some(100));
+        assert_eq!(limit(query(&[])), Some(10));
+        let limit = |q| projects_query_from(q).map(|q| q.limit).ok();
+        assert_eq!(limit(query(&[("limit", "1")])), Some(1));
+        assert_eq!(limit(query(&[])), Some(20));
+    }
+
+    #[test]
+    fn query_ids_are_checked_by_their_types_in_query_order() {
+        let first_bad = list_query_from(query(&[("project_id", "nope"), ("after", "cp_a-b")]))
+            .err()
+            .and_then(param);
+        assert_eq!(first_bad.as_deref(), Some("project_id"));
+        let first_bad = list_query_from(query(&[("after", "proj_a"), ("project_id", "nope")]))
+            .err()
+            .and_then(param);
+        assert_eq!(first_bad.as_deref(), Some("after"));
+        let list = list_query_from(query(&[
+            ("after", "cp_abc"),
+            ("project_id", "proj_a"),
+            ("other", "ignored"),
+        ]))
+        .expect("valid");
         assert_eq!(
-            parse_list_query(pairs(&[("limit", "100")]))
-                .map(|q| q.limit)
-                .ok(),
-            Some(100)
+            list.after.as_ref().map(PermissionId::as_str),
+            Some("cp_abc")
         );
-        assert_eq!(parse_list_query(pairs(&[])).map(|q| q.limit).ok(), Some(10));
+        assert_eq!(
+            list.project_id.as_ref().map(ProjectId::as_str),
+            Some("proj_a")
+        );
+
+        let projects = projects_query_from(query(&[("include_archived", "true")])).expect("valid");
+        assert!(projects.include_archived);
+        for bad in ["True", "1", "yes", ""] {
+            let refused = projects_query_from(query(&[("include_archived", bad)]));
+            assert_eq!(
+                refused.err().and_then(param).as_deref(),
+                Some("include_archived"),
+                "{bad}"
+            );
+        }
+        let refused = projects_query_from(query(&[("after", "cp_abc")]));
+        assert_eq!(refused.err().and_then(param).as_deref(), Some("after"));
+        let twice = projects_query_from(query(&[("limit", "2"), ("limit", "2")]));
+        assert_eq!(twice.err().and_then(param).as_deref(), Some("limit"));
     }
 
     #[test]
     fn create_bodies() {
         assert_eq!(
-            parse_create_body(br#"{"project_ids": ["a", "b", "a"]}"#).ok(),
-            Some(vec!["a".to_owned(), "b".to_owned()])
+            parse_create_body(br#"{"project_ids": ["proj_a", "proj_b", "proj_a"]}"#)
+                .ok()
+                .map(|ids| ids.iter().map(ToString::to_string).collect::<Vec<_>>()),
+            Some(vec!["proj_a".to_owned(), "proj_b".to_owned()])
         );
         assert!(parse_create_body(br#"{"project_ids": []}"#).is_err());
-        assert!(parse_create_body(br#"{"project_ids": ["a"], "x": 1}"#).is_err());
         assert!(parse_create_body(b"[]").is_err());
+        // The unknown field is reported before the malformed project id.
+        let refused = parse_create_body(br#"{"project_ids": ["p"], "bogus": 1}"#);
+        assert_eq!(refused.err().and_then(param).as_deref(), Some("bogus"));
+        let refused = parse_create_body(br#"{"project_ids": ["proj_a", "p"]}"#);
+        assert_eq!(
+            refused.err().and_then(param).as_deref(),
+            Some("project_ids[1]")
+        );
     }
 }

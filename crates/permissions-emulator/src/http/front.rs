@@ -103,7 +103,8 @@ async fn admit(state: &EmulatorState, request: Request, next: Next) -> Response 
     let Some(path) = request.extensions().get::<MatchedPath>() else {
         return next.run(request).await;
     };
-    if let Err(failure) = authorize(&state.0.keys, &key, scope_for(request.method())) {
+    let scope = scope_for(request.method(), path.as_str());
+    if let Err(failure) = authorize(&state.0.keys, &key, scope) {
         return failure.into_response();
     }
     let verdict = state.0.throttle.check(

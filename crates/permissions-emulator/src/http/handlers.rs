@@ -1,4 +1,5 @@
-//! The three operations: list, create and delete, over the store.
+//! The four operations: list, create and delete permissions over the store, and
+//! list the organization's projects.
 
 use axum::Extension;
 use axum::body::Bytes;
@@ -6,14 +7,17 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use permissions_types::{CheckpointPermission, DeletedPermission, PermissionList};
+use permissions_types::{
+    CheckpointId, CheckpointPermission, DeletedPermission, PermissionList, ProjectList,
+};
 
 use super::envelope::{Failure, clip, json_response};
 use super::extract::{
     body_from, checkpoint_from, list_query_from, parse_create_body, permission_path_from,
-    require_json,
+    projects_query_from, require_json,
 };
 use crate::faults::Fault;
+use crate::org::{Refusal, UnknownCursor};
 use crate::state::EmulatorState;
 use crate::store::{Record, Store, StoreError};
 
@@ -28,6 +32,54 @@ pub(crate) async fn not_found(request: Request) -> Failure {
     )
 }
 
+/// Refuses a checkpoint the organization does not have (only a seed that lists
+/// projects leaves some out), as the real API refuses a model it does not know.
+fn require_checkpoint(state: &EmulatorState, checkpoint: &CheckpointId) -> Result<(), Failure> {
+    if state.org().has_checkpoint(checkpoint) {
+        Ok(())
+    } else {
+        Err(Failure::invalid(
+            StatusCode::NOT_FOUND,
+            format!("The model `{checkpoint}` does not exist or you do not have access to it."),
+        )
+        .code("model_not_found"))
+    }
+}
+
+/// A page as a page anomaly leaves it (see [`Fault::EmptyPage`] and
+/// [`Fault::RepeatLastId`]); without one, as it is.
+struct Bent<'a> {
+    /// The page's data is dropped.
+    empty: bool,
+    has_more: bool,
+    last_id: Option<&'a str>,
+}
+
+fn bend<'a>(
+    anomaly: Option<&Extension<Fault>>,
+    after: Option<&'a str>,
+    last_id: Option<&'a str>,
+    has_more: bool,
+) -> Bent<'a> {
+    match anomaly.map(|Extension(fault)| fault) {
+        Some(Fault::EmptyPage) => Bent {
+            empty: true,
+            has_more: true,
+            last_id: None,
+        },
+        Some(Fault::RepeatLastId) => Bent {
+            empty: false,
+            has_more: true,
+            last_id: after.or(last_id),
+        },
+        _ => Bent {
+            empty: false,
+            has_more,
+            last_id,
+        },
+    }
+}
+
 pub(crate) async fn list(
     State(state): State<EmulatorState>,
     anomaly: Option<Extension<Fault>>,
@@ -36,28 +88,25 @@ pub(crate) async fn list(
 ) -> Result<Response, Failure> {
     let checkpoint = checkpoint_from(path)?;
     let query = list_query_from(query)?;
-    let after = query.after.as_deref();
+    require_checkpoint(&state, &checkpoint)?;
+    let after = query.after.as_ref().map(|id| id.as_str());
     let body = state
         .0
         .store
         .list(
             &checkpoint,
-            after,
+            query.after.as_ref(),
             query.limit,
             query.order,
-            query.project_id.as_deref(),
-            |data, has_more| match anomaly.as_ref().map(|Extension(fault)| fault) {
-                Some(Fault::EmptyPage) => page_json(&[], true, None),
-                Some(Fault::RepeatLastId) => page_json(
-                    data,
-                    true,
-                    after.or_else(|| data.last().map(|r| r.permission.id.as_str())),
-                ),
-                _ => page_json(
-                    data,
-                    has_more,
-                    data.last().map(|r| r.permission.id.as_str()),
-                ),
+            query.project_id.as_ref(),
+            |data, has_more| {
+                let last = data.last().map(|r| r.permission.id.as_str());
+                let bent = bend(anomaly.as_ref(), after, last, has_more);
+                page_json(
+                    if bent.empty { &[] } else { data },
+                    bent.has_more,
+                    bent.last_id,
+                )
             },
         )
         .map_err(|error| match error {
@@ -142,14 +191,23 @@ pub(crate) async fn create(
     let checkpoint = checkpoint_from(path)?;
     require_json(&headers)?;
     let project_ids = parse_create_body(&body)?;
-    if let Some(owner) = state.owner_of(&checkpoint)
-        && project_ids.iter().any(|p| p == owner)
-    {
-        return Err(Failure::bad_request(format!(
-            "Cannot modify checkpoint permissions for the owning project: {}",
-            clip(owner)
-        ))
-        .param("project_ids"));
+    require_checkpoint(&state, &checkpoint)?;
+    if let Err(refusal) = state.org().check_grant(&checkpoint, &project_ids) {
+        let message = match refusal {
+            Refusal::Owner(project) => format!(
+                "Cannot modify checkpoint permissions for the owning project: {}",
+                clip(project.as_str())
+            ),
+            Refusal::UnknownProject(project) => format!(
+                "Project '{}' was not found in this organization.",
+                clip(project.as_str())
+            ),
+            Refusal::ArchivedProject(project) => format!(
+                "Project '{}' is archived: archived projects cannot be used or updated.",
+                clip(project.as_str())
+            ),
+        };
+        return Err(Failure::bad_request(message).param("project_ids"));
     }
     let records = write_store(&state, move |store| store.create(&checkpoint, &project_ids))
         .await?
@@ -165,6 +223,7 @@ pub(crate) async fn delete_permission(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, Failure> {
     let (checkpoint, permission_id) = permission_path_from(path)?;
+    require_checkpoint(&state, &checkpoint)?;
     let result = {
         let (checkpoint, permission_id) = (checkpoint.clone(), permission_id.clone());
         write_store(&state, move |store| {
@@ -179,8 +238,8 @@ pub(crate) async fn delete_permission(
                 StatusCode::NOT_FOUND,
                 format!(
                     "No permission found with id '{}' on checkpoint '{}'.",
-                    clip(&permission_id),
-                    clip(&checkpoint)
+                    clip(permission_id.as_str()),
+                    clip(checkpoint.as_str())
                 ),
             )
             .param("permission_id")
@@ -190,6 +249,40 @@ pub(crate) async fn delete_permission(
     }
     let body = serde_json::to_vec(&DeletedPermission::new(permission_id))
         .map_err(|_| Failure::internal())?;
+    Ok(json_response(StatusCode::OK, body))
+}
+
+pub(crate) async fn list_projects(
+    State(state): State<EmulatorState>,
+    anomaly: Option<Extension<Fault>>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, Failure> {
+    let query = projects_query_from(query)?;
+    let after = query.after.as_ref().map(|id| id.as_str());
+    let (page, has_more) = state
+        .org()
+        .projects_page(query.after.as_ref(), query.limit, query.include_archived)
+        .map_err(|UnknownCursor| {
+            Failure::bad_request(format!(
+                "Invalid 'after': no project '{}' in this organization.",
+                clip(after.unwrap_or_default())
+            ))
+            .param("after")
+            .code("invalid_cursor")
+        })?;
+    let (empty, has_more, last_id) = {
+        let last = page.last().map(|p| p.id.as_str());
+        let bent = bend(anomaly.as_ref(), after, last, has_more);
+        (bent.empty, bent.has_more, bent.last_id.map(str::to_owned))
+    };
+    let data = if empty {
+        Vec::new()
+    } else {
+        page.into_iter().cloned().collect()
+    };
+    let mut list = ProjectList::new(data, has_more);
+    list.last_id = last_id;
+    let body = serde_json::to_vec(&list).map_err(|_| Failure::internal())?;
     Ok(json_response(StatusCode::OK, body))
 }
 

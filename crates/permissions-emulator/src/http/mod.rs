@@ -1,10 +1,10 @@
 //! The HTTP face of the emulator: the routes, and the layers in front of them.
 //!
-//! `envelope` (the error envelope) and `extract` (requests into values) use no
-//! other module of `http`; `auth` uses `envelope`; `front` (the first middleware)
-//! uses `auth` and `envelope`, and hands a page-anomaly fault to `handlers`, which
-//! uses `envelope` and `extract`; `head` (hyper's own answers) uses `envelope` and
-//! `front`.
+//! `paths` (the route templates), `envelope` (the error envelope) and `extract`
+//! (requests into values) use no other module of `http`; `auth` uses `envelope`
+//! and `paths`; `front` (the first middleware) uses `auth` and `envelope`, and
+//! hands a page-anomaly fault to `handlers`, which uses `envelope` and `extract`;
+//! `head` (hyper's own answers) uses `envelope` and `front`.
 
 mod auth;
 mod envelope;
@@ -12,6 +12,7 @@ mod extract;
 mod front;
 mod handlers;
 pub(crate) mod head;
+mod paths;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -20,10 +21,6 @@ use axum::routing::{delete, get};
 
 use crate::rules::MAX_BODY_BYTES;
 use crate::state::EmulatorState;
-
-const LIST_PATH: &str = "/v1/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions";
-const DELETE_PATH: &str =
-    "/v1/fine_tuning/checkpoints/{fine_tuned_model_checkpoint}/permissions/{permission_id}";
 
 /// The emulator's routes under `/v1`, with authentication, the error envelope,
 /// `x-request-id` headers, the body limit and fault injection, ready to serve.
@@ -42,8 +39,12 @@ const DELETE_PATH: &str =
 /// through a listener that gives them the envelope.
 pub fn router(state: EmulatorState) -> Router {
     Router::new()
-        .route(LIST_PATH, get(handlers::list).post(handlers::create))
-        .route(DELETE_PATH, delete(handlers::delete_permission))
+        .route(
+            paths::PERMISSIONS,
+            get(handlers::list).post(handlers::create),
+        )
+        .route(paths::PERMISSION, delete(handlers::delete_permission))
+        .route(paths::PROJECTS, get(handlers::list_projects))
         .fallback(handlers::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), front::front))

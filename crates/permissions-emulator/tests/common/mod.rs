@@ -106,6 +106,16 @@ impl Api {
         )
     }
 
+    pub fn projects_url(&self) -> String {
+        format!("{}/organization/projects", self.base)
+    }
+
+    /// A page of `GET /organization/projects`.
+    pub async fn projects(&self, query: &[(&str, &str)]) -> Reply {
+        self.send(self.http.get(self.projects_url()).query(query))
+            .await
+    }
+
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
         let request = match &self.key {
             Some(key) => request.bearer_auth(key),
@@ -193,5 +203,84 @@ impl Api {
             after = page_ids.last().cloned();
         }
         (ids, pages)
+    }
+}
+
+/// Requests that each carry one malformed id, in the path, the query or the body,
+/// on [`CHECKPOINT`] or a checkpoint object's id: `(what, reply, param)`, `param`
+/// being the one the refusal must name.
+pub async fn malformed_id_replies(api: &Api) -> Vec<(&'static str, Reply, &'static str)> {
+    const OBJECT_ID: &str = "ftckpt_zc4Q7MP6XxulcVzj4MZdwsAB";
+    const CHECKPOINT_PARAM: &str = "fine_tuned_model_checkpoint";
+    vec![
+        (
+            "object id, list",
+            api.list(OBJECT_ID, &[]).await,
+            CHECKPOINT_PARAM,
+        ),
+        (
+            "object id, create",
+            api.create(OBJECT_ID, &["proj_00"]).await,
+            CHECKPOINT_PARAM,
+        ),
+        (
+            "object id, delete",
+            api.delete(OBJECT_ID, "cp_zc4Q7MP6XxulcVzj4MZdwsAB").await,
+            CHECKPOINT_PARAM,
+        ),
+        (
+            "a base model",
+            api.list("gpt-4o-mini", &[]).await,
+            CHECKPOINT_PARAM,
+        ),
+        (
+            "permission id",
+            api.delete(CHECKPOINT, "perm_123").await,
+            "permission_id",
+        ),
+        (
+            "after",
+            api.list(CHECKPOINT, &[("after", "proj_00")]).await,
+            "after",
+        ),
+        (
+            "project_id",
+            api.list(CHECKPOINT, &[("project_id", "not a project")])
+                .await,
+            "project_id",
+        ),
+        (
+            "project_ids[1]",
+            api.create(CHECKPOINT, &["proj_00", "Research"]).await,
+            "project_ids[1]",
+        ),
+        (
+            "project_ids[0] that looks like a key",
+            api.create(CHECKPOINT, &["sk-admin-pasted-0123456789"])
+                .await,
+            "project_ids[0]",
+        ),
+    ]
+}
+
+/// Asserts the 400 a malformed id gets: the envelope naming `param`, with the id
+/// type's explanation, never repeating a key.
+pub fn assert_malformed(what: &str, reply: &Reply, param: &str) {
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{what}");
+    let error = reply.error();
+    assert_eq!(error["type"], "invalid_request_error", "{what}");
+    assert_eq!(error["param"], param, "{what}");
+    assert_eq!(error["code"], "invalid_value", "{what}");
+    let message = error["message"].as_str().expect("message");
+    assert!(
+        message.starts_with(&format!("Invalid '{param}': invalid ")),
+        "{what}: {message}"
+    );
+    assert!(!message.contains("pasted-0123456789"), "{what}: {message}");
+    if what.starts_with("object id") {
+        assert!(
+            message.contains("pass the fine-tuned model id instead"),
+            "{what}: {message}"
+        );
     }
 }
