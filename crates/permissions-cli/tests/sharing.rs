@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{CKPT, KEY, Server, jsonl, seeds, stderr, stdout, tempfile_dir};
-use permissions_emulator::{Emulator, FaultConfig};
+use permissions_emulator::{
+    ApiKey, Emulator, FaultConfig, Scope, SeedCheckpoint, SeedPermission, SeedProject,
+};
 use serde_json::Value;
 
 const OTHER: &str = "ft:gpt-4o-mini-2024-07-18:org:support:Q2x8LmPa";
@@ -61,7 +63,9 @@ fn plan_apply_plan_again_then_prune() {
             (OTHER, vec!["proj_newB".into()]),
         ]),
     );
-    let plan = run(&server, &["plan", arg(&file)]);
+    // A pending change is no error: plain `plan` exits 0, `--detailed-exitcode` 2.
+    assert_eq!(run(&server, &["plan", arg(&file)]).status.code(), Some(0));
+    let plan = run(&server, &["plan", arg(&file), "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(2), "{}", stderr(&plan));
     let text = stdout(&plan);
     assert!(
@@ -82,14 +86,19 @@ fn plan_apply_plan_again_then_prune() {
     let apply = run(&server, &["apply", arg(&file), "--yes"]);
     assert!(apply.status.success(), "{}", stderr(&apply));
     assert!(stdout(&apply).contains("Applied 2 request(s): granted 2 project(s)"));
-    let again = run(&server, &["plan", arg(&file)]);
+    let again = run(&server, &["plan", arg(&file), "--detailed-exitcode"]);
     assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
     assert!(stdout(&again).contains("No changes: 2 checkpoint(s) match the file"));
-    // A second apply finds nothing to do and sends nothing but the reads.
+    // A second apply finds nothing to do and sends nothing but the reads: the
+    // organization's projects (this emulator lists none), one list per checkpoint.
     let before = server.requests();
     let idle = run(&server, &["apply", arg(&file), "--yes"]);
     assert!(idle.status.success());
-    assert_eq!(server.requests() - before, 2, "one list per checkpoint");
+    assert_eq!(
+        server.requests() - before,
+        3,
+        "the projects and one list per checkpoint"
+    );
 
     // The file changes: one project dropped, one added.
     std::fs::write(
@@ -104,7 +113,14 @@ fn plan_apply_plan_again_then_prune() {
 
     let plan = run(
         &server,
-        &["plan", arg(&file), "--prune", "--format", "json"],
+        &[
+            "plan",
+            arg(&file),
+            "--prune",
+            "--format",
+            "json",
+            "--detailed-exitcode",
+        ],
     );
     assert_eq!(plan.status.code(), Some(2));
     let document: Value = serde_json::from_str(&stdout(&plan)).unwrap();
@@ -130,7 +146,12 @@ fn plan_apply_plan_again_then_prune() {
     projects.sort();
     assert_eq!(projects, ["proj_newA", "proj_newC"]);
     assert_eq!(
-        run(&server, &["plan", arg(&file), "--prune"]).status.code(),
+        run(
+            &server,
+            &["plan", arg(&file), "--prune", "--detailed-exitcode"]
+        )
+        .status
+        .code(),
         Some(0)
     );
     let _ = std::fs::remove_dir_all(&dir);
@@ -142,7 +163,8 @@ fn apply_refuses_without_a_terminal_or_yes() {
     let dir = tempfile_dir();
     let file = write(&dir, "s.yaml", &sharing(&[(CKPT, vec!["proj_a".into()])]));
     let output = run(&server, &["apply", arg(&file)]);
-    assert_eq!(output.status.code(), Some(2));
+    // Not applied is not "matches the file": 1, as every error of apply.
+    assert_eq!(output.status.code(), Some(1));
     assert!(
         stderr(&output).contains("pass --yes"),
         "{}",
@@ -165,19 +187,22 @@ fn export_round_trips_and_is_stable() {
     assert!(text.contains(&format!("{OTHER}: []")), "{text}");
     // The same sharing, exported again to standard output, is the same text.
     assert_eq!(stdout(&run(&server, &["export", CKPT, OTHER])), text);
-    let plan = run(&server, &["plan", arg(&exported), "--prune"]);
+    let plan = run(
+        &server,
+        &["plan", arg(&exported), "--prune", "--detailed-exitcode"],
+    );
     assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
-    // 250 permissions are 3 pages of 100; the empty checkpoint is 1.
+    // The projects: 1; 250 permissions are 3 pages of 100; the empty checkpoint 1.
     let before = server.requests();
     run(&server, &["plan", arg(&exported)]);
-    assert_eq!(server.requests() - before, 4);
+    assert_eq!(server.requests() - before, 5);
     let bad = run(&server, &["export", "gpt-4o"]);
     assert_eq!(bad.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
-fn every_bad_file_is_refused_with_exit_2_and_nothing_sent() {
+fn every_bad_file_is_refused_with_exit_1_and_nothing_sent() {
     let server = Server::seeded(1);
     let dir = tempfile_dir();
     let cases = [
@@ -209,23 +234,27 @@ fn every_bad_file_is_refused_with_exit_2_and_nothing_sent() {
         (
             "unknown-key",
             "version: 1\ncheckpoints: {}\nowner: me\n",
-            "unknown field",
+            "owner (line 3): unknown key",
         ),
         (
             "no-list",
             &format!("version: 1\ncheckpoints:\n  {CKPT}:\n"),
-            "list of project ids",
+            "list of projects",
         ),
-        ("not-yaml", "version: [1\n", "line"),
+        ("not-yaml", "version: [1\n", "line 2: not valid YAML"),
         ("empty", "", "empty"),
     ];
     for (name, text, needle) in cases {
         let file = write(&dir, &format!("{name}.yaml"), text);
-        for verb in [&["plan"][..], &["apply", "--yes", "--prune"]] {
+        for verb in [
+            &["plan"][..],
+            &["plan", "--detailed-exitcode"],
+            &["apply", "--yes", "--prune"],
+        ] {
             let mut args = verb.to_vec();
             args.insert(1, arg(&file));
             let output = run(&server, &args);
-            assert_eq!(output.status.code(), Some(2), "{name} {verb:?}");
+            assert_eq!(output.status.code(), Some(1), "{name} {verb:?}");
             let err = stderr(&output);
             assert!(err.contains(needle), "{name}: {err}");
             assert!(
@@ -235,7 +264,26 @@ fn every_bad_file_is_refused_with_exit_2_and_nothing_sent() {
         }
     }
     let missing = run(&server, &["plan", "/nonexistent/sharing.yaml"]);
-    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(missing.status.code(), Some(1));
+    // A bad flag of plan is an error like any other: 1, never "changes pending".
+    for args in [
+        &["plan", "--detailed-exitcode", "--no-such-flag", "x.yaml"][..],
+        &["--format", "json", "plan"],
+        &["apply", "x.yaml", "--concurrency", "0"],
+    ] {
+        let output = run(&server, args);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(
+        run(&server, &["list", "--no-such-flag"]).status.code(),
+        Some(2),
+        "other verbs keep their codes"
+    );
     assert_eq!(server.requests(), 0, "nothing was sent");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -487,4 +535,299 @@ fn apply_asks_on_a_terminal() {
     );
     assert_eq!(server.emulator().state().permission_count(), 1);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An emulator that knows the organization: Research, Support, two projects named
+/// Twin, an archived Old, an unnamed one, and the owner of both checkpoints.
+fn organization(keys: Option<Vec<ApiKey>>) -> Server {
+    let projects = [
+        SeedProject::new("proj_research", Some("Research")),
+        SeedProject::new("proj_support", Some("Support")),
+        SeedProject::new("proj_twin_a", Some("Twin")),
+        SeedProject::new("proj_twin_b", Some("Twin")),
+        SeedProject::new("proj_old", Some("Old")).archived(),
+        SeedProject::new("proj_unnamed", None),
+        SeedProject::new("proj_owner", Some("Owner")),
+    ];
+    let mut builder = Emulator::builder()
+        .projects(projects)
+        .checkpoints([CKPT, OTHER].map(|c| SeedCheckpoint::new(c, "proj_owner")))
+        .seed([SeedPermission::new(OTHER, "proj_support")]);
+    if let Some(keys) = keys {
+        builder = builder.keys(keys);
+    }
+    Server::with(builder)
+}
+
+/// Writes requests the emulator counted (creates and deletes).
+fn writes(server: &Server) -> u64 {
+    server.counted("POST").0 + server.counted("DELETE").0
+}
+
+#[test]
+fn names_resolve_to_their_projects_and_the_plan_shows_them() {
+    let server = organization(None);
+    let dir = tempfile_dir();
+    let file = write(
+        &dir,
+        "named.yaml",
+        &format!(
+            "version: 1\ncheckpoints:\n  {CKPT}:\n    - name: Research\n    - proj_unnamed\n  \
+             {OTHER}:\n    - {{id: proj_research, name: Research}}\n"
+        ),
+    );
+    let plan = run(
+        &server,
+        &["plan", arg(&file), "--prune", "--detailed-exitcode"],
+    );
+    assert_eq!(plan.status.code(), Some(2), "{}", stderr(&plan));
+    let text = stdout(&plan);
+    assert!(
+        text.contains(&format!(
+            "{CKPT}\n  + proj_research (Research)\n  + proj_unnamed\n"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("  - proj_support (Support) (cp_"), "{text}");
+    let json = run(
+        &server,
+        &["plan", arg(&file), "--prune", "--format", "json"],
+    );
+    let document: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(document["ids_checked"], true);
+    assert_eq!(
+        document["checkpoints"][1]["grant"][0],
+        serde_json::json!({"project_id": "proj_research", "name": "Research"})
+    );
+    assert_eq!(document["checkpoints"][0]["revoke"][0]["name"], "Support");
+    let apply = run(&server, &["apply", arg(&file), "--prune", "--yes"]);
+    assert!(apply.status.success(), "{}", stderr(&apply));
+    let granted = jsonl(&stdout(&run(&server, &["list", CKPT])));
+    let mut projects: Vec<&str> = granted
+        .iter()
+        .map(|p| p["project_id"].as_str().unwrap())
+        .collect();
+    projects.sort();
+    assert_eq!(projects, ["proj_research", "proj_unnamed"]);
+    let again = run(
+        &server,
+        &["plan", arg(&file), "--prune", "--detailed-exitcode"],
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_entry_the_api_would_refuse_exits_1_with_its_line_and_writes_nothing() {
+    let server = organization(None);
+    let dir = tempfile_dir();
+    let cases = [
+        (
+            "    - name: Nobody\n",
+            "(line 4): no project of the organization is named \"Nobody\"",
+        ),
+        ("    - name: research\n", "did you mean \"Research\"?"),
+        (
+            "    - name: Twin\n",
+            "(line 4): 2 projects are named \"Twin\" (proj_twin_a, proj_twin_b)",
+        ),
+        (
+            "    - name: Old\n",
+            "(line 4): project proj_old (\"Old\") is archived",
+        ),
+        (
+            "    - proj_old\n",
+            "(line 4): project proj_old (\"Old\") is archived",
+        ),
+        (
+            "    - proj_research\n    - proj_missing\n",
+            "(line 5): the organization has no project proj_missing",
+        ),
+        (
+            "    - proj_research\n    - name: Research\n",
+            "(line 5): proj_research is listed twice (first at",
+        ),
+    ];
+    for (entries, message) in cases {
+        let file = write(
+            &dir,
+            "refused.yaml",
+            &format!("version: 1\ncheckpoints:\n  {CKPT}:\n{entries}"),
+        );
+        for verb in [&["plan", "--detailed-exitcode"][..], &["apply", "--yes"]] {
+            let mut args = verb.to_vec();
+            args.insert(1, arg(&file));
+            let output = run(&server, &args);
+            let err = stderr(&output);
+            assert_eq!(output.status.code(), Some(1), "{entries:?} {verb:?}: {err}");
+            assert!(err.contains(&format!("checkpoints.{CKPT}[")), "{err}");
+            assert!(err.contains(message), "{entries:?}: {err}");
+            assert!(err.contains("nothing was sent"), "{err}");
+            assert_eq!(stdout(&output), "", "{entries:?}");
+        }
+    }
+    assert_eq!(writes(&server), 0, "a refused file wrote something");
+    // A name beside an id that no longer matches is a warning, not an error.
+    let stale = write(
+        &dir,
+        "stale.yaml",
+        &format!(
+            "version: 1\ncheckpoints:\n  {CKPT}:\n    - {{id: proj_support, name: Helpdesk}}\n"
+        ),
+    );
+    let output = run(&server, &["plan", arg(&stale)]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stderr(&output).contains("warning: checkpoints."),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output)
+            .contains("proj_support is named \"Support\" in the organization, not \"Helpdesk\"")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn export_with_names_round_trips_a_file_of_ids_and_names() {
+    let server = organization(None);
+    let dir = tempfile_dir();
+    let file = write(
+        &dir,
+        "mixed.yaml",
+        &format!(
+            "version: 1\ncheckpoints:\n  {CKPT}:\n    - name: Research\n    - proj_unnamed\n    \
+             - {{id: proj_twin_b, name: Twin}}\n  {OTHER}: []\n"
+        ),
+    );
+    let apply = run(&server, &["apply", arg(&file), "--prune", "--yes"]);
+    assert!(apply.status.success(), "{}", stderr(&apply));
+    let exported = dir.join("exported.yaml");
+    let output = run(
+        &server,
+        &["export", CKPT, OTHER, "--names", "-o", arg(&exported)],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&exported).unwrap();
+    assert_eq!(
+        text,
+        format!(
+            "version: 1\ncheckpoints:\n  {OTHER}: []\n  {CKPT}:\n  - id: proj_research\n    \
+             name: Research\n  - id: proj_twin_b\n    name: Twin\n  - proj_unnamed\n"
+        )
+    );
+    let plan = run(
+        &server,
+        &["plan", arg(&exported), "--prune", "--detailed-exitcode"],
+    );
+    assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
+    // Without --names, ids alone, as before.
+    let plain = stdout(&run(&server, &["export", CKPT]));
+    assert!(
+        plain.contains("  - proj_research\n  - proj_twin_b\n  - proj_unnamed\n"),
+        "{plain}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_key_that_cannot_list_projects_plans_ids_unchecked_and_refuses_names() {
+    // The key may read and write permissions, but not list the projects.
+    let server = organization(Some(vec![ApiKey::new(KEY, [Scope::Read, Scope::Write])]));
+    let dir = tempfile_dir();
+    let ids = write(
+        &dir,
+        "ids.yaml",
+        &format!("version: 1\ncheckpoints:\n  {CKPT}:\n    - proj_research\n"),
+    );
+    let output = run(&server, &["plan", arg(&ids), "--detailed-exitcode"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("note: the organization's projects could not be listed (401"),
+        "{err}"
+    );
+    assert!(err.contains("api.organization.projects.read"), "{err}");
+    assert!(
+        err.contains("the project ids were not checked against the organization"),
+        "{err}"
+    );
+    let json = run(&server, &["plan", arg(&ids), "--format", "json"]);
+    let document: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(document["ids_checked"], false);
+    let names = write(
+        &dir,
+        "names.yaml",
+        &format!("version: 1\ncheckpoints:\n  {CKPT}:\n    - name: Research\n"),
+    );
+    let output = run(&server, &["apply", arg(&names), "--yes"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("(line 4): cannot resolve the name \"Research\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("Missing scopes: api.organization.projects.read"),
+        "{err}"
+    );
+    assert_eq!(writes(&server), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn projects_are_listed_in_every_format() {
+    let server = organization(None);
+    let table = run(&server, &["--format", "table", "projects"]);
+    assert!(table.status.success(), "{}", stderr(&table));
+    let text = stdout(&table);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["ID", "NAME", "STATUS"]
+    );
+    assert_eq!(lines.len(), 1 + 6, "archived projects are left out: {text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("proj_unnamed") && l.contains(" - ")),
+        "{text}"
+    );
+    let all = jsonl(&stdout(&run(&server, &["projects", "--include-archived"])));
+    assert_eq!(all.len(), 7);
+    let old = all.iter().find(|p| p["id"] == "proj_old").unwrap();
+    assert_eq!(
+        (old["status"].as_str(), old["name"].as_str()),
+        (Some("archived"), Some("Old"))
+    );
+    // Small pages, a cap, and a transform.
+    let listed = || server.counted_on("GET", "/organization/projects").0;
+    let before = listed();
+    let names = run(
+        &server,
+        &[
+            "projects",
+            "--limit",
+            "2",
+            "--max-items",
+            "5",
+            "--format",
+            "jsonl",
+            "--transform",
+            "name",
+        ],
+    );
+    assert_eq!(stdout(&names).lines().count(), 5, "{}", stdout(&names));
+    assert!(
+        stdout(&names).starts_with("\"Research\"\n"),
+        "{}",
+        stdout(&names)
+    );
+    assert_eq!(listed() - before, 3, "pages of 2 until 5 projects");
+    for format in ["json", "pretty", "yaml", "raw"] {
+        let output = run(&server, &["--format", format, "projects"]);
+        assert!(output.status.success(), "{format}");
+        assert!(stdout(&output).contains("proj_research"), "{format}");
+    }
 }

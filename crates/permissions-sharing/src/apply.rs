@@ -19,13 +19,18 @@ pub const READ_PAGE: u32 = 100;
 /// [`READ_PAGE`]: `ceil(n / 100)` requests for `n` projects.
 ///
 /// A key that may not list them (401, 403) gives [`Organization::Unlisted`] with
-/// the API's message: a file of ids can still be planned, unchecked. Any other
-/// failure is an error.
+/// the API's message: a file of ids can still be planned, unchecked. So does an
+/// empty list: every organization has a project (its default one), so a server
+/// that lists none does not know the organization (an emulator seeded without
+/// projects). Any other failure is an error.
 pub async fn read_organization(projects: &Projects<'_>) -> Result<Organization, Error> {
     let params = ProjectListParams::new()
         .limit(READ_PAGE)
         .include_archived(true);
     match projects.list(params).try_collect::<Vec<_>>().await {
+        Ok(listed) if listed.is_empty() => Ok(Organization::Unlisted {
+            reason: "the server lists no project".into(),
+        }),
         Ok(listed) => Ok(Organization::Listed(Directory::new(listed))),
         Err(Error::Status(status))
             if matches!(

@@ -158,3 +158,64 @@ async fn applies_converge_through_503s() {
     }
     emulator.shutdown().await;
 }
+
+/// The cost of a plan by name: 5 checkpoints x 200 projects named by name, in an
+/// organization of 500 projects.
+#[tokio::test]
+async fn a_plan_by_name_reads_the_organization_once_in_pages_of_100() {
+    use permissions_emulator::{SeedCheckpoint, SeedProject};
+    use permissions_sharing::{SharingFile, read_organization, resolve};
+
+    // 499 teams and the checkpoints' owner: an organization of 500 projects.
+    let projects: Vec<SeedProject> = (0..499)
+        .map(|i| SeedProject::new(format!("proj_{i:03}"), Some(&format!("Team {i:03}"))))
+        .chain([SeedProject::new("proj_owner", Some("Owner"))])
+        .collect();
+    let emulator = Emulator::builder()
+        .projects(projects)
+        .checkpoints((0..5).map(|c| SeedCheckpoint::new(checkpoint(c), "proj_owner")))
+        .start()
+        .await
+        .unwrap();
+    let client = client(&emulator);
+    let mut text = String::from("version: 1\ncheckpoints:\n");
+    for c in 0..5 {
+        text.push_str(&format!("  {}:\n", checkpoint(c)));
+        for p in 0..200 {
+            text.push_str(&format!("    - name: Team {:03}\n", c * 50 + p));
+        }
+    }
+    let file = SharingFile::parse(&text).unwrap();
+    let plan_once = || async {
+        let organization = read_organization(&client.organization().projects())
+            .await
+            .unwrap();
+        let resolution = resolve(&file, &organization).unwrap();
+        let permissions = client.fine_tuning().checkpoints().permissions();
+        let current = read_state(&permissions, file.checkpoints().map(|(c, _)| c))
+            .await
+            .unwrap();
+        plan(&resolution.desired, &current, true)
+    };
+    let changes = plan_once().await;
+    // 500 projects: 5 pages; 5 empty checkpoints: 1 page each.
+    assert_eq!(emulator.request_count(), 5 + 5);
+    assert_eq!(changes.totals().grant, 1000);
+    let first = &changes.checkpoints[0].grant[0];
+    assert_eq!(
+        (first.project_id.as_str(), first.name.as_deref()),
+        ("proj_000", Some("Team 000"))
+    );
+    let report = apply_all(
+        client.fine_tuning().checkpoints().permissions(),
+        &changes,
+        4,
+    )
+    .await;
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(emulator.request_count(), 10 + 10, "10 batches of 100");
+    // Planned again: 5 pages of projects, 2 pages of 100 per checkpoint.
+    assert!(plan_once().await.is_empty());
+    assert_eq!(emulator.request_count(), 20 + 5 + 10);
+    emulator.shutdown().await;
+}

@@ -61,12 +61,19 @@ impl Server {
         self.emulator().request_count()
     }
 
-    /// (requests, 429s) the emulator counted for `method`.
+    /// (requests, 429s) the emulator counted for `method` on the permission
+    /// routes.
     pub fn counted(&self, method: &str) -> (u64, u64) {
+        self.counted_on(method, "/permissions")
+    }
+
+    /// (requests, 429s) the emulator counted for `method` on the routes whose
+    /// path template contains `path`.
+    pub fn counted_on(&self, method: &str, path: &str) -> (u64, u64) {
         self.emulator()
             .endpoint_counters()
             .into_iter()
-            .find(|c| c.method == method)
+            .find(|c| c.method == method && c.path.contains(path))
             .map_or((0, 0), |c| (c.requests, c.throttled))
     }
 
