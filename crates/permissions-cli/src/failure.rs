@@ -1,5 +1,5 @@
-//! How a run fails: the [`Failure`] of a verb, its exit code and its report on
-//! standard error.
+//! How a run ends: the [`Outcome`] of a verb that did its job, or its [`Failure`],
+//! with the exit code and the report on standard error.
 
 use std::io;
 
@@ -9,6 +9,18 @@ use permissions_sharing::{FileError, Refused};
 
 use crate::cli::{EXIT_API, EXIT_INTERRUPTED, EXIT_OK};
 use crate::progress::Interrupted;
+
+/// How a run that did not fail ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// It did what was asked.
+    Done,
+    /// `plan` found changes to make; exit 2 with `--detailed-exitcode`, else 0.
+    ChangesPending {
+        /// Whether `--detailed-exitcode` was given.
+        detailed: bool,
+    },
+}
 
 /// Why a run failed; each maps to an exit code.
 #[derive(Debug)]

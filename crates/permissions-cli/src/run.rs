@@ -11,22 +11,10 @@ use crate::cli::{
 };
 use crate::config::{build_client, init_logging};
 use crate::context::Context;
-use crate::failure::{Failure, report};
+use crate::failure::{Failure, Outcome, report};
 use crate::output::{Format, Transform};
 use crate::sharing;
 use crate::verbs::{create, delete, list, projects, retrieve};
-
-/// How a run that did not fail ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// It did what was asked.
-    Done,
-    /// `plan` found changes to make; exit 2 with `--detailed-exitcode`, else 0.
-    ChangesPending {
-        /// Whether `--detailed-exitcode` was given.
-        detailed: bool,
-    },
-}
 
 /// Runs `cli` and returns the exit code; see [`crate::cli::EXIT_API`] and
 /// [`crate::cli::EXIT_USAGE`].

@@ -19,10 +19,9 @@ use permissions_sharing::{
 use crate::args::checkpoint_id;
 use crate::cli::{ApplyArgs, ExportArgs, PlanArgs};
 use crate::context::Context;
-use crate::failure::Failure;
+use crate::failure::{Failure, Outcome};
 use crate::output::{Format, write_document};
 use crate::progress::{Tally, drive};
-use crate::run::Outcome;
 
 /// Not-applied steps listed by name after a failure; the rest are counted.
 const SHOWN_STEPS: usize = 10;
