@@ -388,7 +388,7 @@ id_type!(
     /// `ftckpt_...` id. See the [module documentation](self) for the rule.
     CheckpointId,
     IdType::Checkpoint,
-    r"^ft[:-][!$&-.0->@-\[\]-~]+$",
+    r#"^ft[:-][!"$&-.0->@-\[\]-~]+$"#,
     "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd"
 );
 
@@ -447,6 +447,9 @@ mod tests {
             "ft:gpt-4o-mini-2024-07-18:my-org:custom_suffix:9ABel2dg:ckpt-step-88"
         ));
         assert!(ok(Checkpoint, "ft-AF1WoRqd3aJAHsqc9NY7iL8F"));
+        // Every printable ASCII character but `/ \ ? # %` (the schema's pattern
+        // once missed `"`).
+        assert!(ok(Checkpoint, "ft:!\"$&'()*+,-.:;<=>@[]^_`{|}~"));
         assert!(ok(Project, "proj_abGMw1llN8IrBb6SvvY5A1iH"));
         assert!(ok(Project, "proj_team-a_2"));
         assert!(ok(Permission, "cp_zc4Q7MP6XxulcVzj4MZdwsAB"));
