@@ -109,7 +109,7 @@ pub use rules::{
 };
 pub use seed::{Seed, SeedCheckpoint, SeedPermission, SeedProject, read_seed_file};
 pub use state::EmulatorState;
-pub use throttle::{EndpointCounters, RateLimit};
+pub use throttle::{EndpointCounters, RateLimit, RateLimitScope};
 
 /// The admin key prefix used when none is configured.
 pub const DEFAULT_ADMIN_KEY_PREFIX: &str = "sk-admin-";

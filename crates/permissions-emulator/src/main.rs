@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! permissions-emulator --listen 127.0.0.1:8089 [--db FILE] [--seed FILE] [--keys FILE]
-//!     [--rate-limit 8/60s [--rate-limit-headers]] [--counters-out FILE]
+//!     [--rate-limit 8/60s [--rate-limit-headers] [--rate-limit-scope route|key]]
+//!     [--counters-out FILE]
 //! ```
 //!
 //! Prints `listening on http://ADDR/v1` on standard output once it accepts
@@ -16,7 +17,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use permissions_emulator::{DEFAULT_ADMIN_KEY_PREFIX, Emulator, FaultConfig, RateLimit};
+use permissions_emulator::{
+    DEFAULT_ADMIN_KEY_PREFIX, Emulator, FaultConfig, RateLimit, RateLimitScope,
+};
 use tracing_subscriber::EnvFilter;
 
 /// A local emulator of the OpenAI fine-tuned checkpoint permissions API.
@@ -77,6 +80,15 @@ struct Args {
     /// (the real admin endpoints send none).
     #[arg(long, requires = "rate_limit")]
     rate_limit_headers: bool,
+    /// With --rate-limit, which requests of a key share one budget: `route` (one
+    /// per method and path template) or `key` (one for all admin routes).
+    #[arg(
+        long,
+        requires = "rate_limit",
+        value_name = "route|key",
+        default_value = "route"
+    )]
+    rate_limit_scope: RateLimitScope,
     /// When stopping, write the requests and 429s counted per endpoint to this
     /// file, as JSON (`{"endpoints": [{"method", "path", "requests", "throttled"}]}`).
     #[arg(long, value_name = "FILE")]
@@ -126,7 +138,11 @@ async fn run(args: Args) -> Result<(), permissions_emulator::Error> {
             rng_seed: args.fault_seed,
         });
     if let Some(limit) = args.rate_limit {
-        builder = builder.rate_limit(limit.with_headers(args.rate_limit_headers));
+        builder = builder.rate_limit(
+            limit
+                .with_headers(args.rate_limit_headers)
+                .with_scope(args.rate_limit_scope),
+        );
     }
     if let Some(db) = args.db {
         builder = builder.database(db);

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A throttle of `requests` per `window`, per key and endpoint (method and path
-/// template), in fixed windows.
+/// template) or per key alone ([`RateLimitScope`]), in fixed windows.
 ///
 /// A window opens with the first request after the previous one closed and lasts
 /// `window`; within it the first `requests` requests are served and the others are
@@ -44,6 +44,44 @@ pub struct RateLimit {
     /// Whether answers carry `retry-after`, `retry-after-ms` and `x-ratelimit-*`
     /// headers. The real admin endpoints send none, so this is off by default.
     pub headers: bool,
+    /// Which requests of a key share a window.
+    pub scope: RateLimitScope,
+}
+
+/// Which requests of a key share one budget (`--rate-limit-scope`). Whether the
+/// real admin API's routes share one is not public: a probe showed only that the
+/// ids of one route do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RateLimitScope {
+    /// One budget per method and path template (the default).
+    #[default]
+    Route,
+    /// One budget for every admin route of the key.
+    Key,
+}
+
+impl fmt::Display for RateLimitScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Route => "route",
+            Self::Key => "key",
+        })
+    }
+}
+
+impl FromStr for RateLimitScope {
+    type Err = crate::Error;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "route" => Ok(Self::Route),
+            "key" => Ok(Self::Key),
+            other => Err(crate::Error::Config(format!(
+                "invalid rate limit scope {other:?}: expected route or key"
+            ))),
+        }
+    }
 }
 
 impl RateLimit {
@@ -53,6 +91,7 @@ impl RateLimit {
             requests,
             window,
             headers: false,
+            scope: RateLimitScope::Route,
         })
     }
 
@@ -60,6 +99,13 @@ impl RateLimit {
     #[must_use]
     pub fn with_headers(mut self, headers: bool) -> Self {
         self.headers = headers;
+        self
+    }
+
+    /// This limit, with one budget per route or per key.
+    #[must_use]
+    pub fn with_scope(mut self, scope: RateLimitScope) -> Self {
+        self.scope = scope;
         self
     }
 }
@@ -190,11 +236,17 @@ impl Throttle {
         let verdict = match self.limit {
             None => Verdict::Unlimited,
             Some(limit) => {
-                let id = (
-                    self.hasher.hash_one(key),
-                    method.to_owned(),
-                    path.to_owned(),
-                );
+                // Per key and route, or (one budget for the key) per key alone.
+                let id = match limit.scope {
+                    RateLimitScope::Route => (
+                        self.hasher.hash_one(key),
+                        method.to_owned(),
+                        path.to_owned(),
+                    ),
+                    RateLimitScope::Key => {
+                        (self.hasher.hash_one(key), String::new(), String::new())
+                    }
+                };
                 let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
                 let window = windows.entry(id).or_insert(Window {
                     opened: now,
@@ -299,6 +351,28 @@ mod tests {
         let counters = throttle.counters();
         let get = counters.iter().find(|c| c.method == "GET").unwrap();
         assert_eq!((get.requests, get.throttled), (6, 2));
+    }
+
+    #[test]
+    fn with_the_key_scope_every_route_of_a_key_shares_one_window() {
+        let limit = RateLimit::new(3, Duration::from_secs(10))
+            .unwrap()
+            .with_scope(RateLimitScope::Key);
+        let throttle = Throttle::new(Some(limit));
+        let t0 = Instant::now();
+        let served = |v: Verdict| matches!(v, Verdict::Served { .. });
+        assert!(served(throttle.check("k1", "GET", "/p", t0)));
+        assert!(served(throttle.check("k1", "POST", "/p", t0)));
+        assert!(served(throttle.check("k1", "DELETE", "/p/{id}", t0)));
+        assert!(!served(throttle.check("k1", "GET", "/p", t0)));
+        assert!(!served(throttle.check("k1", "DELETE", "/p/{id}", t0)));
+        // Another key has a window of its own.
+        assert!(served(throttle.check("k2", "DELETE", "/p/{id}", t0)));
+        assert_eq!(
+            "key".parse::<RateLimitScope>().unwrap(),
+            RateLimitScope::Key
+        );
+        assert!("global".parse::<RateLimitScope>().is_err());
     }
 
     #[test]
