@@ -112,6 +112,8 @@ pub struct ClientBuilder {
     connect_timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
     pacing: Pacing,
+    /// Where the pacing state shared with other processes is kept, if anywhere.
+    pacing_state: Option<std::path::PathBuf>,
     /// `OPENAI_ADMIN_MAX_RPM` and `OPENAI_ADMIN_BURST` as read, checked by `build`.
     pacing_env: Vec<(&'static str, String)>,
     user_agent: Option<String>,
@@ -243,6 +245,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Shares what the pacer learns and spends with the other processes (and
+    /// clients) that use the same base URL and key, through a small state file in
+    /// `dir` (one per base URL and key fingerprint; never the key itself): a
+    /// process started within a window that others spent waits for it to refill
+    /// instead of discovering it with 429s. Off by default;
+    /// [`default_pacing_state_dir`](crate::default_pacing_state_dir) is the user's
+    /// cache directory. A corrupt, foreign, stale or long-locked file is skipped
+    /// with one warning, never an error.
+    pub fn pacing_state_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.pacing_state = Some(dir.into());
+        self
+    }
+
     /// The `User-Agent` header (default: this crate's name and version).
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = Some(user_agent.into());
@@ -326,13 +341,17 @@ impl ClientBuilder {
                 .build()
                 .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
         };
+        let store = self
+            .pacing_state
+            .as_deref()
+            .map(|dir| crate::pacing::store::Store::new(dir, &base_url, key.expose()));
         let transport = Transport::new(
             format!("{base_url}/"),
             headers,
             self.retry.unwrap_or_default(),
             Some(timeout),
         )
-        .with_pacing(pacing);
+        .with_pacer(crate::pacing::Pacer::new(pacing, store));
         Ok(Client::from_parts(
             crate::generated::Client::new_with_client(&base_url, http, transport),
         ))

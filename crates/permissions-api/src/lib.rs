@@ -109,6 +109,7 @@ mod projects;
 mod redact;
 mod response;
 mod retry;
+mod signals;
 mod transport;
 
 /// The client progenitor generates from the spec: one builder per operation.
@@ -137,7 +138,8 @@ pub use config::{
     env,
 };
 pub use error::{Error, RequestInfo, Result, StatusError, StatusKind};
-pub use pacing::{Pacing, PacingStatus, SAFETY_MARGIN};
+pub use pacing::store::default_dir as default_pacing_state_dir;
+pub use pacing::{BudgetScope, Pacing, PacingStatus, SAFETY_MARGIN};
 pub use pagination::{ItemStream, Page, PageStream, PermissionStream, ProjectStream};
 pub use permissions::{Checkpoints, FineTuning, ListParams, Permissions, RETRIEVE_DEPRECATION};
 pub use permissions_types;

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use reqwest::{StatusCode, header::HeaderMap};
+use reqwest::header::HeaderMap;
 
 /// How failed requests are retried.
 ///
@@ -94,7 +94,7 @@ impl RetryPolicy {
         headers: Option<&HeaderMap>,
         jitter: f64,
     ) -> Duration {
-        if let Some(wait) = headers.and_then(|h| server_delay(h, SystemTime::now()))
+        if let Some(wait) = headers.and_then(|h| crate::signals::server_delay(h, SystemTime::now()))
             && !wait.is_zero()
             && wait <= self.max_retry_after
         {
@@ -109,42 +109,14 @@ impl RetryPolicy {
     }
 }
 
-/// Whether a response with this status and headers is worth retrying.
-pub(crate) fn is_retryable_response(status: StatusCode, headers: &HeaderMap) -> bool {
-    match headers.get("x-should-retry").map(|v| v.as_bytes()) {
-        Some(b"true") => return true,
-        Some(b"false") => return false,
-        _ => {}
-    }
-    matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error()
-}
-
-/// The delay the server asked for: `retry-after-ms` first, then `retry-after` in
-/// seconds or as an HTTP date.
-pub(crate) fn server_delay(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    let seconds = |value: f64| {
-        (value.is_finite() && value >= 0.0).then(|| Duration::from_secs_f64(value.min(1e9)))
-    };
-    if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
-        return seconds(ms / 1000.0);
-    }
-    let value = text("retry-after")?;
-    if let Ok(secs) = value.parse::<f64>() {
-        return seconds(secs);
-    }
-    let date = httpdate::parse_http_date(value).ok()?;
-    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// A random factor in `[0.75, 1]` for backoff jitter, from the standard library's
-/// randomly keyed hasher (no RNG dependency for one number per retry).
+/// A random factor in `[0.75, 1]` for backoff jitter.
 pub(crate) fn jitter() -> f64 {
+    1.0 - 0.25 * random_unit()
+}
+
+/// A random number in `[0, 1)`, from the standard library's randomly keyed hasher
+/// (no RNG dependency for one number per retry or pause).
+pub(crate) fn random_unit() -> f64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(
@@ -152,8 +124,7 @@ pub(crate) fn jitter() -> f64 {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos()),
     );
-    let unit = (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64;
-    1.0 - 0.25 * unit
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]
@@ -167,55 +138,6 @@ mod tests {
             map.insert(*name, HeaderValue::from_str(value).unwrap());
         }
         map
-    }
-
-    #[test]
-    fn retryable_statuses_follow_the_sdks() {
-        let none = HeaderMap::new();
-        for code in [408, 409, 429, 500, 502, 503, 504, 599] {
-            assert!(
-                is_retryable_response(StatusCode::from_u16(code).unwrap(), &none),
-                "{code}"
-            );
-        }
-        for code in [400, 401, 403, 404, 413, 422] {
-            assert!(
-                !is_retryable_response(StatusCode::from_u16(code).unwrap(), &none),
-                "{code}"
-            );
-        }
-    }
-
-    #[test]
-    fn x_should_retry_overrides_the_status() {
-        let yes = headers(&[("x-should-retry", "true")]);
-        let no = headers(&[("x-should-retry", "false")]);
-        assert!(is_retryable_response(StatusCode::BAD_REQUEST, &yes));
-        assert!(!is_retryable_response(StatusCode::SERVICE_UNAVAILABLE, &no));
-    }
-
-    #[test]
-    fn retry_after_ms_wins_over_retry_after() {
-        let now = SystemTime::now();
-        let h = headers(&[("retry-after-ms", "250"), ("retry-after", "7")]);
-        assert_eq!(server_delay(&h, now), Some(Duration::from_millis(250)));
-        let h = headers(&[("retry-after", "1.5")]);
-        assert_eq!(server_delay(&h, now), Some(Duration::from_millis(1500)));
-        let h = headers(&[("retry-after", "soon")]);
-        assert_eq!(server_delay(&h, now), None);
-        let h = headers(&[("retry-after-ms", "-5")]);
-        assert_eq!(server_delay(&h, now), None);
-    }
-
-    #[test]
-    fn retry_after_accepts_an_http_date() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let later = httpdate::fmt_http_date(now + Duration::from_secs(3));
-        let h = headers(&[("retry-after", &later)]);
-        assert_eq!(server_delay(&h, now), Some(Duration::from_secs(3)));
-        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(3));
-        let h = headers(&[("retry-after", &earlier)]);
-        assert_eq!(server_delay(&h, now), Some(Duration::ZERO));
     }
 
     #[test]

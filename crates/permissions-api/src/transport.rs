@@ -10,7 +10,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 
 use crate::pacing::{Outcome, Pacer, Pacing, PacingStatus, millis};
 use crate::redact::Redactor;
-use crate::{RequestInfo, RetryPolicy, error::envelope_from_body, retry};
+use crate::{RequestInfo, RetryPolicy, error::envelope_from_body, retry, signals};
 
 tokio::task_local! {
     /// The last request the exec hook sent, for the error of a call made through
@@ -78,8 +78,13 @@ impl Transport {
 
     /// These settings with a new pacer of `pacing` (learned limits by default).
     #[must_use]
-    pub fn with_pacing(mut self, pacing: Pacing) -> Self {
-        self.pacer = Arc::new(Pacer::new(pacing));
+    pub fn with_pacing(self, pacing: Pacing) -> Self {
+        self.with_pacer(Pacer::new(pacing, None))
+    }
+
+    /// These settings with `pacer`.
+    pub(crate) fn with_pacer(mut self, pacer: Pacer) -> Self {
+        self.pacer = Arc::new(pacer);
         self
     }
 
@@ -139,11 +144,11 @@ impl Transport {
                     let headers = response.headers();
                     if response.status() == StatusCode::TOO_MANY_REQUESTS {
                         let retry_after =
-                            retry::server_delay(headers, std::time::SystemTime::now())
+                            signals::server_delay(headers, std::time::SystemTime::now())
                                 .filter(|wait| !wait.is_zero());
                         let pause =
                             permit.report(Outcome::Throttled { retry_after }, Some(headers));
-                        retry::is_retryable_response(response.status(), headers).then_some(pause)
+                        signals::is_retryable_response(response.status(), headers).then_some(pause)
                     } else {
                         permit.report(Outcome::Answered, Some(headers));
                         None
@@ -189,7 +194,10 @@ impl Transport {
                 Ok(response)
                     if retries_done < self.retry.max_retries
                         && !response.status().is_success()
-                        && retry::is_retryable_response(response.status(), response.headers()) =>
+                        && signals::is_retryable_response(
+                            response.status(),
+                            response.headers(),
+                        ) =>
                 {
                     self.retry
                         .delay(retries_done, Some(response.headers()), retry::jitter())

@@ -1139,7 +1139,11 @@ async fn the_key_appears_in_no_log_error_or_debug_output() {
         .await
         .unwrap_err();
     let text = logs.text();
-    for logged in ["retrying request", "rate limited", "pausing the endpoint"] {
+    for logged in [
+        "retrying request",
+        "rate limited",
+        "waiting as long as the server asked",
+    ] {
         assert!(text.contains(logged), "{logged:?} is not logged: {text}");
     }
     let everything = format!("{text}{err}{err:?}{client:?}");

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
-use permissions_api::{Client, ClientBuilder, Error, ListParams, StatusKind};
-use permissions_emulator::{Emulator, EndpointCounters, RateLimit, SeedPermission};
+use permissions_api::{BudgetScope, Client, ClientBuilder, Error, ListParams, StatusKind};
+use permissions_emulator::{Emulator, EndpointCounters, RateLimit, RateLimitScope, SeedPermission};
 
 const KEY: &str = "sk-admin-throttle-test-0123456789";
 const CHECKPOINT: &str = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd";
@@ -232,5 +232,52 @@ async fn a_cancelled_request_stops_waiting_and_blocks_nobody() {
     .unwrap();
     assert_eq!(granted.data[0].project_id, "proj_c");
     assert!(started.elapsed() >= Duration::from_millis(900));
+    emulator.shutdown().await;
+}
+
+/// One budget for the whole key (`--rate-limit-scope key`): reads and grants at
+/// once, unconfigured. The client finds out that the endpoints share it and
+/// paces them together.
+#[tokio::test]
+async fn endpoints_that_share_one_budget_are_paced_together() {
+    let limit: RateLimit = RATE.parse().unwrap();
+    let emulator = Emulator::builder()
+        .rate_limit(limit.with_scope(RateLimitScope::Key))
+        .seed((0..400).map(|i| SeedPermission::new(CHECKPOINT, format!("proj_seed_{i:05}"))))
+        .start()
+        .await
+        .unwrap();
+    let client = builder(&emulator).build().unwrap();
+    let permissions = client.fine_tuning().checkpoints().permissions();
+    let started = Instant::now();
+    // 8 pages of 50 and 24 grants, at once: 32 requests, 4 windows at best.
+    let (listed, granted) = tokio::join!(
+        permissions
+            .list(CHECKPOINT, ListParams::new().limit(50))
+            .try_collect::<Vec<_>>(),
+        concurrent_creates(&client, 2, 24),
+    );
+    // (The grants land on the same checkpoint, some before the listing ends.)
+    assert!(listed.unwrap().len() >= 400);
+    assert_eq!(granted.len(), 24);
+    assert_eq!(client.pacing_status().scope, BudgetScope::Key);
+    let requests: u64 = emulator
+        .endpoint_counters()
+        .iter()
+        .map(|c| c.requests)
+        .sum();
+    let throttled: u64 = emulator
+        .endpoint_counters()
+        .iter()
+        .map(|c| c.throttled)
+        .sum();
+    eprintln!(
+        "key scope: {requests} requests, {throttled} 429s, {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        throttled * 4 <= requests,
+        "{throttled} of {requests} requests got 429"
+    );
     emulator.shutdown().await;
 }

@@ -80,14 +80,19 @@ Environment:
   OPENAI_ORG_ID      sent as OpenAI-Organization
   OPENAI_PROJECT_ID  sent as OpenAI-Project
   OPENAI_ADMIN_MAX_RPM, OPENAI_ADMIN_BURST   as --max-rpm and --burst
+  CKPT_PERMS_NO_PACING_STATE=1               as --no-pacing-state
   Flags win over variables; --admin-api-key wins over --api-key.
 
 Rate limits:
-  The admin endpoints allow a few requests per minute each. Without --max-rpm the
-  client learns the limit from the 429s it meets: every request waits for the
-  endpoint's pause together, and one goes first. A 429 is retried for up to
-  --rate-limit-budget (5 minutes by default); on a terminal the progress line says
-  \"waiting for the rate limit (N s)\". Ctrl-C stops and says what was done.
+  The admin endpoints allow a few requests per minute. Without --max-rpm the
+  client learns the limit from the 429s it meets (and finds out when endpoints
+  share one budget): every request waits for the pause together, and one goes
+  first. Runs using the same base URL and key share what they learned and spent
+  through a small state file in the user's cache directory (never the key), so a
+  run started in a spent window waits instead of meeting 429s; --no-pacing-state
+  turns that off. A 429 is retried for up to --rate-limit-budget (5 minutes by
+  default); on a terminal the progress line says \"waiting for the rate limit
+  (N s)\". Ctrl-C stops and says what was done.
 
 Formats (--format):
   auto   table when standard output is a terminal, jsonl otherwise
@@ -176,6 +181,11 @@ pub struct GlobalArgs {
     /// How long one request keeps retrying 429s, in seconds, or `none` for no limit [default: 300].
     #[arg(long, global = true, value_name = "SECONDS|none", value_parser = parse_budget)]
     pub rate_limit_budget: Option<Budget>,
+    /// Do not share what the pacer learns and spends with other runs through the
+    /// state file in the user's cache directory.
+    #[arg(long, global = true, env = "CKPT_PERMS_NO_PACING_STATE",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_pacing_state: bool,
     /// A GJSON path applied to each JSON output value, as in the official CLI
     /// (e.g. `project_id`, `data.#.id`); not with --format table.
     #[arg(long, global = true, value_name = "GJSON_PATH")]

@@ -69,6 +69,11 @@ pub(crate) fn build_client(global: &GlobalArgs) -> Result<Client, Failure> {
         Some(Budget::Unlimited) => None,
     };
     builder = builder.rate_limit_budget(budget);
+    if !global.no_pacing_state
+        && let Some(dir) = permissions_api::default_pacing_state_dir()
+    {
+        builder = builder.pacing_state_dir(dir);
+    }
     builder.build().map_err(|error| match error {
         Error::Config(message) if message.contains(permissions_api::env::ADMIN_KEY) => {
             Failure::Usage(format!("{message}; or pass --admin-api-key"))

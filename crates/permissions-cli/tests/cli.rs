@@ -707,7 +707,7 @@ fn network_errors_and_server_errors_exit_1() {
         .success()
         .stdout(predicate::str::contains("cp_000000000000000000000000"))
         .stderr(predicate::str::contains(
-            "rate limited: pausing the endpoint",
+            "rate limited (429): waiting as long as the server asked",
         ));
 }
 
@@ -889,6 +889,7 @@ fn on_a_terminal(server: &Server, args: &str) -> Option<(bool, String, String)> 
         .args(["-qec", &command])
         .arg(&screen)
         .env("OPENAI_ADMIN_KEY", KEY)
+        .env("XDG_CACHE_HOME", common::cache_dir())
         .env("OPENAI_BASE_URL", &server.url)
         .env_remove("OPENAI_ADMIN_MAX_RPM")
         .stdin(std::process::Stdio::null())
@@ -1045,6 +1046,7 @@ fn an_interrupted_grant_says_what_was_done() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ckpt-perms"))
         .args(["create", CKPT, "--concurrency", "1"])
         .env("OPENAI_ADMIN_KEY", KEY)
+        .env("XDG_CACHE_HOME", common::cache_dir())
         .env("OPENAI_BASE_URL", &server.url)
         .env_remove("OPENAI_ADMIN_MAX_RPM")
         .stdin(std::process::Stdio::piped())
@@ -1080,4 +1082,99 @@ fn an_interrupted_grant_says_what_was_done() {
         ),
         "{err}"
     );
+}
+
+/// Deletes `count` seeded permissions, one `ckpt-perms delete` process after
+/// another (a shell loop); returns the 429s the emulator answered.
+fn delete_in_a_loop(server: &Server, count: usize, extra: &[&str]) -> u64 {
+    for i in 0..count {
+        let output = server
+            .cmd()
+            .args(["delete", CKPT, &format!("cp_{i:024}")])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    server.counted("DELETE").1
+}
+
+/// A loop of single deletes, as admins script them: every process shares what
+/// the others learned and spent through the pacing state file, so once the
+/// window's length is known a process started in a spent window waits for the
+/// refill instead of discovering it with 429s.
+#[test]
+fn processes_in_a_loop_share_the_window_they_spend() {
+    let count = 20;
+    let shared = Server::throttled(count, "4/1s");
+    let with_state = delete_in_a_loop(&shared, count, &[]);
+    let alone = Server::throttled(count, "4/1s");
+    let without_state = delete_in_a_loop(&alone, count, &["--no-pacing-state"]);
+    eprintln!("{count} processes: {with_state} 429s sharing state, {without_state} without");
+    assert!(
+        with_state < without_state,
+        "{with_state} >= {without_state}"
+    );
+    // The ones that learn the limit meet 429s; the rest, hardly any.
+    assert!(with_state <= 8, "{with_state} 429s");
+}
+
+/// A state file that is corrupt, or locked by a process that hangs, is skipped
+/// with one warning: the run goes on, and is not held up.
+#[test]
+fn a_corrupt_or_locked_pacing_state_neither_blocks_nor_crashes() {
+    let server = Server::seeded(3);
+    let cache = tempfile_dir();
+    let run = |args: &[&str]| {
+        let mut cmd = server.cmd();
+        cmd.env("XDG_CACHE_HOME", &cache).args(args);
+        cmd.output().unwrap()
+    };
+    assert!(run(&["list", CKPT]).status.success());
+    let dir = cache.join("ckpt-perms/pacing");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one state file per base URL and key");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(!text.contains("SECRET") && !text.contains(KEY), "{text}");
+    std::fs::write(&files[0], "\u{0}garbage{").unwrap();
+    let output = run(&["list", CKPT]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert_eq!(
+        err.matches("pacing state file not used").count(),
+        1,
+        "{err}"
+    );
+    // Locked by another process for the whole run: at most a short wait per sync.
+    let held = std::fs::File::open(&files[0]).unwrap();
+    let mut locker = std::process::Command::new("flock")
+        .args(["--exclusive"])
+        .arg(&files[0])
+        .args(["sleep", "30"])
+        .spawn();
+    if let Ok(child) = &mut locker {
+        std::thread::sleep(Duration::from_millis(200));
+        let started = std::time::Instant::now();
+        let output = run(&["list", CKPT]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            stderr(&output).contains("held its lock"),
+            "{}",
+            stderr(&output)
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+    } else {
+        eprintln!("skipped the lock case: `flock` (util-linux) is not installed");
+    }
+    drop(held);
+    let _ = std::fs::remove_dir_all(&cache);
 }

@@ -117,9 +117,12 @@ pub fn bare() -> Command {
         "OPENAI_ADMIN_MAX_RPM",
         "OPENAI_ADMIN_BURST",
         "RUST_LOG",
+        "CKPT_PERMS_NO_PACING_STATE",
     ] {
         cmd.env_remove(name);
     }
+    // The pacing state goes to this test run's own cache directory.
+    cmd.env("XDG_CACHE_HOME", cache_dir());
     cmd.timeout(Duration::from_secs(30));
     cmd
 }
@@ -143,6 +146,12 @@ pub fn ids(values: &[Value]) -> Vec<String> {
         .iter()
         .map(|v| v["id"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// The cache directory of this test process's runs of the binary.
+pub fn cache_dir() -> std::path::PathBuf {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(tempfile_dir).clone()
 }
 
 /// A fresh directory under the system's temporary directory, for one test.

@@ -1,0 +1,1553 @@
+//! The pacer's decisions, as a synchronous state machine: it is told the time and
+//! what the server answered, and says when a request may go. It has no clock, no
+//! Tokio and no I/O: [`gate`](super::gate) sleeps and wakes, and
+//! [`store`](super::store) shares its state with other processes.
+//!
+//! # The model
+//!
+//! The server counts requests in fixed windows: a window opens with the first
+//! request after the previous one closed, serves `capacity` requests and answers
+//! the rest 429 until it closes, `length` after it opened. Which requests share a
+//! window (one per route, or one for the whole key) is not known in advance.
+//!
+//! A **bucket** is one budget as the pacer sees it: one per endpoint
+//! ([`BudgetScope::Route`], the default: the public probe showed that the ids of one
+//! route share a budget), or one for every endpoint of the key ([`BudgetScope::Key`],
+//! once the answers show that the endpoints share one). A bucket keeps:
+//!
+//! - its **limit**: at most `burst` requests in any `period`, configured or
+//!   learned ([`Origin`]); unknown until a first 429 without a delay;
+//! - its **window**: when the server's current window opened and what was sent in
+//!   it (by this process and, through the store, by others);
+//! - its **phase** ([`Phase`]): open; paused until an instant (after a 429); or
+//!   gated, while one request goes alone and the others wait for its answer (the
+//!   probe that ends a pause, or the first request of a learned window, so that a
+//!   window opened too early costs one 429 and not a burst of them).
+//!
+//! # Inputs and outputs
+//!
+//! [`Core::acquire`] takes an endpoint and the time and returns a [`Decision`]:
+//! send now (with a [`Ticket`]), or wait until an instant, or until woken by an
+//! answer. [`Core::report`] takes the ticket, the [`Answer`] and the time, and
+//! returns how long the bucket is paused. [`Core::release`] gives a ticket back
+//! when its request is dropped.
+//!
+//! # Learning
+//!
+//! Only a 429 *without* a delay is evidence of the window: a 429 that says when to
+//! retry (`retry-after-ms`, `Retry-After`) is honoured as said and teaches nothing
+//! (an overloaded proxy answers so, not the admin throttle).
+//!
+//! - **Capacity.** A 429 after `s` requests of the window were served means the
+//!   budget available in this window was `s`: `burst` becomes `s` at once, so a
+//!   budget that other endpoints, processes or clients spend is followed down
+//!   within one window. A window whose whole budget was used without a 429, with
+//!   requests left waiting, lets `burst` grow by half (after [`Capacity::hold`]
+//!   such windows: 1, doubled by each 429 met when trying more, up to
+//!   [`HOLD_MAX`]), so that a budget the others stop spending is regained within a
+//!   few windows, at the cost of one 429 per try.
+//! - **Length.** Every such 429 is a lower bound of the window's length (the time
+//!   since it opened); a probe served after a full window an upper bound. Without
+//!   an upper bound, pauses end at `opened + 1.5 × elapsed` (at least 0.5 s later),
+//!   so that the bound is found in a few probes; with one, a pause ends when the
+//!   window is known to have refilled. The period tried lies halfway between the
+//!   bounds after each clean full window, until they are within 1/16. A 429 past
+//!   the upper bound drops it.
+//! - **Sharing.** A 429 on an endpoint whose own window had not used its known
+//!   budget, while other endpoints were served in that window for the rest of it,
+//!   means the endpoints share one budget: the pacer switches to [`BudgetScope::Key`]
+//!   and paces them together (a configured limit then applies to them together).
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+/// A point in time: the wall clock since the UNIX epoch, as the gate measures it,
+/// so that processes sharing a state file agree on it.
+pub(crate) type Time = Duration;
+
+/// How much longer than a period the pacer waits, against latency jitter: 2 %.
+pub const SAFETY_MARGIN: f64 = 0.02;
+/// The least a pause after an unexplained 429 adds to the time already waited.
+const FIRST_PAUSE: Duration = Duration::from_millis(500);
+/// How much each probe's distance from the window's opening grows while the
+/// window's length is unknown.
+const GROWTH: f64 = 1.5;
+/// The most a pause adds to the time since the window opened.
+const LONGEST_PAUSE: Duration = Duration::from_secs(60);
+/// The most clean full windows waited before trying a larger burst again.
+pub(crate) const HOLD_MAX: u32 = 2;
+/// Successes remembered per bucket, for the evidence of a shared budget.
+const RECENT: usize = 256;
+
+/// Which requests share one budget.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BudgetScope {
+    /// One budget per endpoint (method and path template).
+    #[default]
+    Route,
+    /// One budget for every admin endpoint of the key.
+    Key,
+}
+
+/// Where a limit comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// `max_rpm` and `burst`: never changed.
+    Configured,
+    /// Measured from the server's answers.
+    Learned,
+}
+
+/// At most `burst` requests in any `period`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Limit {
+    pub(crate) burst: u32,
+    pub(crate) period: Duration,
+    pub(crate) origin: Origin,
+}
+
+impl Limit {
+    fn configured(burst: u32, period: Duration) -> Self {
+        Self {
+            burst: burst.max(1),
+            period,
+            origin: Origin::Configured,
+        }
+    }
+}
+
+/// A bucket: one endpoint's budget, or the key's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum BucketId {
+    /// The budget of one endpoint (an operation id).
+    Endpoint(&'static str),
+    /// The budget every endpoint shares.
+    Key,
+}
+
+impl BucketId {
+    /// The name the state file knows it by.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Endpoint(name) => name,
+            Self::Key => "*",
+        }
+    }
+}
+
+/// The server's window as a bucket knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Window {
+    /// When it opened.
+    pub(crate) opened: Time,
+    /// Requests sent in it, by everyone the bucket knows of.
+    pub(crate) sent: u32,
+    /// Of which served.
+    pub(crate) served: u32,
+    /// When it last met a 429 that taught something: it was still open then.
+    pub(crate) throttled_at: Option<Time>,
+    /// Whether a request had to wait for the next window.
+    pub(crate) waited: bool,
+    /// Requests sent and served by this process since the store last saw them.
+    pub(crate) unsynced_sent: u32,
+    pub(crate) unsynced_served: u32,
+}
+
+impl Window {
+    /// Whether `ticket` was sent in this window: windows only move forward, and a
+    /// window merged from the store may have an earlier opening (rounded to the
+    /// millisecond) than the one the ticket saw.
+    fn holds(&self, ticket: &Ticket) -> bool {
+        ticket.window >= self.opened
+    }
+
+    fn opened_at(opened: Time) -> Self {
+        Self {
+            opened,
+            sent: 0,
+            served: 0,
+            throttled_at: None,
+            waited: false,
+            unsynced_sent: 0,
+            unsynced_served: 0,
+        }
+    }
+}
+
+/// Why one request goes alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The first request after a pause: the round ends when it is served.
+    Probe,
+    /// The first request of a window of a learned limit.
+    Opener,
+    /// A request beyond the window's last known budget, while a larger burst is
+    /// tried: one at a time, so that a try too large costs one 429.
+    Scout,
+}
+
+/// What a bucket lets requests do.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Phase {
+    /// Requests go within the limit.
+    Open,
+    /// After a 429: nobody goes before `until`; then, when `probe`, one request
+    /// goes alone (a pause the server asked for ends without one).
+    Paused { until: Time, probe: bool },
+    /// Request `ticket` goes alone; the others wait for its answer.
+    Gated { ticket: u64, role: Role },
+}
+
+/// What is known of the server's window length.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Bounds {
+    /// A 429 was met this long after a window opened: the window is longer.
+    pub(crate) lower: Duration,
+    /// A request was served this long after a full window opened: it is at most
+    /// this long.
+    pub(crate) upper: Option<Duration>,
+}
+
+impl Bounds {
+    /// The period halfway between the bounds, while they are more than 1/16 of
+    /// the upper bound apart.
+    fn halfway(&self, from: Duration) -> Option<Duration> {
+        let upper = self.upper?;
+        (from.saturating_sub(self.lower) > upper / 16).then(|| (from + self.lower) / 2)
+    }
+}
+
+/// The learning of a bucket's burst.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Capacity {
+    /// The budget a window held at the last 429 (the requests served in it).
+    pub(crate) confirmed: Option<u32>,
+    /// When it was measured.
+    pub(crate) measured_at: Option<Time>,
+    /// Clean full windows since the burst last changed.
+    clean: u32,
+    /// Clean full windows to wait before trying a larger burst.
+    hold: u32,
+}
+
+/// One budget.
+#[derive(Clone, Debug)]
+pub(crate) struct Bucket {
+    pub(crate) limit: Option<Limit>,
+    pub(crate) bounds: Bounds,
+    pub(crate) capacity: Capacity,
+    pub(crate) window: Option<Window>,
+    /// The window before `window`: an opener's 429 belongs to it.
+    previous: Option<Window>,
+    pub(crate) phase: Phase,
+    /// When the phase last changed: the newer of two processes' pauses wins.
+    pub(crate) phase_at: Time,
+    /// 429s in the current round (0: not throttled).
+    strikes: u32,
+    /// Recent successes (time, endpoint), for the evidence of a shared budget.
+    recent: VecDeque<(Time, &'static str)>,
+}
+
+impl Bucket {
+    fn new(configured: Option<Limit>) -> Self {
+        Self {
+            limit: configured,
+            bounds: Bounds {
+                lower: Duration::ZERO,
+                upper: configured.map(|l| l.period),
+            },
+            capacity: Capacity {
+                confirmed: configured.map(|l| l.burst),
+                measured_at: None,
+                clean: 0,
+                hold: 1,
+            },
+            window: None,
+            previous: None,
+            phase: Phase::Open,
+            phase_at: Time::ZERO,
+            strikes: 0,
+            recent: VecDeque::new(),
+        }
+    }
+
+    fn learns(&self) -> bool {
+        !matches!(
+            self.limit,
+            Some(Limit {
+                origin: Origin::Configured,
+                ..
+            })
+        )
+    }
+
+    /// When the current window is known to close, if a period is known.
+    fn window_end(&self) -> Option<Time> {
+        let period = self.limit?.period;
+        Some(self.window?.opened + stretched(period))
+    }
+
+    /// Opens a new window at `now`, after judging the one that closed.
+    fn roll(&mut self, now: Time) {
+        if let (Some(closed), Some(limit)) = (self.window, self.limit)
+            && limit.origin == Origin::Learned
+            && closed.throttled_at.is_none()
+            && closed.waited
+            && closed.sent >= limit.burst
+        {
+            self.relax();
+        }
+        self.previous = self.window.take();
+        self.window = Some(Window::opened_at(now));
+    }
+
+    /// After a clean window whose whole budget was used: the period moves halfway
+    /// down to its lower bound, and the burst grows by half. A try of either that
+    /// is too much is told apart by where its 429 comes: at a window's first
+    /// request (the period), or after some were served (the burst).
+    fn relax(&mut self) {
+        let Some(limit) = self.limit.as_mut() else {
+            return;
+        };
+        if let Some(shorter) = self.bounds.halfway(limit.period) {
+            limit.period = shorter;
+        }
+        if self.capacity.confirmed.is_some_and(|c| limit.burst > c) {
+            // A larger burst went through: it is the budget now, and the next try
+            // comes at once.
+            self.capacity.confirmed = Some(limit.burst);
+            self.capacity.hold = 1;
+            limit.burst += (limit.burst / 2).max(2);
+        } else {
+            self.capacity.clean += 1;
+            if self.capacity.clean < self.capacity.hold {
+                return;
+            }
+            self.capacity.clean = 0;
+            limit.burst += (limit.burst / 2).max(2);
+        }
+        tracing::debug!(
+            burst = limit.burst,
+            period_ms = millis(limit.period),
+            "pacing: trying a looser learned limit after a clean window"
+        );
+    }
+
+    /// Records a request sent at `now` in the current window.
+    fn sent(&mut self, now: Time) -> Time {
+        let window = self.window.get_or_insert_with(|| Window::opened_at(now));
+        window.sent += 1;
+        window.unsynced_sent += 1;
+        window.opened
+    }
+
+    /// The pause after a 429 without a delay, met `elapsed` after its window
+    /// opened; `random` in `[0, 1)` spreads processes that probe together.
+    fn pause_after(&self, opened: Time, elapsed: Duration, random: f64) -> Time {
+        if let Some(upper) = self.bounds.upper {
+            // The window is known to have refilled by then.
+            return opened + stretched(upper);
+        }
+        let grown = elapsed
+            .mul_f64(GROWTH)
+            .max(elapsed + FIRST_PAUSE)
+            .min(elapsed + LONGEST_PAUSE);
+        let jitter = 1.0 - 0.1 * random.clamp(0.0, 1.0);
+        opened + grown.mul_f64(jitter).max(elapsed + FIRST_PAUSE / 2)
+    }
+
+    /// Ends the gate of `ticket`, if it holds it: an opener's lets the others go;
+    /// a probe's hands the role on to the next request.
+    fn release_gate(&mut self, ticket: u64, now: Time) {
+        if let Phase::Gated { ticket: t, role } = self.phase
+            && t == ticket
+        {
+            self.phase = match role {
+                Role::Opener | Role::Scout => Phase::Open,
+                Role::Probe => Phase::Paused {
+                    until: now,
+                    probe: true,
+                },
+            };
+        }
+    }
+}
+
+/// The right to send one request, from [`Core::acquire`]; reported with
+/// [`Core::report`] or given back with [`Core::release`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Ticket {
+    pub(crate) id: u64,
+    pub(crate) endpoint: &'static str,
+    pub(crate) bucket: BucketId,
+    pub(crate) sent_at: Time,
+    /// The window it was sent in (as the bucket saw it then).
+    pub(crate) window: Time,
+    pub(crate) role: Option<Role>,
+}
+
+/// Why a request waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WaitReason {
+    /// For the next window of the limit.
+    Slot,
+    /// For a pause after a 429 to end.
+    Pause,
+    /// For the answer to the request that went alone.
+    Gate,
+}
+
+/// What [`Core::acquire`] says.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Send the request now.
+    Send(Ticket),
+    /// Ask again at `until`, or, when `None`, once an answer arrives.
+    Wait {
+        until: Option<Time>,
+        reason: WaitReason,
+    },
+}
+
+/// What the server answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Any answer but a 429; `exhausted` when its headers say the window is used
+    /// up and resets in that long (`x-ratelimit-remaining-requests: 0`).
+    Served { exhausted: Option<Duration> },
+    /// 429; `retry_after` is the delay the server asked for, if it said one.
+    Throttled { retry_after: Option<Duration> },
+    /// No answer (connection error, timeout): nothing to learn.
+    Lost,
+}
+
+/// What the pacer is doing now, over all buckets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) responses: u64,
+    pub(crate) throttled: u64,
+}
+
+/// Every bucket of one client (and its clones).
+#[derive(Debug)]
+pub(crate) struct Core {
+    configured: Option<Limit>,
+    pub(crate) scope: BudgetScope,
+    pub(crate) buckets: HashMap<BucketId, Bucket>,
+    next_ticket: u64,
+    pub(crate) counts: Counts,
+}
+
+impl Core {
+    /// A pacer with a configured limit (`burst` per `period`, per bucket), or one
+    /// that learns.
+    pub(crate) fn new(configured: Option<(u32, Duration)>, scope: BudgetScope) -> Self {
+        Self {
+            configured: configured.map(|(burst, period)| Limit::configured(burst, period)),
+            scope,
+            buckets: HashMap::new(),
+            next_ticket: 0,
+            counts: Counts::default(),
+        }
+    }
+
+    /// The bucket `endpoint` is paced in.
+    pub(crate) fn bucket_of(&self, endpoint: &'static str) -> BucketId {
+        match self.scope {
+            BudgetScope::Route => BucketId::Endpoint(endpoint),
+            BudgetScope::Key => BucketId::Key,
+        }
+    }
+
+    pub(crate) fn bucket_mut(&mut self, id: BucketId) -> &mut Bucket {
+        let configured = self.configured;
+        self.buckets
+            .entry(id)
+            .or_insert_with(|| Bucket::new(configured))
+    }
+
+    /// Whether a request to `endpoint` may go at `now`.
+    pub(crate) fn acquire(&mut self, endpoint: &'static str, now: Time) -> Decision {
+        self.noting_phase(endpoint, now, |core| core.decide(endpoint, now))
+    }
+
+    /// Runs `change` and dates the phase of `endpoint`'s bucket if it changed.
+    fn noting_phase<T>(
+        &mut self,
+        endpoint: &'static str,
+        now: Time,
+        change: impl FnOnce(&mut Self) -> T,
+    ) -> T {
+        let before = self.buckets.get(&self.bucket_of(endpoint)).map(|b| b.phase);
+        let result = change(self);
+        let id = self.bucket_of(endpoint);
+        if let Some(bucket) = self.buckets.get_mut(&id)
+            && Some(bucket.phase) != before
+        {
+            bucket.phase_at = now;
+        }
+        result
+    }
+
+    fn decide(&mut self, endpoint: &'static str, now: Time) -> Decision {
+        let id = self.bucket_of(endpoint);
+        let ticket = self.next_ticket;
+        let bucket = self.bucket_mut(id);
+        let role = match bucket.phase {
+            Phase::Paused { until, .. } if now < until => {
+                return Decision::Wait {
+                    until: Some(until),
+                    reason: WaitReason::Pause,
+                };
+            }
+            Phase::Gated { .. } => {
+                return Decision::Wait {
+                    until: None,
+                    reason: WaitReason::Gate,
+                };
+            }
+            Phase::Paused { probe: true, .. } => {
+                // The probe: it opens the next window, alone.
+                bucket.roll(now);
+                Some(Role::Probe)
+            }
+            Phase::Paused { probe: false, .. } | Phase::Open => {
+                bucket.phase = Phase::Open;
+                match (bucket.limit, bucket.window_end(), bucket.window.as_mut()) {
+                    (Some(limit), Some(end), Some(window)) if now < end => {
+                        if window.sent >= limit.burst {
+                            window.waited = true;
+                            return Decision::Wait {
+                                until: Some(end),
+                                reason: WaitReason::Slot,
+                            };
+                        }
+                        let known = bucket.capacity.confirmed.unwrap_or(limit.burst);
+                        (limit.origin == Origin::Learned && window.sent >= known)
+                            .then_some(Role::Scout)
+                    }
+                    (Some(limit), _, _) => {
+                        bucket.roll(now);
+                        (limit.origin == Origin::Learned).then_some(Role::Opener)
+                    }
+                    (None, _, _) => None,
+                }
+            }
+        };
+        if let Some(role) = role {
+            bucket.phase = Phase::Gated { ticket, role };
+        }
+        let window = bucket.sent(now);
+        self.next_ticket += 1;
+        Decision::Send(Ticket {
+            id: ticket,
+            endpoint,
+            bucket: id,
+            sent_at: now,
+            window,
+            role,
+        })
+    }
+
+    /// Gives back the ticket of a request that was dropped: a request that went
+    /// alone hands its role on. What it may have spent stays counted.
+    pub(crate) fn release(&mut self, ticket: &Ticket, now: Time) {
+        self.noting_phase(ticket.endpoint, now, |core| {
+            if let Some(bucket) = core.buckets.get_mut(&ticket.bucket) {
+                bucket.release_gate(ticket.id, now);
+            }
+        });
+    }
+
+    /// Records the answer to `ticket`; returns how long its bucket is now paused.
+    /// `random` is a number in `[0, 1)` (the jitter of a pause).
+    pub(crate) fn report(
+        &mut self,
+        ticket: &Ticket,
+        answer: Answer,
+        now: Time,
+        random: f64,
+    ) -> Duration {
+        self.noting_phase(ticket.endpoint, now, |core| {
+            core.record(ticket, answer, now, random)
+        })
+    }
+
+    fn record(&mut self, ticket: &Ticket, answer: Answer, now: Time, random: f64) -> Duration {
+        if answer != Answer::Lost {
+            self.counts.responses += 1;
+        }
+        // The scope may have changed since the ticket was given.
+        let id = if self.buckets.contains_key(&ticket.bucket) {
+            ticket.bucket
+        } else {
+            self.bucket_of(ticket.endpoint)
+        };
+        match answer {
+            Answer::Lost => self.bucket_mut(id).release_gate(ticket.id, now),
+            Answer::Served { exhausted } => self.served(id, ticket, now, exhausted),
+            Answer::Throttled { retry_after } => {
+                self.counts.throttled += 1;
+                match retry_after {
+                    Some(wait) => self.told(id, ticket, now, wait),
+                    None => self.throttled(id, ticket, now, random),
+                }
+            }
+        }
+        // The bucket again: a 429 may have merged every endpoint into the key's.
+        let id = self.bucket_of(ticket.endpoint);
+        match self.buckets.get(&id).map(|b| b.phase) {
+            Some(Phase::Paused { until, .. }) => until.saturating_sub(now),
+            _ => Duration::ZERO,
+        }
+    }
+
+    fn served(&mut self, id: BucketId, ticket: &Ticket, now: Time, exhausted: Option<Duration>) {
+        let bucket = self.bucket_mut(id);
+        if let Some(window) = bucket.window.as_mut().filter(|w| w.holds(ticket)) {
+            window.served += 1;
+            window.unsynced_served += 1;
+        }
+        bucket.recent.push_back((ticket.sent_at, ticket.endpoint));
+        if bucket.recent.len() > RECENT {
+            bucket.recent.pop_front();
+        }
+        match ticket.role {
+            Some(Role::Probe) if matches!(bucket.phase, Phase::Gated { ticket: t, .. } if t == ticket.id) =>
+            {
+                // The window refilled: the full one opened `measured` before.
+                if let Some(full) = bucket.previous.filter(|w| w.throttled_at.is_some()) {
+                    let measured = ticket.sent_at.saturating_sub(full.opened);
+                    bucket.bounds.upper =
+                        Some(bucket.bounds.upper.map_or(measured, |u| u.min(measured)));
+                }
+                bucket.strikes = 0;
+                bucket.phase = Phase::Open;
+                if bucket.learns()
+                    && let (Some(burst), Some(upper)) =
+                        (bucket.capacity.confirmed, bucket.bounds.upper)
+                {
+                    let period = bucket.bounds.halfway(upper).unwrap_or(upper);
+                    let learned = Limit {
+                        burst,
+                        period,
+                        origin: Origin::Learned,
+                    };
+                    if bucket.limit != Some(learned) {
+                        tracing::info!(
+                            bucket = id.name(),
+                            burst,
+                            period_ms = millis(period),
+                            longer_than_ms = millis(bucket.bounds.lower),
+                            "pacing: learned the rate limit"
+                        );
+                    }
+                    bucket.limit = Some(learned);
+                }
+            }
+            Some(Role::Scout) => bucket.release_gate(ticket.id, now),
+            Some(Role::Opener) => {
+                bucket.release_gate(ticket.id, now);
+                // Served after a window that used the whole budget: that window
+                // had closed by then.
+                if let (Some(full), Some(budget)) = (bucket.previous, bucket.capacity.confirmed)
+                    && full.served >= budget
+                {
+                    let measured = ticket.sent_at.saturating_sub(full.opened);
+                    bucket.bounds.upper =
+                        Some(bucket.bounds.upper.map_or(measured, |u| u.min(measured)));
+                }
+            }
+            _ => {}
+        }
+        if let Some(reset) = exhausted {
+            let until = now + reset;
+            bucket.phase = Phase::Paused {
+                until,
+                probe: false,
+            };
+            tracing::debug!(
+                bucket = id.name(),
+                pause_ms = millis(reset),
+                "pacing: x-ratelimit-remaining-requests is 0, pausing until the reset"
+            );
+        }
+    }
+
+    /// A 429 that says when to retry: honoured as said, and no evidence of the
+    /// window (an overloaded proxy answers so too).
+    fn told(&mut self, id: BucketId, ticket: &Ticket, now: Time, wait: Duration) {
+        let until = now + wait;
+        let bucket = self.bucket_mut(id);
+        bucket.release_gate(ticket.id, now);
+        let phase = match bucket.phase {
+            Phase::Paused {
+                until: already,
+                probe,
+            } => Phase::Paused {
+                until: already.max(until),
+                probe,
+            },
+            _ => Phase::Paused {
+                until,
+                probe: false,
+            },
+        };
+        bucket.phase = phase;
+        tracing::info!(
+            bucket = id.name(),
+            endpoint = ticket.endpoint,
+            "rate limited (429): waiting as long as the server asked"
+        );
+    }
+
+    /// A 429 without a delay: the window of `ticket` is spent.
+    fn throttled(&mut self, id: BucketId, ticket: &Ticket, now: Time, random: f64) {
+        if self.scope == BudgetScope::Route && self.shares_budget(id, ticket) {
+            self.share(ticket.endpoint);
+            return self.throttled(BucketId::Key, ticket, now, random);
+        }
+        let bucket = self.bucket_mut(id);
+        let was_probe =
+            matches!(bucket.phase, Phase::Gated { ticket: t, role: Role::Probe } if t == ticket.id);
+        let was_opener = matches!(bucket.phase, Phase::Gated { ticket: t, role: Role::Opener } if t == ticket.id);
+        if was_opener || was_probe {
+            // It opened a window too early: the server's is still the previous one.
+            if let Some(previous) = bucket.previous.take() {
+                bucket.window = Some(previous);
+            }
+        }
+        if was_opener
+            && let Some(limit) = bucket.limit.as_mut()
+            && let Some(upper) = bucket.bounds.upper
+        {
+            limit.period = upper;
+        }
+        // The window the 429 speaks of: the ticket's, or (a probe's or an
+        // opener's) the one before.
+        let window = match bucket.window {
+            Some(w) if was_opener || was_probe || w.holds(ticket) => w,
+            _ => Window::opened_at(ticket.window),
+        };
+        let elapsed = ticket.sent_at.saturating_sub(window.opened);
+        bucket.bounds.lower = bucket.bounds.lower.max(elapsed);
+        if bucket.bounds.upper.is_some_and(|upper| elapsed >= upper) {
+            // The server's answers contradict the upper bound: drop it.
+            bucket.bounds.upper = None;
+        }
+        // The budget this window held for us, judged at its first 429.
+        if window.served > 0 && window.throttled_at.is_none() && bucket.learns() {
+            let available = window.served;
+            let before = bucket.capacity.confirmed;
+            let tried = bucket.limit.map(|l| l.burst);
+            // A 429 met while trying more than the last known budget: wait longer
+            // before trying again. A budget that shrank: follow it back up soon.
+            let overshot = matches!((before, tried), (Some(b), Some(t)) if t > b && available >= b);
+            bucket.capacity.hold = if overshot {
+                (bucket.capacity.hold * 2).min(HOLD_MAX)
+            } else {
+                1
+            };
+            bucket.capacity.confirmed = Some(available);
+            bucket.capacity.measured_at = Some(now);
+            bucket.capacity.clean = 0;
+            if let Some(limit) = bucket.limit.as_mut() {
+                limit.burst = available;
+            }
+        }
+        if let Some(current) = bucket.window.as_mut().filter(|w| w.opened == window.opened) {
+            current.throttled_at = Some(current.throttled_at.map_or(now, |t| t.max(now)));
+        }
+        // Requests sent before this round began add no strike: they wait on one
+        // pause (which still covers the window they speak of).
+        let first_of_round = bucket.strikes == 0 || was_probe;
+        if first_of_round || !matches!(bucket.phase, Phase::Paused { .. }) {
+            bucket.strikes += 1;
+        }
+        let until = bucket.pause_after(window.opened, elapsed, random);
+        let until = match bucket.phase {
+            Phase::Paused { until: already, .. } => already.max(until),
+            _ => until,
+        };
+        bucket.phase = Phase::Paused { until, probe: true };
+        tracing::info!(
+            bucket = id.name(),
+            endpoint = ticket.endpoint,
+            strike = bucket.strikes,
+            pause_ms = millis(until.saturating_sub(now)),
+            "rate limited (429): pausing until the window refills"
+        );
+    }
+
+    /// Whether a 429 on `ticket`'s endpoint shows that the endpoints share one
+    /// budget: its own window had not used the known budget (its own, or, when it
+    /// has none yet, the largest another endpoint measured), and the other
+    /// endpoints' successes in that window account for the rest.
+    fn shares_budget(&self, id: BucketId, ticket: &Ticket) -> bool {
+        let Some(bucket) = self.buckets.get(&id) else {
+            return false;
+        };
+        let known = bucket.capacity.confirmed.or_else(|| {
+            self.buckets
+                .iter()
+                .filter(|(other, _)| **other != id)
+                .filter_map(|(_, b)| b.capacity.confirmed)
+                .max()
+        });
+        let (Some(known), Some(window)) = (known, bucket.window) else {
+            return false;
+        };
+        if !window.holds(ticket) || window.served >= known {
+            return false;
+        }
+        // The server's window may have opened before ours (with another
+        // endpoint's request): look back as far as a window is known to last.
+        let span = self
+            .buckets
+            .values()
+            .filter_map(|b| b.bounds.upper)
+            .max()
+            .unwrap_or_default();
+        let since = window.opened.saturating_sub(span);
+        let others: usize = self
+            .buckets
+            .iter()
+            .filter(|(other, _)| **other != id)
+            .map(|(_, b)| b.recent.iter().filter(|(t, _)| *t >= since).count())
+            .sum();
+        others > 0 && window.served as usize + others >= known as usize
+    }
+
+    /// Switches to one budget for the whole key, merging what every endpoint knew;
+    /// `endpoint` is the one whose 429 showed it (or the store's, for the log).
+    pub(crate) fn share(&mut self, endpoint: &str) {
+        let mut merged = Bucket::new(self.configured);
+        let mut opened: Option<Time> = None;
+        let (mut sent, mut served) = (0, 0);
+        // Only the endpoints that measured a budget measured the window: the others'
+        // 429s may have come from a window the rest spent.
+        let measured = self
+            .buckets
+            .values()
+            .any(|b| b.capacity.confirmed.is_some());
+        for bucket in self.buckets.values() {
+            if !measured || bucket.capacity.confirmed.is_some() {
+                merged.bounds.lower = merged.bounds.lower.max(bucket.bounds.lower);
+                merged.bounds.upper = match (merged.bounds.upper, bucket.bounds.upper) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            if let Some(window) = bucket.window {
+                opened = Some(opened.map_or(window.opened, |o| o.min(window.opened)));
+                sent += window.sent;
+                served += window.served;
+            }
+            merged.recent.extend(bucket.recent.iter().copied());
+            if let Phase::Paused { until, probe } = bucket.phase {
+                merged.phase = Phase::Paused { until, probe };
+            }
+        }
+        if let Some(opened) = opened {
+            merged.window = Some(Window {
+                sent,
+                served,
+                unsynced_sent: sent,
+                unsynced_served: served,
+                ..Window::opened_at(opened)
+            });
+        }
+        if merged.learns() {
+            merged.capacity.confirmed = Some(served);
+            if let Some(upper) = merged.bounds.upper {
+                merged.limit = Some(Limit {
+                    burst: served.max(1),
+                    period: upper,
+                    origin: Origin::Learned,
+                });
+            }
+        }
+        match self.configured {
+            Some(limit) => tracing::warn!(
+                endpoint,
+                burst = limit.burst,
+                period_ms = millis(limit.period),
+                "pacing: the admin endpoints share one budget (a 429 came before this \
+                 endpoint used its own); the configured limit now applies to all of them \
+                 together"
+            ),
+            None => tracing::info!(
+                endpoint,
+                served_in_window = served,
+                "pacing: the admin endpoints share one budget (a 429 came before this \
+                 endpoint used its own); pacing them together"
+            ),
+        }
+        self.buckets.clear();
+        self.buckets.insert(BucketId::Key, merged);
+        self.scope = BudgetScope::Key;
+    }
+
+    /// Whether some bucket is throttled now (met a 429 and has not served since),
+    /// and how long until the most delayed one may send again.
+    pub(crate) fn waiting(&self, now: Time) -> (bool, Option<Duration>) {
+        let mut throttled = false;
+        let mut wait: Option<Duration> = None;
+        for bucket in self.buckets.values() {
+            throttled |= bucket.strikes > 0;
+            let until = match bucket.phase {
+                Phase::Paused { until, .. } => Some(until),
+                _ => bucket
+                    .window_end()
+                    .filter(|_| bucket.window.is_some_and(|w| w.waited)),
+            };
+            if let Some(left) = until
+                .map(|u| u.saturating_sub(now))
+                .filter(|d| !d.is_zero())
+            {
+                wait = wait.max(Some(left));
+            }
+        }
+        (throttled, wait)
+    }
+}
+
+/// What one bucket tells the processes that share its budget (through the
+/// store), and learns from them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct Shared {
+    /// The current window: opened, sent, served, when it last met a 429.
+    pub(crate) window: Option<(Time, u32, u32, Option<Time>)>,
+    /// A pause: until when, whether a probe ends it, and when it was decided.
+    pub(crate) paused_until: Option<(Time, bool, Time)>,
+    pub(crate) lower: Duration,
+    pub(crate) upper: Option<Duration>,
+    /// The budget a window held at the last 429, and when it was measured.
+    pub(crate) confirmed: Option<(u32, Time)>,
+    /// The learned limit: burst and period.
+    pub(crate) learned: Option<(u32, Duration)>,
+}
+
+impl Core {
+    /// What bucket `id` shares with the other processes, as of `now` (a request
+    /// that probes alone counts as a short pause, so that they do not probe too).
+    pub(crate) fn shared(&self, id: BucketId, now: Time) -> Option<Shared> {
+        let bucket = self.buckets.get(&id)?;
+        let paused_until = match bucket.phase {
+            Phase::Paused { until, probe } => Some((until, probe, bucket.phase_at)),
+            Phase::Gated {
+                role: Role::Probe, ..
+            } => Some((now + FIRST_PAUSE, true, bucket.phase_at)),
+            _ => None,
+        };
+        Some(Shared {
+            window: bucket
+                .window
+                .map(|w| (w.opened, w.sent, w.served, w.throttled_at)),
+            paused_until,
+            lower: bucket.bounds.lower,
+            upper: bucket.bounds.upper,
+            confirmed: bucket.capacity.confirmed.zip(bucket.capacity.measured_at),
+            learned: bucket
+                .limit
+                .filter(|l| l.origin == Origin::Learned)
+                .map(|l| (l.burst, l.period)),
+        })
+    }
+
+    /// Merges what other processes recorded for bucket `id` into it: their sends
+    /// in the same window, their pauses, bounds and newer measurements.
+    pub(crate) fn merge(&mut self, id: BucketId, other: Shared, now: Time) {
+        // How long a window lasts, if this budget does not know yet: as long as
+        // the longest another one measured (the admin endpoints' are alike).
+        let measured = self.buckets.values().filter_map(|b| b.bounds.upper).max();
+        let bucket = self.bucket_mut(id);
+        // The window: the same server window (it opened with the first request of
+        // anyone), or a newer one that another process opened.
+        if let Some((opened, sent, served, throttled_at)) = other.window {
+            let period = bucket
+                .limit
+                .map(|l| l.period)
+                .or(bucket.bounds.upper)
+                .or(measured)
+                .map(stretched);
+            let theirs = Window {
+                sent,
+                served,
+                throttled_at,
+                ..Window::opened_at(opened)
+            };
+            match bucket.window.as_mut() {
+                // Theirs, unless it is known to have closed.
+                None if period.is_none_or(|p| now < opened + p) => bucket.window = Some(theirs),
+                None => {}
+                // A window opened before a 429 met in an older one never opened on
+                // the server (a probe or an opener that met that 429): forget it.
+                Some(ours)
+                    if opened > ours.opened && ours.throttled_at.is_some_and(|at| at >= opened) => {
+                }
+                Some(ours)
+                    if ours.opened > opened && throttled_at.is_some_and(|at| at >= ours.opened) =>
+                {
+                    bucket.window = Some(theirs);
+                }
+                Some(ours) => {
+                    let (earlier, later) = (ours.opened.min(opened), ours.opened.max(opened));
+                    // A window that met a 429 is followed by another only once it
+                    // refilled: a later one is the next.
+                    let earlier_throttled = if ours.opened <= opened {
+                        ours.throttled_at.is_some()
+                    } else {
+                        throttled_at.is_some()
+                    };
+                    let same = !(earlier_throttled && later > earlier)
+                        && period.is_none_or(|p| later < earlier + p);
+                    if same {
+                        ours.opened = earlier;
+                        ours.sent = sent + ours.unsynced_sent;
+                        ours.served = served + ours.unsynced_served;
+                        ours.throttled_at = ours.throttled_at.max(throttled_at);
+                    } else if opened > ours.opened {
+                        bucket.previous = bucket.window.take();
+                        bucket.window = Some(theirs);
+                    }
+                }
+            }
+        }
+        // Another process's pause, decided after our phase last changed (never our
+        // own, which the file still holds after we moved on).
+        if let Some((until, probe, decided)) = other
+            .paused_until
+            .filter(|(until, _, decided)| *until > now && *decided > bucket.phase_at)
+        {
+            bucket.phase_at = decided;
+            match bucket.phase {
+                Phase::Open => bucket.phase = Phase::Paused { until, probe },
+                Phase::Paused {
+                    until: ours,
+                    probe: ours_probe,
+                } => {
+                    bucket.phase = Phase::Paused {
+                        until: ours.max(until),
+                        probe: ours_probe || probe,
+                    }
+                }
+                Phase::Gated { .. } => {}
+            }
+        }
+        bucket.bounds.lower = bucket.bounds.lower.max(other.lower);
+        bucket.bounds.upper = match (bucket.bounds.upper, other.upper) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if bucket.learns()
+            && let Some((confirmed, at)) = other.confirmed
+            && bucket.capacity.measured_at.is_none_or(|ours| at > ours)
+        {
+            bucket.capacity.confirmed = Some(confirmed);
+            bucket.capacity.measured_at = Some(at);
+            if let Some((burst, period)) = other.learned {
+                bucket.limit = Some(Limit {
+                    burst,
+                    period,
+                    origin: Origin::Learned,
+                });
+            }
+        }
+    }
+
+    /// Forgets the sends the store has now recorded.
+    pub(crate) fn mark_synced(&mut self) {
+        for bucket in self.buckets.values_mut() {
+            if let Some(window) = bucket.window.as_mut() {
+                window.unsynced_sent = 0;
+                window.unsynced_served = 0;
+            }
+        }
+    }
+}
+
+/// A period with the safety margin.
+pub(crate) fn stretched(period: Duration) -> Duration {
+    period.mul_f64(1.0 + SAFETY_MARGIN)
+}
+
+/// A duration in whole milliseconds, for log fields.
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    use super::*;
+
+    const GET: &str = "list";
+    const POST: &str = "create";
+    const DELETE: &str = "delete";
+    const START: Duration = Duration::from_secs(1_000);
+    const RTT: Duration = Duration::from_millis(20);
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// The server's throttle: fixed windows of `capacity` per `length`, per route
+    /// or per key; an unseen client spends `spent` of each window as it opens; a
+    /// `told` share of 429s (every n-th request) say when to retry.
+    struct Server {
+        capacity: u32,
+        length: Duration,
+        per_key: bool,
+        spent: u32,
+        /// Every n-th request is answered 429 with `retry-after-ms: 3` (0: none).
+        noise_every: u32,
+        requests: u32,
+        windows: HashMap<&'static str, (Time, u32)>,
+    }
+
+    impl Server {
+        fn new(capacity: u32, length: Duration, per_key: bool) -> Self {
+            Self {
+                capacity,
+                length,
+                per_key,
+                spent: 0,
+                noise_every: 0,
+                requests: 0,
+                windows: HashMap::new(),
+            }
+        }
+
+        /// The answer to a request to `endpoint` arriving at `at`.
+        fn answer(&mut self, endpoint: &'static str, at: Time) -> Answer {
+            self.requests += 1;
+            if self.noise_every > 0 && self.requests.is_multiple_of(self.noise_every) {
+                return Answer::Throttled {
+                    retry_after: Some(ms(3)),
+                };
+            }
+            let key = if self.per_key { "*" } else { endpoint };
+            let (length, spent, capacity) = (self.length, self.spent, self.capacity);
+            let window = self.windows.entry(key).or_insert((at, spent.min(capacity)));
+            if at >= window.0 + length {
+                *window = (at, spent.min(capacity));
+            }
+            if window.1 < capacity {
+                window.1 += 1;
+                Answer::Served { exhausted: None }
+            } else {
+                Answer::Throttled { retry_after: None }
+            }
+        }
+    }
+
+    /// What a simulated job did.
+    #[derive(Debug, Default)]
+    struct Run {
+        wall: Duration,
+        sent: u32,
+        /// 429s without a delay (the throttle's).
+        throttled: u32,
+        /// The send time of every served request.
+        served_at: Vec<Time>,
+    }
+
+    impl Run {
+        /// Served requests per `length` from the start, window by window.
+        fn per_window(&self, start: Time, length: Duration) -> Vec<u32> {
+            let mut counts = Vec::new();
+            for at in &self.served_at {
+                let i = ((*at - start).as_secs_f64() / length.as_secs_f64()) as usize;
+                if counts.len() <= i {
+                    counts.resize(i + 1, 0);
+                }
+                counts[i] += 1;
+            }
+            counts
+        }
+    }
+
+    /// A client (a core) and its virtual clock.
+    struct Sim {
+        core: Core,
+        now: Time,
+    }
+
+    impl Sim {
+        fn new(configured: Option<(u32, Duration)>) -> Self {
+            Self {
+                core: Core::new(configured, BudgetScope::Route),
+                now: START,
+            }
+        }
+
+        /// Runs the `jobs` (endpoint, requests, concurrency) at once against
+        /// `server` until every request was served; each takes [`RTT`].
+        fn run(&mut self, server: &mut Server, jobs: &[(&'static str, u32, u32)]) -> Run {
+            let started = self.now;
+            let mut run = Run::default();
+            let mut left: Vec<u32> = jobs.iter().map(|j| j.1).collect();
+            let mut in_flight = vec![0u32; jobs.len()];
+            let mut flight: BinaryHeap<Reverse<(Time, u64)>> = BinaryHeap::new();
+            let mut tickets: HashMap<u64, (usize, Ticket, Answer)> = HashMap::new();
+            let mut steps = 0;
+            while left.iter().any(|l| *l > 0) {
+                steps += 1;
+                assert!(steps < 200_000, "no progress: {left:?} left");
+                let mut wake: Option<Time> = None;
+                for (j, &(endpoint, _, concurrency)) in jobs.iter().enumerate() {
+                    while in_flight[j] < concurrency.min(left[j]) {
+                        match self.core.acquire(endpoint, self.now) {
+                            Decision::Send(ticket) => {
+                                run.sent += 1;
+                                in_flight[j] += 1;
+                                let answer = server.answer(endpoint, self.now + RTT / 2);
+                                flight.push(Reverse((self.now + RTT, ticket.id)));
+                                tickets.insert(ticket.id, (j, ticket, answer));
+                            }
+                            Decision::Wait { until, .. } => {
+                                if let Some(until) = until {
+                                    wake = Some(wake.map_or(until, |w| w.min(until)));
+                                }
+                                break;
+                            }
+                        }
+                    }
+                }
+                let answer_at = flight.peek().map(|Reverse((t, _))| *t);
+                self.now = match (answer_at, wake) {
+                    (Some(a), Some(w)) => a.min(w),
+                    (Some(a), None) => a,
+                    (None, Some(w)) => w,
+                    (None, None) => panic!("stuck: nothing in flight, no wait end"),
+                }
+                .max(self.now);
+                while let Some(Reverse((t, id))) = flight.peek().copied() {
+                    if t > self.now {
+                        break;
+                    }
+                    flight.pop();
+                    let (j, ticket, answer) = tickets.remove(&id).unwrap();
+                    in_flight[j] -= 1;
+                    match answer {
+                        Answer::Served { .. } => {
+                            left[j] -= 1;
+                            run.served_at.push(ticket.sent_at);
+                        }
+                        Answer::Throttled { retry_after: None } => run.throttled += 1,
+                        _ => {}
+                    }
+                    self.core.report(&ticket, answer, self.now, 0.5);
+                    if std::env::var_os("PACING_TRACE").is_some() {
+                        let id = self.core.bucket_of(ticket.endpoint);
+                        let b = &self.core.buckets[&id];
+                        eprintln!(
+                            "{:>8.3} {:7} {:?} {:?} limit={:?} conf={:?} lower={:?} upper={:?} {:?} window={:?}",
+                            (ticket.sent_at - START).as_secs_f64(),
+                            ticket.endpoint,
+                            answer,
+                            ticket.role,
+                            b.limit.map(|l| (l.burst, l.period.as_millis())),
+                            b.capacity.confirmed,
+                            b.bounds.lower.as_millis(),
+                            b.bounds.upper.map(|u| u.as_millis()),
+                            b.phase,
+                            b.window
+                                .map(|w| ((w.opened - START).as_millis(), w.sent, w.served)),
+                        );
+                    }
+                }
+            }
+            run.wall = self.now - started;
+            run
+        }
+    }
+
+    /// The fewest windows `requests` need at `capacity` per window.
+    fn minimum(requests: u32, capacity: u32, length: Duration) -> Duration {
+        length * (requests.div_ceil(capacity) - 1)
+    }
+
+    #[test]
+    fn a_configured_limit_spaces_requests_and_meets_no_429() {
+        let mut sim = Sim::new(Some((8, Duration::from_secs(3))));
+        let mut server = Server::new(8, Duration::from_secs(3), false);
+        let run = sim.run(&mut server, &[(GET, 80, 4)]);
+        assert_eq!(run.throttled, 0, "{run:?}");
+        // 10 windows of 8: the last opens 9 stretched periods after the first.
+        let expected = stretched(Duration::from_secs(3)) * 9;
+        assert!(
+            run.wall >= expected && run.wall < expected + ms(100),
+            "{:?}",
+            run.wall
+        );
+    }
+
+    #[test]
+    fn an_unconfigured_pacer_learns_the_window_and_wastes_little() {
+        let mut sim = Sim::new(None);
+        let mut server = Server::new(8, Duration::from_secs(3), false);
+        let run = sim.run(&mut server, &[(DELETE, 200, 4)]);
+        let minimum = minimum(200, 8, Duration::from_secs(3));
+        assert!(
+            run.wall < minimum.mul_f64(1.2),
+            "{:?} against {minimum:?}",
+            run.wall
+        );
+        assert!(
+            f64::from(run.throttled) < 0.1 * f64::from(run.sent),
+            "{run:?}"
+        );
+        let limit = sim.core.buckets[&BucketId::Endpoint(DELETE)].limit.unwrap();
+        assert_eq!(limit.burst, 8);
+        assert!(
+            limit.period >= ms(2_900) && limit.period < ms(3_400),
+            "{limit:?}"
+        );
+    }
+
+    /// Sixteen requests at once against an unknown limit: the first window
+    /// costs one 429 per request beyond the budget, the rest little.
+    #[test]
+    fn many_at_once_learn_the_limit_in_one_round() {
+        let mut sim = Sim::new(None);
+        let mut server = Server::new(8, Duration::from_secs(1), false);
+        let run = sim.run(&mut server, &[(POST, 100, 16)]);
+        assert!(run.throttled <= 8 + 12, "{run:?}");
+    }
+
+    /// A budget that others spend is followed down within one window, and
+    /// regained within a few once they stop.
+    #[test]
+    fn a_budget_others_spend_is_followed_down_and_regained() {
+        let length = Duration::from_secs(3);
+        let mut sim = Sim::new(None);
+        let mut server = Server::new(8, length, false);
+        sim.run(&mut server, &[(DELETE, 40, 4)]);
+        // An unseen client now spends 5 of every window.
+        server.spent = 5;
+        let start = sim.now;
+        let run = sim.run(&mut server, &[(DELETE, 60, 4)]);
+        let windows = run.per_window(start, stretched(length));
+        // From the second window on, the pacer takes the 3 left, no more.
+        assert!(windows.iter().skip(1).all(|&n| n <= 3 + 1), "{windows:?}");
+        assert!(
+            f64::from(run.throttled) < 0.25 * f64::from(run.sent),
+            "{run:?}"
+        );
+        // The client stops: within 5 windows the pacer sends 8 again.
+        server.spent = 0;
+        let start = sim.now;
+        let run = sim.run(&mut server, &[(DELETE, 120, 4)]);
+        let windows = run.per_window(start, stretched(length));
+        assert!(windows.len() > 6, "{windows:?}");
+        assert!(
+            windows[5..windows.len() - 1].iter().all(|&n| n >= 7),
+            "{windows:?}"
+        );
+    }
+
+    /// 429s that say when to retry are honoured and teach nothing: with one
+    /// request in ten answered so, a job takes hardly longer.
+    #[test]
+    fn told_429s_are_honoured_and_no_evidence() {
+        let mut server = Server::new(u32::MAX, Duration::from_secs(3), false);
+        let clean = Sim::new(None).run(&mut server, &[(POST, 600, 4)]);
+        let mut noisy_server = Server::new(u32::MAX, Duration::from_secs(3), false);
+        noisy_server.noise_every = 10;
+        let mut sim = Sim::new(None);
+        let noisy = sim.run(&mut noisy_server, &[(POST, 600, 4)]);
+        assert!(
+            noisy.wall < clean.wall.mul_f64(1.5),
+            "{:?} against {:?}",
+            noisy.wall,
+            clean.wall
+        );
+        assert_eq!(sim.core.buckets[&BucketId::Endpoint(POST)].limit, None);
+    }
+
+    /// The endpoints of a key that share one budget are found out and paced
+    /// together, within a bound: once the scope is known, no window holds more
+    /// than the budget, and the job stays within 1.2x of the minimum.
+    #[test]
+    fn a_shared_budget_is_found_and_paced_together() {
+        let length = Duration::from_secs(3);
+        let mut sim = Sim::new(None);
+        let mut server = Server::new(8, length, true);
+        // One endpoint alone first: its budget is measured (8).
+        sim.run(&mut server, &[(DELETE, 24, 4)]);
+        let start = sim.now;
+        let run = sim.run(&mut server, &[(GET, 40, 2), (DELETE, 40, 2)]);
+        assert_eq!(sim.core.scope, BudgetScope::Key);
+        let minimum = minimum(80, 8, length);
+        assert!(
+            run.wall < minimum.mul_f64(1.2),
+            "{:?} against {minimum:?}",
+            run.wall
+        );
+        let windows = run.per_window(start, stretched(length));
+        assert!(windows.iter().all(|&n| n <= 8), "{windows:?}");
+        assert!(
+            f64::from(run.throttled) < 0.1 * f64::from(run.sent),
+            "{run:?}"
+        );
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// A request to endpoint `0..3`, `ms` later.
+        Acquire { endpoint: usize, ms: u64 },
+        /// The answer to the `index`-th request in flight, `ms` later.
+        Answer {
+            index: usize,
+            answer: u8,
+            told_ms: u64,
+            ms: u64,
+        },
+        /// The `index`-th request in flight is dropped.
+        Drop { index: usize },
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0..3usize, 0..3_000u64).prop_map(|(endpoint, ms)| Op::Acquire { endpoint, ms }),
+            (0..8usize, 0..4u8, 0..5_000u64, 0..3_000u64).prop_map(
+                |(index, answer, told_ms, ms)| {
+                    Op::Answer {
+                        index,
+                        answer,
+                        told_ms,
+                        ms,
+                    }
+                }
+            ),
+            (0..8usize).prop_map(|index| Op::Drop { index }),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Whatever arrives and whatever the server answers: a paused budget
+        /// sends nothing before its pause ends (after a 429 in a window of known
+        /// length, the window is known to have refilled by then); a gated one
+        /// sends nothing but the one request; no window holds more than the
+        /// burst in force; and once the answers are in and time has passed, a
+        /// request always goes.
+        #[test]
+        fn the_core_keeps_its_promises(
+            configured in proptest::option::of((1..10u32, 100..5_000u64)),
+            key_scope in proptest::bool::ANY,
+            ops in proptest::collection::vec(op(), 1..200),
+        ) {
+            const ENDPOINTS: [&str; 3] = [GET, POST, DELETE];
+            let scope = if key_scope { BudgetScope::Key } else { BudgetScope::Route };
+            let mut core = Core::new(configured.map(|(b, p)| (b, ms(p))), scope);
+            let mut now = START;
+            let mut flight: Vec<Ticket> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Acquire { endpoint, ms: dt } => {
+                        now += ms(dt);
+                        let endpoint = ENDPOINTS[endpoint];
+                        let id = core.bucket_of(endpoint);
+                        let before = core.buckets.get(&id).map(|b| (b.phase, b.limit, b.window));
+                        let decision = core.acquire(endpoint, now);
+                        if let Decision::Send(ticket) = decision {
+                            match before {
+                                Some((Phase::Paused { until, .. }, _, _)) => {
+                                    proptest::prop_assert!(now >= until, "sent during a pause");
+                                }
+                                Some((Phase::Gated { .. }, _, _)) => {
+                                    proptest::prop_assert!(false, "sent while another went alone");
+                                }
+                                _ => {}
+                            }
+                            let bucket = &core.buckets[&core.bucket_of(endpoint)];
+                            if let (Some(limit), Some(window)) = (before.and_then(|b| b.1), bucket.window) {
+                                proptest::prop_assert!(
+                                    window.sent <= limit.burst.max(1),
+                                    "{} sent in a window of {}", window.sent, limit.burst
+                                );
+                            }
+                            flight.push(ticket);
+                        }
+                    }
+                    Op::Answer { index, answer, told_ms, ms: dt } => {
+                        if flight.is_empty() {
+                            continue;
+                        }
+                        now += ms(dt);
+                        let ticket = flight.remove(index % flight.len());
+                        let answer = match answer {
+                            0 => Answer::Served { exhausted: None },
+                            1 => Answer::Throttled { retry_after: None },
+                            2 => Answer::Throttled { retry_after: Some(ms(told_ms)) },
+                            _ => Answer::Lost,
+                        };
+                        let upper = core.buckets.get(&ticket.bucket).and_then(|b| b.bounds.upper);
+                        let held_gate = core.buckets.get(&ticket.bucket).is_some_and(|b| {
+                            matches!(b.phase, Phase::Gated { ticket: t, .. } if t == ticket.id)
+                        });
+                        let pause = core.report(&ticket, answer, now, 0.5);
+                        // The window the 429 speaks of: the ticket's, or, for a
+                        // request that opened a new one, the one before.
+                        if answer == (Answer::Throttled { retry_after: None })
+                            && let Some(upper) = upper
+                            && let Some(bucket) = core.buckets.get(&core.bucket_of(ticket.endpoint))
+                            && let (Phase::Paused { until, .. }, Some(window)) = (bucket.phase, bucket.window)
+                            && bucket.bounds.upper == Some(upper)
+                        {
+                            // (A window merged from other budgets opened earlier.)
+                            let spoken = match ticket.role {
+                                Some(Role::Probe | Role::Opener) if held_gate => window.opened,
+                                _ if window.opened <= ticket.window => window.opened,
+                                _ => ticket.window,
+                            };
+                            proptest::prop_assert!(until >= spoken + stretched(upper), "a pause ends before the known refill");
+                        }
+                        // Every pause ends: at most a minute past the 429 unless the
+                        // server asked for more or the window is known to be longer.
+                        let known = core
+                            .buckets
+                            .get(&core.bucket_of(ticket.endpoint))
+                            .map(|b| b.bounds.upper.into_iter().chain(b.limit.map(|l| l.period)).max())
+                            .unwrap_or_default()
+                            .map_or(Duration::ZERO, stretched);
+                        proptest::prop_assert!(
+                            pause <= Duration::from_secs(61) + ms(told_ms) + known,
+                            "pause {pause:?} after {answer:?} to {ticket:?} at {now:?}: {:?}",
+                            core.buckets
+                        );
+                    }
+                    Op::Drop { index } => {
+                        if !flight.is_empty() {
+                            let ticket = flight.remove(index % flight.len());
+                            core.release(&ticket, now);
+                        }
+                    }
+                }
+            }
+            // Progress: the answers come in, time passes, and a request goes.
+            for ticket in flight.drain(..) {
+                core.report(&ticket, Answer::Served { exhausted: None }, now, 0.5);
+            }
+            now += Duration::from_secs(600);
+            let mut sent = false;
+            for _ in 0..3 {
+                match core.acquire(GET, now) {
+                    Decision::Send(_) => {
+                        sent = true;
+                        break;
+                    }
+                    Decision::Wait { until: Some(until), .. } => now = now.max(until),
+                    Decision::Wait { until: None, .. } => break,
+                }
+            }
+            proptest::prop_assert!(sent, "no progress: {:?}", core.buckets);
+        }
+    }
+}

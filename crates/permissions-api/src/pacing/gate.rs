@@ -1,0 +1,299 @@
+//! The async side of the pacer: a request asks [`Pacer::acquire`] and waits, as
+//! [`core`](super::core) decides, until it may go; its [`Permit`] reports the
+//! answer. Every wait is a Tokio sleep or a [`Notify`]: a dropped request stops
+//! waiting at once, and a dropped permit gives its role back.
+
+use std::pin::pin;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::HeaderMap;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::core::{Answer, BudgetScope, Core, Decision, Ticket, Time, WaitReason, millis};
+use super::store::Store;
+use super::{Pacing, PacingStatus};
+use crate::retry::random_unit;
+
+/// The pacer's time: the wall clock (so that processes sharing a state file agree
+/// on it), advanced by Tokio's clock (so that a paused test clock pauses it too).
+#[derive(Debug)]
+struct Clock {
+    wall: Time,
+    start: Instant,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Self {
+            wall: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default(),
+            start: Instant::now(),
+        }
+    }
+
+    fn now(&self) -> Time {
+        self.wall + self.start.elapsed()
+    }
+
+    fn instant(&self, time: Time) -> Instant {
+        self.start + time.saturating_sub(self.wall)
+    }
+}
+
+/// The pacer of one client and its clones.
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    core: Mutex<Core>,
+    /// Woken by every answer and every released permit: gates and pauses change.
+    wakeup: Notify,
+    clock: Clock,
+    store: Option<Store>,
+}
+
+impl Default for Pacer {
+    fn default() -> Self {
+        Self::new(Pacing::learned(), None)
+    }
+}
+
+impl Pacer {
+    /// A pacer of `pacing`, sharing its state through `store` when given.
+    pub(crate) fn new(pacing: Pacing, store: Option<Store>) -> Self {
+        Self {
+            core: Mutex::new(Core::new(pacing.limit(), BudgetScope::Route)),
+            wakeup: Notify::new(),
+            clock: Clock::new(),
+            store,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The core, after what other processes recorded (for its buckets and
+    /// `endpoint`'s) was merged into it.
+    fn synced(&self, now: Time, endpoint: &'static str) -> MutexGuard<'_, Core> {
+        let mut core = self.lock();
+        if let Some(store) = &self.store {
+            store.sync(&mut core, now, Some(endpoint));
+        }
+        core
+    }
+
+    /// Waits until a request to `endpoint` may go. Every wait is logged.
+    pub(crate) async fn acquire(&self, endpoint: &'static str) -> Permit<'_> {
+        let mut slot_wait = Duration::ZERO;
+        loop {
+            let notified = self.wakeup.notified();
+            let mut notified = pin!(notified);
+            // Registered under the lock every wake-up takes: none is missed.
+            let decision = {
+                let now = self.clock.now();
+                let mut core = self.synced(now, endpoint);
+                notified.as_mut().enable();
+                let decision = core.acquire(endpoint, now);
+                if matches!(decision, Decision::Send(_))
+                    && let Some(store) = &self.store
+                {
+                    store.sync(&mut core, now, Some(endpoint));
+                }
+                decision
+            };
+            let (until, reason) = match decision {
+                Decision::Send(ticket) => {
+                    return Permit {
+                        pacer: self,
+                        ticket: Some(ticket),
+                        slot_wait,
+                    };
+                }
+                Decision::Wait { until, reason } => (until, reason),
+            };
+            let started = Instant::now();
+            match until {
+                Some(until) => {
+                    let left = until.saturating_sub(self.clock.now());
+                    match reason {
+                        WaitReason::Pause => tracing::debug!(
+                            endpoint,
+                            wait_ms = millis(left),
+                            "rate limited: waiting for the pause to end"
+                        ),
+                        _ => tracing::debug!(
+                            endpoint,
+                            wait_ms = millis(left),
+                            "pacing: waiting for the next window"
+                        ),
+                    }
+                    // A state change (an answer, a released permit) may let it go
+                    // sooner: ask again then too.
+                    let sleep = pin!(tokio::time::sleep_until(self.clock.instant(until)));
+                    futures::future::select(sleep, notified).await;
+                }
+                None => {
+                    tracing::debug!(
+                        endpoint,
+                        "pacing: waiting for the answer to the request that went alone"
+                    );
+                    notified.await;
+                }
+            }
+            if reason == WaitReason::Slot {
+                slot_wait += started.elapsed();
+            }
+        }
+    }
+
+    /// What the pacer is doing now.
+    pub(crate) fn status(&self) -> PacingStatus {
+        let now = self.clock.now();
+        let core = self.lock();
+        let (throttled_now, waiting) = core.waiting(now);
+        PacingStatus {
+            responses: core.counts.responses,
+            throttled: core.counts.throttled,
+            waiting,
+            throttled_now,
+            scope: core.scope,
+        }
+    }
+
+    fn finish(&self, ticket: &Ticket, answer: Option<Answer>) -> Duration {
+        let now = self.clock.now();
+        let pause = {
+            let mut core = self.synced(now, ticket.endpoint);
+            let pause = match answer {
+                Some(answer) => core.report(ticket, answer, now, random_unit()),
+                None => {
+                    core.release(ticket, now);
+                    Duration::ZERO
+                }
+            };
+            if let Some(store) = &self.store {
+                store.sync(&mut core, now, Some(ticket.endpoint));
+            }
+            pause
+        };
+        self.wakeup.notify_waiters();
+        pause
+    }
+}
+
+/// The right to send one request now, from [`Pacer::acquire`]. Reported with
+/// [`Permit::report`]; dropped unreported (a cancelled request), it gives its role
+/// back.
+#[derive(Debug)]
+pub(crate) struct Permit<'a> {
+    pacer: &'a Pacer,
+    ticket: Option<Ticket>,
+    /// Time spent waiting for the next window (not for a pause or a gate).
+    pub(crate) slot_wait: Duration,
+}
+
+/// How the answer to a paced request is reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// 429; `retry_after` is the server's delay, if it said one.
+    Throttled { retry_after: Option<Duration> },
+    /// Any other response.
+    Answered,
+    /// No response (connection error, timeout): says nothing of the throttle.
+    NoAnswer,
+}
+
+impl Permit<'_> {
+    /// Reports the answer to this request; returns how long its budget is now
+    /// paused (zero when it is not).
+    pub(crate) fn report(mut self, outcome: Outcome, headers: Option<&HeaderMap>) -> Duration {
+        let Some(ticket) = self.ticket.take() else {
+            return Duration::ZERO;
+        };
+        let answer = match outcome {
+            Outcome::Throttled { retry_after } => Answer::Throttled { retry_after },
+            Outcome::Answered => Answer::Served {
+                exhausted: headers.and_then(crate::signals::exhausted_for),
+            },
+            Outcome::NoAnswer => Answer::Lost,
+        };
+        self.pacer.finish(&ticket, Some(answer))
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.pacer.finish(&ticket, None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::pacing::core::Role;
+
+    const EP: &str = "deleteFineTuningCheckpointPermission";
+
+    fn role(permit: &Permit<'_>) -> Option<Role> {
+        permit.ticket.as_ref().and_then(|t| t.role)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_others_wait_for_the_probe_and_a_dropped_probe_hands_on() {
+        let pacer = Arc::new(Pacer::default());
+        let started = Instant::now();
+        let pause = pacer
+            .acquire(EP)
+            .await
+            .report(Outcome::Throttled { retry_after: None }, None);
+        assert!(pause >= Duration::from_millis(250), "{pause:?}");
+        let probe = pacer.acquire(EP).await;
+        assert_eq!(role(&probe), Some(Role::Probe));
+        assert!(
+            started.elapsed() >= pause,
+            "the probe went before the pause ended"
+        );
+        let waiter = {
+            let pacer = pacer.clone();
+            tokio::spawn(async move { role(&pacer.acquire(EP).await) })
+        };
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(
+            !waiter.is_finished(),
+            "a second request went during the probe"
+        );
+        drop(probe);
+        assert_eq!(
+            waiter.await.unwrap(),
+            Some(Role::Probe),
+            "the role was not handed on"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_the_server_asked_for_ends_on_time_without_a_probe() {
+        let pacer = Pacer::default();
+        let started = Instant::now();
+        pacer.acquire(EP).await.report(
+            Outcome::Throttled {
+                retry_after: Some(Duration::from_millis(3)),
+            },
+            None,
+        );
+        let next = pacer.acquire(EP).await;
+        assert_eq!(role(&next), None);
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(3) && waited < Duration::from_millis(10),
+            "{waited:?}"
+        );
+        let status = pacer.status();
+        assert_eq!((status.responses, status.throttled), (1, 1));
+    }
+}

@@ -1,0 +1,574 @@
+//! The pacing state file: what runs using the same base URL and key have learned
+//! and spent, shared so that a new process does not rediscover a spent window
+//! with 429s.
+//!
+//! One small JSON file per base URL and key, named by a SHA-256 fingerprint of
+//! both (the key itself is never written), in a directory the caller chooses
+//! ([`default_dir`]: the user's cache directory). Per budget it holds the current
+//! window (when it opened, what was sent and served in it, whether it met a 429),
+//! a pause after a 429, the learned bounds of the window's length, the budget a
+//! window last held and the learned limit; and which requests share a budget.
+//!
+//! Every acquire and every answer merges the file into the pacer and writes the
+//! pacer back, under an exclusive lock held for the merge only. Nothing here may
+//! stop a request: a file that is corrupt, foreign (another format, base URL or
+//! key), stale (untouched for an hour) or locked for long by another process is
+//! skipped, with one warning per process.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::core::{BucketId, BudgetScope, Core, Shared, Time};
+
+/// The format of the file.
+const FORMAT: u32 = 1;
+/// A file untouched for this long is ignored: its windows and pauses are over,
+/// and what it learned may be out of date.
+pub(crate) const STALE: Duration = Duration::from_secs(3600);
+/// How long a sync waits for another process's lock before giving up this time.
+const LOCK_WAIT: Duration = Duration::from_millis(250);
+/// The largest file read.
+const MAX_BYTES: u64 = 1 << 20;
+
+/// The directory a program keeps its pacing state in by default:
+/// `ckpt-perms/pacing` in the user's cache directory (`$XDG_CACHE_HOME`, else
+/// `~/.cache` on Linux).
+pub fn default_dir() -> Option<PathBuf> {
+    dirs::cache_dir().map(|dir| dir.join("ckpt-perms").join("pacing"))
+}
+
+/// The state file of one base URL and key.
+#[derive(Debug)]
+pub(crate) struct Store {
+    path: PathBuf,
+    base_url: String,
+    key: String,
+    /// Whether this process already warned about the file.
+    warned: AtomicBool,
+    /// Whether it stopped using the file (another process held its lock too long).
+    given_up: AtomicBool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct FileState {
+    format: u32,
+    base_url: String,
+    /// The key's fingerprint (never the key).
+    key: String,
+    updated_ms: u64,
+    scope: FileScope,
+    buckets: BTreeMap<String, FileBucket>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum FileScope {
+    Route,
+    Key,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct FileBucket {
+    window: Option<FileWindow>,
+    paused_until_ms: Option<u64>,
+    paused_at_ms: Option<u64>,
+    probe: bool,
+    lower_ms: u64,
+    upper_ms: Option<u64>,
+    confirmed: Option<u32>,
+    measured_ms: Option<u64>,
+    burst: Option<u32>,
+    period_ms: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct FileWindow {
+    opened_ms: u64,
+    sent: u32,
+    served: u32,
+    throttled_ms: Option<u64>,
+}
+
+fn ms(time: Duration) -> u64 {
+    u64::try_from(time.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn time(ms: u64) -> Time {
+    Duration::from_millis(ms)
+}
+
+impl FileBucket {
+    fn from_shared(shared: Shared) -> Self {
+        Self {
+            window: shared
+                .window
+                .map(|(opened, sent, served, throttled)| FileWindow {
+                    opened_ms: ms(opened),
+                    sent,
+                    served,
+                    throttled_ms: throttled.map(ms),
+                }),
+            paused_until_ms: shared.paused_until.map(|(until, _, _)| ms(until)),
+            paused_at_ms: shared.paused_until.map(|(_, _, at)| ms(at)),
+            probe: shared.paused_until.is_some_and(|(_, probe, _)| probe),
+            lower_ms: ms(shared.lower),
+            upper_ms: shared.upper.map(ms),
+            confirmed: shared.confirmed.map(|(c, _)| c),
+            measured_ms: shared.confirmed.map(|(_, at)| ms(at)),
+            burst: shared.learned.map(|(burst, _)| burst),
+            period_ms: shared.learned.map(|(_, period)| ms(period)),
+        }
+    }
+
+    fn to_shared(&self) -> Shared {
+        Shared {
+            window: self.window.map(|w| {
+                (
+                    time(w.opened_ms),
+                    w.sent,
+                    w.served,
+                    w.throttled_ms.map(time),
+                )
+            }),
+            paused_until: self.paused_until_ms.map(|until| {
+                (
+                    time(until),
+                    self.probe,
+                    time(self.paused_at_ms.unwrap_or(0)),
+                )
+            }),
+            lower: time(self.lower_ms),
+            upper: self.upper_ms.map(time),
+            confirmed: self.confirmed.zip(self.measured_ms.map(time)),
+            learned: self.burst.zip(self.period_ms.map(time)),
+        }
+    }
+}
+
+/// What reading the file found.
+enum Found {
+    /// A file of ours, to merge.
+    Ours(FileState),
+    /// Nothing to merge (no file yet, or one to replace): write ours.
+    Fresh,
+    /// Another format, base URL or key: leave it alone.
+    Foreign,
+}
+
+impl Store {
+    /// The state file of `base_url` and `key` in `dir`.
+    pub(crate) fn new(dir: &Path, base_url: &str, key: &str) -> Self {
+        let fingerprint = |parts: &[&str]| {
+            let mut hash = Sha256::new();
+            for part in parts {
+                hash.update(part.as_bytes());
+                hash.update([0]);
+            }
+            hash.finalize()
+                .iter()
+                .take(16)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let key = fingerprint(&["key", key]);
+        Self {
+            path: dir.join(format!("{}.json", fingerprint(&[base_url, &key]))),
+            base_url: base_url.to_owned(),
+            key,
+            warned: AtomicBool::new(false),
+            given_up: AtomicBool::new(false),
+        }
+    }
+
+    /// Says once per process why the file is not used this time.
+    fn warn(&self, why: impl std::fmt::Display) {
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                path = %self.path.display(),
+                "pacing state file not used: {why}; pacing on this process's own knowledge"
+            );
+        }
+    }
+
+    /// Merges the file into `core` (for its buckets and `endpoint`'s), then writes
+    /// `core` back. Never fails: a problem is said once and the sync is skipped.
+    pub(crate) fn sync(&self, core: &mut Core, now: Time, endpoint: Option<&'static str>) {
+        if self.given_up.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Err(why) = self.try_sync(core, now, endpoint) {
+            self.warn(&why);
+        }
+    }
+
+    fn try_sync(
+        &self,
+        core: &mut Core,
+        now: Time,
+        endpoint: Option<&'static str>,
+    ) -> Result<(), String> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&self.path)
+            .map_err(|e| format!("cannot open it: {e}"))?;
+        if let Err(why) = lock(&file) {
+            // Waiting on every request for a process that hangs would slow the
+            // whole run: pace on this process's own knowledge from now on.
+            self.given_up.store(true, Ordering::Relaxed);
+            return Err(why);
+        }
+        let result = self.merge_and_write(&mut file, core, now, endpoint);
+        let _ = fs4::fs_std::FileExt::unlock(&file);
+        result
+    }
+
+    fn merge_and_write(
+        &self,
+        file: &mut File,
+        core: &mut Core,
+        now: Time,
+        endpoint: Option<&'static str>,
+    ) -> Result<(), String> {
+        let mut text = String::new();
+        file.take(MAX_BYTES)
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read it: {e}"))?;
+        let mut state = match self.read(&text, now) {
+            Found::Foreign => return Err("it belongs to another format, URL or key".into()),
+            Found::Fresh => self.empty(),
+            Found::Ours(state) => state,
+        };
+        if state.scope == FileScope::Key && core.scope == BudgetScope::Route {
+            core.share("(another process)");
+        }
+        let named = |name: &str| -> Option<BucketId> {
+            if name == BucketId::Key.name() {
+                return Some(BucketId::Key);
+            }
+            core.buckets
+                .keys()
+                .copied()
+                .chain(endpoint.map(BucketId::Endpoint))
+                .find(|id| id.name() == name)
+        };
+        // The buckets of the current scope only: per endpoint, or the key's.
+        let scope = core.scope;
+        let known: Vec<(BucketId, Shared)> = state
+            .buckets
+            .iter()
+            .filter_map(|(name, bucket)| Some((named(name)?, bucket.to_shared())))
+            .filter(|(id, _)| (*id == BucketId::Key) == (scope == BudgetScope::Key))
+            .collect();
+        for (id, shared) in known {
+            core.merge(id, shared, now);
+        }
+        state.scope = match core.scope {
+            BudgetScope::Key => FileScope::Key,
+            _ => FileScope::Route,
+        };
+        for id in core.buckets.keys().copied().collect::<Vec<_>>() {
+            if let Some(shared) = core.shared(id, now) {
+                state
+                    .buckets
+                    .insert(id.name().to_owned(), FileBucket::from_shared(shared));
+            }
+        }
+        state.updated_ms = ms(now);
+        let json = serde_json::to_vec(&state).map_err(|e| format!("cannot encode it: {e}"))?;
+        file.seek(SeekFrom::Start(0))
+            .and_then(|_| file.set_len(0))
+            .and_then(|()| file.write_all(&json))
+            .and_then(|()| file.flush())
+            .map_err(|e| format!("cannot write it: {e}"))?;
+        core.mark_synced();
+        Ok(())
+    }
+
+    fn empty(&self) -> FileState {
+        FileState {
+            format: FORMAT,
+            base_url: self.base_url.clone(),
+            key: self.key.clone(),
+            updated_ms: 0,
+            scope: FileScope::Route,
+            buckets: BTreeMap::new(),
+        }
+    }
+
+    fn read(&self, text: &str, now: Time) -> Found {
+        if text.trim().is_empty() {
+            return Found::Fresh;
+        }
+        let state: FileState = match serde_json::from_str(text) {
+            Ok(state) => state,
+            Err(error) => {
+                // Its content is never quoted: it is ours, but who knows.
+                self.warn(format_args!(
+                    "it is not a pacing state (line {}, column {}); replacing it",
+                    error.line(),
+                    error.column()
+                ));
+                return Found::Fresh;
+            }
+        };
+        if state.format != FORMAT || state.base_url != self.base_url || state.key != self.key {
+            return Found::Foreign;
+        }
+        let age = now.saturating_sub(time(state.updated_ms));
+        if age > STALE {
+            self.warn(format_args!(
+                "it was last written {} min ago; starting afresh",
+                age.as_secs() / 60
+            ));
+            return Found::Fresh;
+        }
+        Found::Ours(state)
+    }
+}
+
+/// Takes the file's exclusive lock, waiting at most [`LOCK_WAIT`] for another
+/// process to release it.
+fn lock(file: &File) -> Result<(), String> {
+    let started = Instant::now();
+    loop {
+        match fs4::fs_std::FileExt::try_lock_exclusive(file) {
+            Ok(true) => return Ok(()),
+            Ok(false) if started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Ok(false) => {
+                return Err(format!(
+                    "another process has held its lock for over {} ms",
+                    LOCK_WAIT.as_millis()
+                ));
+            }
+            Err(error) => return Err(format!("cannot lock it: {error}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::pacing::core::{Answer, Decision, Ticket};
+
+    const DELETE: &str = "deleteFineTuningCheckpointPermission";
+    const URL: &str = "http://127.0.0.1:9/v1";
+    const KEY: &str = "sk-admin-store-test-SECRET-0123456789";
+
+    fn wall() -> Time {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+    }
+
+    /// A process: its pacer and its view of the shared file.
+    struct Process {
+        core: Core,
+        store: Store,
+    }
+
+    impl Process {
+        fn new(dir: &Path) -> Self {
+            Self {
+                core: Core::new(None, BudgetScope::Route),
+                store: Store::new(dir, URL, KEY),
+            }
+        }
+
+        fn acquire(&mut self, now: Time) -> Decision {
+            self.store.sync(&mut self.core, now, Some(DELETE));
+            let decision = self.core.acquire(DELETE, now);
+            self.store.sync(&mut self.core, now, Some(DELETE));
+            decision
+        }
+
+        fn report(&mut self, ticket: &Ticket, answer: Answer, now: Time) {
+            self.store.sync(&mut self.core, now, Some(DELETE));
+            self.core.report(ticket, answer, now, 0.5);
+            self.store.sync(&mut self.core, now, Some(DELETE));
+        }
+
+        /// Sends one request, answered as `answer`.
+        fn send(&mut self, now: Time, answer: Answer) -> Ticket {
+            let decision = self.acquire(now);
+            let Decision::Send(ticket) = decision else {
+                panic!(
+                    "expected to send at {now:?}: {decision:?} {:?}",
+                    self.core.buckets
+                );
+            };
+            self.report(&ticket, answer, now + Duration::from_millis(10));
+            ticket
+        }
+    }
+
+    const SERVED: Answer = Answer::Served { exhausted: None };
+    const THROTTLED: Answer = Answer::Throttled { retry_after: None };
+
+    /// One process after another, each sending one request (a shell loop of
+    /// `ckpt-perms delete`): the ninth meets the 429 and learns, and once the
+    /// window's length is known the later ones wait for the refill instead of
+    /// meeting 429s.
+    #[test]
+    fn a_process_started_in_a_spent_window_waits_for_it_to_refill() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = wall();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        for i in 0..8 {
+            Process::new(dir.path()).send(at(i * 20), SERVED);
+            if std::env::var_os("STORE_TRACE").is_some() {
+                for entry in std::fs::read_dir(dir.path()).unwrap() {
+                    eprintln!(
+                        "{}",
+                        std::fs::read_to_string(entry.unwrap().path()).unwrap()
+                    );
+                }
+            }
+        }
+        // The ninth: the window has 8 sends in it; it sends, meets the 429.
+        let mut ninth = Process::new(dir.path());
+        ninth.send(at(200), THROTTLED);
+        let bucket = &ninth.core.buckets[&BucketId::Endpoint(DELETE)];
+        assert_eq!(
+            bucket.capacity.confirmed,
+            Some(8),
+            "the others' sends count"
+        );
+        // It probes until the window refilled (3 s here).
+        let mut now = at(200);
+        loop {
+            match ninth.acquire(now) {
+                Decision::Wait {
+                    until: Some(until), ..
+                } => now = until,
+                Decision::Send(probe) => {
+                    let refilled = now >= at(3_000);
+                    ninth.report(&probe, if refilled { SERVED } else { THROTTLED }, now);
+                    if refilled {
+                        break;
+                    }
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let opened = now;
+        // Seven more processes share that window; the next one waits for the
+        // refill the file knows of, without sending.
+        for i in 1..8 {
+            Process::new(dir.path()).send(opened + Duration::from_millis(i * 20), SERVED);
+        }
+        // (It waits at least as long as the window is known to last; it may then
+        // try a period shorter than the longest measured, whose first request
+        // goes alone.)
+        let mut late = Process::new(dir.path());
+        match late.acquire(opened + Duration::from_millis(200)) {
+            Decision::Wait {
+                until: Some(until), ..
+            } => {
+                let bounds = late.core.buckets[&BucketId::Endpoint(DELETE)].bounds;
+                assert!(bounds.lower >= Duration::from_secs(2), "{bounds:?}");
+                assert!(until > opened + bounds.lower, "{until:?} {bounds:?}");
+            }
+            other => panic!(
+                "a process in a spent window sent: {other:?} {:?}",
+                late.core.buckets
+            ),
+        }
+        // And the file never holds the key.
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            assert!(!text.contains("SECRET"), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_corrupt_foreign_or_stale_file_is_ignored_and_never_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), URL, KEY);
+        let now = wall();
+        // Corrupt: replaced, and pacing goes on.
+        std::fs::write(&store.path, "{not json").unwrap();
+        let mut core = Core::new(None, BudgetScope::Route);
+        store.sync(&mut core, now, Some(DELETE));
+        assert!(matches!(core.acquire(DELETE, now), Decision::Send(_)));
+        store.sync(&mut core, now, Some(DELETE));
+        let written: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&store.path).unwrap()).unwrap();
+        assert_eq!(written["buckets"][DELETE]["window"]["sent"], 1);
+        // Stale: its spent window is forgotten.
+        let mut stale: FileState = serde_json::from_value(written).unwrap();
+        stale.updated_ms = ms(now - STALE - Duration::from_secs(1));
+        if let Some(window) = stale
+            .buckets
+            .get_mut(DELETE)
+            .and_then(|b| b.window.as_mut())
+        {
+            window.sent = 100;
+        }
+        std::fs::write(&store.path, serde_json::to_vec(&stale).unwrap()).unwrap();
+        let mut fresh = Core::new(None, BudgetScope::Route);
+        Store::new(dir.path(), URL, KEY).sync(&mut fresh, now, Some(DELETE));
+        assert!(
+            fresh
+                .buckets
+                .get(&BucketId::Endpoint(DELETE))
+                .is_none_or(|b| b.window.is_none())
+        );
+        // Foreign (another key's, say): left as it is.
+        let mut foreign = stale;
+        foreign.key = "somebody else".into();
+        let text = serde_json::to_string(&foreign).unwrap();
+        std::fs::write(&store.path, &text).unwrap();
+        Store::new(dir.path(), URL, KEY).sync(
+            &mut Core::new(None, BudgetScope::Route),
+            now,
+            Some(DELETE),
+        );
+        assert_eq!(std::fs::read_to_string(&store.path).unwrap(), text);
+        // Locked by a process that hangs: the sync gives up in a bounded time.
+        let held = File::open(&store.path).unwrap();
+        assert!(fs4::fs_std::FileExt::try_lock_exclusive(&held).unwrap());
+        let started = Instant::now();
+        let mut core = Core::new(None, BudgetScope::Route);
+        Store::new(dir.path(), URL, KEY).sync(&mut core, now, Some(DELETE));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(matches!(core.acquire(DELETE, now), Decision::Send(_)));
+    }
+
+    #[test]
+    fn a_file_is_named_by_url_and_key_without_them() {
+        let dir = Path::new("/nowhere");
+        let a = Store::new(dir, URL, KEY);
+        let b = Store::new(dir, URL, "sk-admin-another-key-0123456789");
+        let c = Store::new(dir, "https://api.openai.com/v1", KEY);
+        assert_ne!(a.path, b.path);
+        assert_ne!(a.path, c.path);
+        let name = a.path.display().to_string();
+        assert!(
+            !name.contains("SECRET") && !name.contains("127.0.0.1"),
+            "{name}"
+        );
+        assert!(!format!("{a:?}").contains("SECRET"));
+    }
+}
