@@ -56,14 +56,18 @@
 //!   `last_id` is missing. A server whose cursors come back (the one it was given, or
 //!   any cycle of them) yields [`Error::RepeatedCursor`] instead of looping; [`ListParams::max_items`] caps the
 //!   total. One page at a time is held in memory.
-//! - **Rate limits** ([`Pacing`]): the admin endpoints allow a few requests per
-//!   endpoint and minute and answer 429 without `Retry-After`. One pacer, shared by
-//!   every clone of a client, keeps a limiter per endpoint: configured
-//!   (`OPENAI_ADMIN_MAX_RPM`, `OPENAI_ADMIN_BURST`, [`ClientBuilder::max_rpm`]) or
-//!   learned from the 429s it meets. After a 429 the endpoint's requests wait
-//!   together and one goes first; a 429 is retried for
-//!   [`RetryPolicy::rate_limit_budget`] (5 minutes by default), not a number of
-//!   times. [`Client::pacing_status`] says what it is doing, for progress displays.
+//! - **Rate limits** ([`Pacing`]): the admin endpoints allow a few requests a
+//!   minute and answer 429 without `Retry-After`. One pacer, shared by every clone
+//!   of a client, paces each budget (per endpoint, or for the whole key once the
+//!   answers show that the endpoints share one: [`BudgetScope`]) at a limit that is
+//!   configured (`OPENAI_ADMIN_MAX_RPM`, `OPENAI_ADMIN_BURST`,
+//!   [`ClientBuilder::max_rpm`]) or learned from the 429s it meets, so that others
+//!   spending part of the budget, or random 429s that say when to retry, do not
+//!   fool it. After a 429 the budget's requests wait together and one goes first;
+//!   a 429 is retried for [`RetryPolicy::rate_limit_budget`] (5 minutes by
+//!   default), not a number of times. [`ClientBuilder::pacing_state_dir`] shares
+//!   the pacer's state with other processes using the same key.
+//!   [`Client::pacing_status`] says what it is doing, for progress displays.
 //! - **Retries** ([`RetryPolicy`]) of everything else follow the official SDKs:
 //!   connection errors, timeouts, 408, 409 and 5xx, overridden by
 //!   `x-should-retry`; waits `retry-after-ms` or `retry-after` (up to 60 s), else

@@ -16,7 +16,8 @@
 //!
 //! GLOBAL OPTIONS: --api-key --admin-api-key --base-url --organization --project
 //!                 --format auto|json|jsonl|pretty|table|raw|yaml --max-retries --timeout
-//!                 --max-rpm N --burst N --rate-limit-budget SECONDS|none --debug
+//!                 --max-rpm N --burst N --rate-limit-budget SECONDS|none
+//!                 --no-pacing-state --debug
 //! ```
 //!
 //! The checkpoint is `--fine-tuned-model-checkpoint` or the first positional
@@ -43,7 +44,11 @@
 //! - **Rate limits** are the client layer's ([`permissions_api::Pacing`]): learned
 //!   from the 429s met unless `--max-rpm` (or `OPENAI_ADMIN_MAX_RPM`) and
 //!   `--burst` (`OPENAI_ADMIN_BURST`) are given; a 429 is retried for
-//!   `--rate-limit-budget` seconds (300 by default, `none` for ever).
+//!   `--rate-limit-budget` seconds (300 by default, `none` for ever). Runs share
+//!   what they learned and spent through the client's pacing state file in the
+//!   user's cache directory (`--no-pacing-state`, `CKPT_PERMS_NO_PACING_STATE=1`
+//!   turn it off), so that a loop of single-verb processes does not rediscover a
+//!   spent window with 429s each time.
 //! - **Long jobs** show a progress line on standard error when it is a terminal:
 //!   done / total where known, requests, the rate, and `waiting for the rate
 //!   limit (N s)` while paused. When standard error is not a terminal, the pauses
