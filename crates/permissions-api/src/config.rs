@@ -4,7 +4,7 @@ use std::{fmt, time::Duration};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::{Client, Error, Pacing, Result, RetryPolicy, transport::Transport};
+use crate::{Client, ConfigError, Error, Pacing, Result, RetryPolicy, transport::Transport};
 
 /// The API's address unless configured otherwise.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -114,8 +114,8 @@ pub struct ClientBuilder {
     pacing: Pacing,
     /// Where the pacing state shared with other processes is kept, if anywhere.
     pacing_state: Option<std::path::PathBuf>,
-    /// `OPENAI_ADMIN_MAX_RPM` and `OPENAI_ADMIN_BURST` as read, checked by `build`.
-    pacing_env: Vec<(&'static str, String)>,
+    /// A variable whose value could not be read (name, value), reported by `build`.
+    bad_variable: Option<(&'static str, String)>,
     user_agent: Option<String>,
     http_client: Option<reqwest::Client>,
 }
@@ -138,18 +138,41 @@ impl ClientBuilder {
     /// Like [`from_env`](Self::from_env), reading variables through `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        Self {
+        let mut builder = Self {
             api_key: get(env::ADMIN_KEY)
                 .or_else(|| get(env::API_KEY))
                 .map(ApiKey),
             base_url: get(env::BASE_URL),
             organization: get(env::ORG_ID),
             project: get(env::PROJECT_ID),
-            pacing_env: [env::MAX_RPM, env::BURST]
-                .into_iter()
-                .filter_map(|name| Some((name, get(name)?)))
-                .collect(),
             ..Self::default()
+        };
+        // Read once, into numbers; a bad value is reported by `build`, unless
+        // the builder sets the same thing.
+        let mut requests = |variable: &'static str| {
+            let value = get(variable)?;
+            match value.trim().parse::<u32>().ok().filter(|n| *n > 0) {
+                Some(number) => Some(number),
+                None => {
+                    builder.bad_variable.get_or_insert((variable, value));
+                    None
+                }
+            }
+        };
+        let (max_rpm, burst) = (requests(env::MAX_RPM), requests(env::BURST));
+        builder.pacing.max_rpm = max_rpm;
+        builder.pacing.burst = burst;
+        builder
+    }
+
+    /// Forgets a bad value of `variable`: the builder now sets what it set.
+    fn overrides(&mut self, variable: &str) {
+        if self
+            .bad_variable
+            .as_ref()
+            .is_some_and(|(v, _)| *v == variable)
+        {
+            self.bad_variable = None;
         }
     }
 
@@ -226,7 +249,7 @@ impl ClientBuilder {
     /// `OPENAI_ADMIN_MAX_RPM`.
     pub fn max_rpm(mut self, max_rpm: u32) -> Self {
         self.pacing.max_rpm = (max_rpm > 0).then_some(max_rpm);
-        self.pacing_env.retain(|(name, _)| *name != env::MAX_RPM);
+        self.overrides(env::MAX_RPM);
         self
     }
 
@@ -234,14 +257,15 @@ impl ClientBuilder {
     /// 1: evenly spaced). Overrides `OPENAI_ADMIN_BURST`.
     pub fn burst(mut self, burst: u32) -> Self {
         self.pacing.burst = Some(burst.max(1));
-        self.pacing_env.retain(|(name, _)| *name != env::BURST);
+        self.overrides(env::BURST);
         self
     }
 
     /// The whole pacing configuration; see [`Pacing`].
     pub fn pacing(mut self, pacing: Pacing) -> Self {
         self.pacing = pacing;
-        self.pacing_env.clear();
+        self.overrides(env::MAX_RPM);
+        self.overrides(env::BURST);
         self
     }
 
@@ -275,40 +299,25 @@ impl ClientBuilder {
     /// Fails when there is no key, when the base URL is not an absolute `http` or
     /// `https` URL, or when a header name or value is invalid.
     pub fn build(self) -> Result<Client> {
+        if let Some((variable, value)) = self.bad_variable {
+            // Both variables this builder reads hold numbers of requests.
+            return Err(ConfigError::InvalidVariable {
+                variable,
+                value,
+                expected: "a whole number of requests above 0",
+            }
+            .into());
+        }
         let key = self
             .api_key
             .filter(|k| !k.0.trim().is_empty())
-            .ok_or_else(|| {
-                Error::Config(format!(
-                    "no API key: set {} (or {}), or call ClientBuilder::api_key",
-                    env::ADMIN_KEY,
-                    env::API_KEY
-                ))
-            })?;
+            .ok_or(ConfigError::MissingKey)?;
         let base_url = parse_base_url(self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL))?;
-        let mut pacing = self.pacing;
-        for (name, value) in &self.pacing_env {
-            let number = value
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "{name}={value:?} is not a whole number of requests above 0"
-                    ))
-                })?;
-            if *name == env::MAX_RPM {
-                pacing.max_rpm = Some(number);
-            } else {
-                pacing.burst = Some(number);
-            }
-        }
+        let pacing = self.pacing;
 
         let mut headers = HeaderMap::new();
-        let mut auth = HeaderValue::try_from(format!("Bearer {}", key.0)).map_err(|_| {
-            Error::Config("the API key holds characters that cannot be sent in a header".into())
-        })?;
+        let mut auth = HeaderValue::try_from(format!("Bearer {}", key.0))
+            .map_err(|_| ConfigError::UnsendableKey)?;
         auth.set_sensitive(true);
         headers.insert(reqwest::header::AUTHORIZATION, auth);
         let named = [
@@ -326,10 +335,15 @@ impl ClientBuilder {
             .chain(extra)
         {
             let Some(value) = value else { continue };
-            let header = HeaderName::try_from(name.as_str())
-                .map_err(|_| Error::Config(format!("invalid header name {name:?}")))?;
-            let value = HeaderValue::try_from(value)
-                .map_err(|_| Error::Config(format!("invalid value for header {name:?}")))?;
+            let header =
+                HeaderName::try_from(name.as_str()).map_err(|_| ConfigError::InvalidHeader {
+                    name: name.clone(),
+                    what: "the name",
+                })?;
+            let value = HeaderValue::try_from(value).map_err(|_| ConfigError::InvalidHeader {
+                name: name.clone(),
+                what: "the value",
+            })?;
             headers.insert(header, value);
         }
 
@@ -339,7 +353,7 @@ impl ClientBuilder {
             None => reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
                 .build()
-                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
+                .map_err(ConfigError::HttpClient)?,
         };
         let store = self
             .pacing_state
@@ -360,7 +374,12 @@ impl ClientBuilder {
 
 /// Checks a base URL and returns it without a trailing slash.
 fn parse_base_url(text: &str) -> Result<String> {
-    let invalid = |why: &str| Error::Config(format!("invalid base URL {text:?}: {why}"));
+    let invalid = |why: &str| {
+        Error::from(ConfigError::InvalidBaseUrl {
+            url: text.to_owned(),
+            reason: why.to_owned(),
+        })
+    };
     let url = reqwest::Url::parse(text.trim()).map_err(|e| invalid(&e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid("the scheme must be http or https"));
@@ -425,11 +444,11 @@ mod tests {
             ("OPENAI_ADMIN_MAX_RPM", "8"),
             ("OPENAI_ADMIN_BURST", " 2 "),
         ]));
-        assert_eq!(b.pacing_env.len(), 2);
+        assert_eq!((b.pacing.max_rpm, b.pacing.burst), (Some(8), Some(2)));
         assert!(b.clone().build().is_ok());
         // An explicit setting replaces the variable.
         let b = b.max_rpm(10);
-        assert_eq!(b.pacing_env, [(env::BURST, " 2 ".to_owned())]);
+        assert_eq!((b.pacing.max_rpm, b.pacing.burst), (Some(10), Some(2)));
         for bad in ["eight", "0", "-1", "1.5"] {
             let pairs: &'static [(&'static str, &'static str)] = Box::leak(Box::new([
                 ("OPENAI_ADMIN_KEY", "sk-admin-1"),
@@ -442,9 +461,13 @@ mod tests {
                 .build()
                 .unwrap_err();
             assert!(
-                matches!(&err, Error::Config(m) if m.contains("OPENAI_ADMIN_MAX_RPM")),
+                matches!(&err, Error::Config(ConfigError::InvalidVariable { variable, .. }) if *variable == "OPENAI_ADMIN_MAX_RPM"),
                 "{err}"
             );
+            assert!(err.to_string().contains("OPENAI_ADMIN_MAX_RPM"), "{err}");
+            // The builder's own setting replaces the bad variable.
+            let fixed = ClientBuilder::from_lookup(lookup(pairs)).max_rpm(8).build();
+            assert!(fixed.is_ok());
         }
     }
 

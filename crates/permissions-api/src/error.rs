@@ -77,7 +77,7 @@ pub enum Error {
     },
     /// The client could not be configured (missing key, invalid base URL, ...).
     #[error("invalid configuration: {0}")]
-    Config(String),
+    Config(ConfigError),
     /// The server returned a pagination cursor already followed in this listing
     /// (the one it was given, or any cycle of them); following it would loop
     /// forever.
@@ -158,9 +158,7 @@ impl StatusKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct StatusError {
-    /// The status class.
-    pub kind: StatusKind,
-    /// The HTTP status code.
+    /// The HTTP status code ([`kind`](Self::kind) is its class).
     pub status: u16,
     /// The server's message (or, when the body had none, a description of the body).
     pub message: String,
@@ -179,13 +177,29 @@ pub struct StatusError {
     pub headers: HeaderMap,
 }
 
+impl StatusError {
+    /// The status class.
+    pub fn kind(&self) -> StatusKind {
+        StatusKind::from_status(self.status)
+    }
+
+    /// The status's reason phrase, such as `Not Found` (empty for an unknown one).
+    pub fn reason(&self) -> &'static str {
+        reason(self.status)
+    }
+}
+
+/// The reason phrase of `status`, such as `Not Found`; empty when there is none.
+fn reason(status: u16) -> &'static str {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
+}
+
 impl fmt::Display for StatusError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let reason = reqwest::StatusCode::from_u16(self.status)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or("");
-        write!(f, "{} {reason}: {}", self.status, self.message)?;
+        write!(f, "{} {}: {}", self.status, self.reason(), self.message)?;
         if let Some(code) = &self.code {
             write!(f, " (code {code})")?;
         }
@@ -202,7 +216,7 @@ impl Error {
     /// The status class, for server errors.
     pub fn kind(&self) -> Option<StatusKind> {
         match self {
-            Self::Status(e) => Some(e.kind),
+            Self::Status(e) => Some(e.kind()),
             _ => None,
         }
     }
@@ -322,7 +336,6 @@ impl Error {
         let error = body.error;
         let non_empty = |s: String| (!s.is_empty()).then_some(s);
         Self::Status(Box::new(StatusError {
-            kind: StatusKind::from_status(status),
             status,
             message: redactor.clean(&error.message),
             error_type: redactor.clean_opt(non_empty(error.kind)),
@@ -374,9 +387,8 @@ pub(crate) fn envelope_from_body(status: u16, body: &[u8]) -> ErrorResponse {
         .unwrap_or_else(|| {
             let text = excerpt(body);
             if text.is_empty() {
-                reqwest::StatusCode::from_u16(status)
-                    .ok()
-                    .and_then(|s| s.canonical_reason())
+                Some(reason(status))
+                    .filter(|r| !r.is_empty())
                     .unwrap_or("error")
                     .to_owned()
             } else {
@@ -384,6 +396,55 @@ pub(crate) fn envelope_from_body(status: u16, body: &[u8]) -> ErrorResponse {
             }
         });
     ErrorResponse::new(permissions_types::ApiError::new("", message))
+}
+
+/// Why a client could not be configured ([`Error::Config`]). Its messages speak of
+/// the library (variables and builder methods); a program maps the variants to its
+/// own words (a CLI to its flags).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No key was given (nor found in `OPENAI_ADMIN_KEY` or `OPENAI_API_KEY`).
+    #[error("no API key: set OPENAI_ADMIN_KEY (or OPENAI_API_KEY), or call ClientBuilder::api_key")]
+    MissingKey,
+    /// The key holds characters that cannot travel in a header (it is not shown).
+    #[error("the API key holds characters that cannot be sent in a header")]
+    UnsendableKey,
+    /// An environment variable holds a value of the wrong kind.
+    #[error("{variable}={value:?} is not {expected}")]
+    InvalidVariable {
+        /// The variable, such as `OPENAI_ADMIN_MAX_RPM`.
+        variable: &'static str,
+        /// Its value.
+        value: String,
+        /// What it should be.
+        expected: &'static str,
+    },
+    /// The base URL is not an absolute `http` or `https` URL of a host.
+    #[error("invalid base URL {url:?}: {reason}")]
+    InvalidBaseUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A header of [`ClientBuilder::header`](crate::ClientBuilder::header) has an invalid name or value.
+    #[error("invalid header {name:?}: {what} is not valid in a header")]
+    InvalidHeader {
+        /// The header's name.
+        name: String,
+        /// `"the name"` or `"the value"`.
+        what: &'static str,
+    },
+    /// reqwest could not build its client.
+    #[error("cannot build the HTTP client")]
+    HttpClient(#[source] reqwest::Error),
+}
+
+impl From<ConfigError> for Error {
+    fn from(error: ConfigError) -> Self {
+        Self::Config(error)
+    }
 }
 
 #[cfg(test)]
@@ -412,6 +473,13 @@ mod tests {
                 Other
             ]
         );
+    }
+
+    #[test]
+    fn reasons_are_the_canonical_ones() {
+        assert_eq!(reason(404), "Not Found");
+        assert_eq!(reason(429), "Too Many Requests");
+        assert_eq!(reason(599), "");
     }
 
     #[test]

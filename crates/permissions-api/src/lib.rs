@@ -141,7 +141,7 @@ pub use config::{
     ApiKey, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, USER_AGENT,
     env,
 };
-pub use error::{Error, RequestInfo, Result, StatusError, StatusKind};
+pub use error::{ConfigError, Error, RequestInfo, Result, StatusError, StatusKind};
 pub use pacing::store::default_dir as default_pacing_state_dir;
 pub use pacing::{BudgetScope, Pacing, PacingStatus, SAFETY_MARGIN};
 pub use pagination::{ItemStream, Page, PageStream, PermissionStream, ProjectStream};

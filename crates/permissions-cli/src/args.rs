@@ -91,7 +91,7 @@ pub(crate) fn list_params(page: PageArgs) -> Result<ListParams, Failure> {
     let mut params = ListParams::new();
     params.after = page.after;
     params.limit = page.limit;
-    params.order = page.order.map(Into::into);
+    params.order = page.order;
     params.project_id = page.project_id;
     Ok(params)
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use permissions_api::{env, permissions_types::ListOrder};
+use permissions_api::permissions_types::ListOrder;
 
 use crate::output::Format;
 
@@ -138,8 +138,8 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// API key [env: OPENAI_API_KEY]; used when no admin key is given.
-    // The keys are read from the environment by hand, not by clap's `env`, so that
-    // an explicit flag always wins over a variable and help never shows a value.
+    // The environment is read once, by the client's `ClientBuilder::from_env`, not
+    // by clap's `env`: a flag wins over a variable, and help never shows a value.
     #[arg(long, global = true, value_name = "KEY")]
     pub api_key: Option<String>,
     /// Admin API key, sk-admin-... [env: OPENAI_ADMIN_KEY].
@@ -150,15 +150,14 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "URL",
-        env = env::BASE_URL,
-        help = "Base URL of the API [default: https://api.openai.com/v1]"
+        help = "Base URL of the API [env: OPENAI_BASE_URL] [default: https://api.openai.com/v1]"
     )]
     pub base_url: Option<String>,
-    /// Organization id, sent as OpenAI-Organization.
-    #[arg(long, global = true, value_name = "ORG", env = env::ORG_ID)]
+    /// Organization id, sent as OpenAI-Organization [env: OPENAI_ORG_ID].
+    #[arg(long, global = true, value_name = "ORG")]
     pub organization: Option<String>,
-    /// Project id, sent as OpenAI-Project.
-    #[arg(long, global = true, value_name = "PROJECT", env = env::PROJECT_ID)]
+    /// Project id, sent as OpenAI-Project [env: OPENAI_PROJECT_ID].
+    #[arg(long, global = true, value_name = "PROJECT")]
     pub project: Option<String>,
     /// Output format (see "Formats" below).
     #[arg(long, global = true, value_name = "FORMAT", default_value = "auto",
@@ -170,12 +169,12 @@ pub struct GlobalArgs {
     /// Time limit of each request attempt, in seconds [default: 600].
     #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
-    /// Requests per minute to each endpoint (default: learned from the server's 429s).
-    #[arg(long, global = true, value_name = "N", env = env::MAX_RPM,
+    /// Requests per minute to each budget [env: OPENAI_ADMIN_MAX_RPM] (default: learned from the server's 429s).
+    #[arg(long, global = true, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_rpm: Option<u32>,
-    /// With --max-rpm: requests that may go at once [default: 1].
-    #[arg(long, global = true, value_name = "N", env = env::BURST,
+    /// With --max-rpm: requests that may go at once [env: OPENAI_ADMIN_BURST] [default: 1].
+    #[arg(long, global = true, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub burst: Option<u32>,
     /// How long one request keeps retrying 429s, in seconds, or `none` for no limit [default: 300].
@@ -400,8 +399,8 @@ pub struct PageArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: Option<u32>,
     /// Creation order (the API's default is descending).
-    #[arg(long, value_enum)]
-    pub order: Option<Order>,
+    #[arg(long, value_name = "ORDER", value_parser = order_parser())]
+    pub order: Option<ListOrder>,
     /// Only the permission of this project.
     #[arg(long, value_name = "PROJECT_ID")]
     pub project_id: Option<String>,
@@ -547,24 +546,23 @@ pub struct ProjectsArgs {
     pub max_items: Option<u64>,
 }
 
-/// The `--order` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Order {
-    /// Oldest first.
-    #[value(alias = "asc")]
-    Ascending,
-    /// Newest first.
-    #[value(alias = "desc")]
-    Descending,
-}
-
-impl From<Order> for ListOrder {
-    fn from(order: Order) -> Self {
-        match order {
-            Order::Ascending => ListOrder::Ascending,
-            Order::Descending => ListOrder::Descending,
-        }
-    }
+/// The values of `--order`: the API's own (`ListOrder`), with `asc` and `desc`.
+fn order_parser() -> impl clap::builder::TypedValueParser<Value = ListOrder> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new(ListOrder::Ascending.as_str())
+            .alias("asc")
+            .help("Oldest first"),
+        PossibleValue::new(ListOrder::Descending.as_str())
+            .alias("desc")
+            .help("Newest first"),
+    ])
+    // The parser hands on the word as typed: an alias too.
+    .try_map(|name: String| match name.as_str() {
+        "asc" => Ok(ListOrder::Ascending),
+        "desc" => Ok(ListOrder::Descending),
+        other => other.parse::<ListOrder>(),
+    })
 }
 
 /// The shells `completions` writes scripts for.

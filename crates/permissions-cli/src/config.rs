@@ -3,7 +3,7 @@
 
 use std::io;
 
-use permissions_api::{Client, ClientBuilder, DEFAULT_RATE_LIMIT_BUDGET, Error};
+use permissions_api::{Client, ClientBuilder, ConfigError, DEFAULT_RATE_LIMIT_BUDGET, Error};
 
 use crate::cli::{Budget, GlobalArgs};
 use crate::failure::Failure;
@@ -75,10 +75,34 @@ pub(crate) fn build_client(global: &GlobalArgs) -> Result<Client, Failure> {
         builder = builder.pacing_state_dir(dir);
     }
     builder.build().map_err(|error| match error {
-        Error::Config(message) if message.contains(permissions_api::env::ADMIN_KEY) => {
-            Failure::Usage(format!("{message}; or pass --admin-api-key"))
-        }
-        Error::Config(message) => Failure::Usage(message),
+        Error::Config(error) => Failure::Usage(in_flags(error)),
         other => Failure::Usage(other.to_string()),
     })
+}
+
+/// A configuration error in the CLI's words: its flags beside the variables.
+fn in_flags(error: ConfigError) -> String {
+    match error {
+        ConfigError::MissingKey => format!(
+            "no API key: set {} to an admin key (sk-admin-...), or {}; or pass --admin-api-key",
+            permissions_api::env::ADMIN_KEY,
+            permissions_api::env::API_KEY
+        ),
+        ConfigError::InvalidVariable {
+            variable,
+            value,
+            expected,
+        } => {
+            let flag = match variable {
+                permissions_api::env::MAX_RPM => " (or pass --max-rpm)",
+                permissions_api::env::BURST => " (or pass --burst)",
+                _ => "",
+            };
+            format!("{variable}={value:?} is not {expected}{flag}")
+        }
+        ConfigError::InvalidBaseUrl { url, reason } => {
+            format!("invalid base URL {url:?} (--base-url or OPENAI_BASE_URL): {reason}")
+        }
+        other => other.to_string(),
+    }
 }

@@ -137,15 +137,19 @@ fn report_request(error: &Error, usage: u8) -> u8 {
         .map_or_else(|| "request".to_owned(), ToString::to_string);
     match error {
         Error::Status(status) => {
-            eprintln!("{request}: {} {}", status.status, reason(status.status));
+            eprintln!("{request}: {} {}", status.status, status.reason());
             eprintln!("{}", error_json(status));
             if let Some(id) = &status.request_id {
                 eprintln!("request id: {id}");
             }
             EXIT_API
         }
-        Error::InvalidArgument(message) | Error::Config(message) => {
+        Error::InvalidArgument(message) => {
             eprintln!("error: {message}");
+            usage
+        }
+        Error::Config(error) => {
+            eprintln!("error: {error}");
             usage
         }
         Error::InvalidId {
@@ -186,23 +190,4 @@ fn error_json(status: &StatusError) -> String {
     error.param.clone_from(&status.param);
     let envelope = ErrorResponse::new(error);
     serde_json::to_string_pretty(&envelope).unwrap_or_else(|_| status.message.clone())
-}
-
-fn reason(status: u16) -> &'static str {
-    http::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reasons_are_the_canonical_ones() {
-        assert_eq!(reason(404), "Not Found");
-        assert_eq!(reason(429), "Too Many Requests");
-        assert_eq!(reason(599), "");
-    }
 }

@@ -34,7 +34,7 @@ pub async fn read_organization(projects: &Projects<'_>) -> Result<Organization, 
         Ok(listed) => Ok(Organization::Listed(Directory::new(listed))),
         Err(Error::Status(status))
             if matches!(
-                status.kind,
+                status.kind(),
                 StatusKind::Authentication | StatusKind::PermissionDenied
             ) =>
         {
