@@ -105,7 +105,8 @@ pub use faults::{Fault, FaultConfig};
 pub use http::router;
 pub use keys::{ApiKey, Scope, read_keys_file};
 pub use rules::{
-    DEFAULT_LIMIT, DEFAULT_PROJECTS_LIMIT, MAX_BODY_BYTES, MAX_LIMIT, MAX_PROJECT_IDS,
+    DEFAULT_LIMIT, DEFAULT_PROJECTS_LIMIT, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_HEADER_COUNT,
+    MAX_LIMIT, MAX_PROJECT_IDS, MAX_URI_BYTES,
 };
 pub use seed::{Seed, SeedCheckpoint, SeedPermission, SeedProject, read_seed_file};
 pub use state::EmulatorState;
@@ -286,7 +287,7 @@ impl EmulatorBuilder {
         let (stop, stopped) = oneshot::channel::<()>();
         let app = router(state.clone());
         let task = tokio::spawn(async move {
-            axum::serve(http::head::EnvelopeListener::new(listener), app)
+            axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     // A dropped sender is a request to stop, too.
                     let _ = stopped.await;

@@ -7,6 +7,15 @@
 
 /// Largest request body accepted; larger ones are answered 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Longest request target (path and query) accepted; longer ones are answered 414.
+/// Below hyper's own bound (64 KiB), so the emulator answers, with the envelope.
+pub const MAX_URI_BYTES: usize = 32 * 1024;
+/// Most header fields a request may carry; more are answered 431. Below hyper's
+/// own bound (100 fields).
+pub const MAX_HEADER_COUNT: usize = 64;
+/// Largest total size of a request's header names and values; larger is answered
+/// 431. Below hyper's own bound (its read buffer, about 400 KiB).
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// Most project ids one create request may grant.
 pub const MAX_PROJECT_IDS: usize = 100;
 /// Largest `limit` of a list request (permissions or projects).

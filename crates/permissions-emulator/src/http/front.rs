@@ -1,6 +1,11 @@
 //! The first middleware every request meets: counts it, gives it a request id,
-//! applies faults, checks the key and the throttle, and wraps any bare error in the
-//! envelope.
+//! checks the size of its head, applies faults, checks the key and the throttle,
+//! and wraps any bare error in the envelope.
+//!
+//! The head limits ([`MAX_URI_BYTES`], [`MAX_HEADER_COUNT`], [`MAX_HEADER_BYTES`])
+//! sit below hyper's own, so the emulator answers an oversized head with the
+//! envelope like any other refusal. A head beyond hyper's bounds never reaches a
+//! middleware: hyper answers it bare (no body), and the emulator lets it.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use super::auth::{authenticate, authorize, scope_for};
 use super::envelope::{Failure, clip, wrap_bare_error};
 use crate::faults::Fault;
+use crate::rules::{MAX_HEADER_BYTES, MAX_HEADER_COUNT, MAX_URI_BYTES};
 use crate::state::EmulatorState;
 use crate::throttle::{Verdict, go_duration};
 
@@ -33,19 +39,23 @@ pub(crate) async fn front(
     if let Some(anomaly @ (Fault::EmptyPage | Fault::RepeatLastId)) = &fault {
         request.extensions_mut().insert(anomaly.clone());
     }
-    let mut response = match &fault {
-        Some(Fault::Status {
-            status,
-            retry_after_ms,
-            retry_after,
-        }) => fault_failure(*status)
+    let mut response = match (oversized_head(&request), &fault) {
+        (Some(failure), _) => failure.into_response(),
+        (
+            None,
+            Some(Fault::Status {
+                status,
+                retry_after_ms,
+                retry_after,
+            }),
+        ) => fault_failure(*status)
             .retry_after(*retry_after_ms, *retry_after)
             .into_response(),
-        Some(Fault::Delay(delay)) => {
+        (None, Some(Fault::Delay(delay))) => {
             tokio::time::sleep(*delay).await;
             admit(&state, request, next).await
         }
-        _ => admit(&state, request, next).await,
+        (None, _) => admit(&state, request, next).await,
     };
     wrap_bare_error(&mut response);
     let request_id = new_request_id();
@@ -67,8 +77,33 @@ pub(crate) async fn front(
 }
 
 /// A fresh `x-request-id`, shaped as the real API's.
-pub(crate) fn new_request_id() -> String {
+fn new_request_id() -> String {
     format!("req_{:032x}", rand::random::<u128>())
+}
+
+/// The refusal of a request whose target or headers exceed the emulator's limits.
+fn oversized_head(request: &Request) -> Option<Failure> {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
+    if target > MAX_URI_BYTES {
+        return Some(Failure::invalid(
+            StatusCode::URI_TOO_LONG,
+            "The request URI is too long.",
+        ));
+    }
+    let headers = request.headers();
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    (headers.len() > MAX_HEADER_COUNT || header_bytes > MAX_HEADER_BYTES).then(|| {
+        Failure::invalid(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "The request headers are too many or too large.",
+        )
+    })
 }
 
 fn fault_failure(status: u16) -> Failure {

@@ -3,15 +3,13 @@
 //! `paths` (the route templates), `envelope` (the error envelope) and `extract`
 //! (requests into values) use no other module of `http`; `auth` uses `envelope`
 //! and `paths`; `front` (the first middleware) uses `auth` and `envelope`, and
-//! hands a page-anomaly fault to `handlers`, which uses `envelope` and `extract`;
-//! `head` (hyper's own answers) uses `envelope` and `front`.
+//! hands a page-anomaly fault to `handlers`, which uses `envelope` and `extract`.
 
 mod auth;
 mod envelope;
 mod extract;
 mod front;
 mod handlers;
-pub(crate) mod head;
 mod paths;
 
 use axum::Router;
@@ -34,9 +32,7 @@ use crate::state::EmulatorState;
 /// # }
 /// ```
 ///
-/// Served with `axum::serve` on a plain listener, requests whose head hyper itself
-/// refuses (414, 431) get hyper's bare answers; [`Emulator`](crate::Emulator) serves
-/// through a listener that gives them the envelope.
+/// Served by [`Emulator`](crate::Emulator) or with `axum::serve`, it answers the same.
 pub fn router(state: EmulatorState) -> Router {
     Router::new()
         .route(
