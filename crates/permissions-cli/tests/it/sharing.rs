@@ -2,12 +2,12 @@
 //! `--transform` and request bodies on standard input, against an in-process
 //! emulator on 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{CKPT, KEY, Server, jsonl, seeds, stderr, stdout, tempfile_dir};
+use crate::common::{CKPT, KEY, Server, jsonl, seeds, stderr, stdout, tempfile_dir};
 use permissions_emulator::{
     ApiKey, Emulator, FaultConfig, Scope, SeedCheckpoint, SeedPermission, SeedProject,
 };

@@ -2,11 +2,11 @@
 //! verb and format, standard input, pagination, and each error path with its exit
 //! code and message.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{CKPT, KEY, Server, bare, ids, jsonl, stderr, stdout, tempfile_dir};
+use crate::common::{CKPT, KEY, Server, bare, ids, jsonl, stderr, stdout, tempfile_dir};
 use permissions_emulator::Fault;
 use predicates::prelude::*;
 use serde_json::Value;

@@ -1,5 +1,4 @@
 //! Helpers shared by the emulator's integration tests.
-#![allow(dead_code)]
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;

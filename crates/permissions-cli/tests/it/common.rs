@@ -1,6 +1,5 @@
 //! Helpers of the binary's tests: an emulator on 127.0.0.1 served by its own
 //! runtime, the binary with a clean environment, and output parsing.
-#![allow(dead_code)]
 
 use std::process::Output;
 use std::time::Duration;

@@ -2,8 +2,6 @@
 //! through a closure: for wire-level assertions and for server behaviours the
 //! emulator does not have (ignored cursors, odd error bodies, redirects).
 
-#![allow(dead_code)]
-
 use std::sync::{Arc, Mutex};
 
 use axum::{
@@ -150,18 +148,25 @@ impl std::io::Write for Captured {
 }
 
 impl Captured {
-    /// Installs a global subscriber at `TRACE` writing here (global, not
-    /// `set_default`: tracing caches per call site whether anyone listens, and
-    /// tests on other threads without a subscriber would switch call sites off).
+    /// The log of the test binary: a global subscriber at `TRACE` writing here,
+    /// installed by the first caller (global, not `set_default`: tracing caches per
+    /// call site whether anyone listens, and tests on other threads without a
+    /// subscriber would switch call sites off). Tests share it, so each searches it
+    /// for what its own run logs.
     pub fn install() -> Self {
-        let logs = Self::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
-        logs
+        static LOGS: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+        LOGS.get_or_init(|| {
+            let logs = Self::default();
+            let writer = logs.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(move || writer.clone())
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("the only global subscriber");
+            logs
+        })
+        .clone()
     }
 
     /// Everything logged so far.

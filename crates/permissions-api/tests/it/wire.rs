@@ -8,9 +8,7 @@ use permissions_types::{CreatePermissionsRequest, ListOrder, PermissionObject};
 const KEY: &str = "sk-admin-wire-test-0123456789";
 const CHECKPOINT: &str = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd";
 
-mod common;
-
-use common::{Recorder, Seen};
+use crate::common::{Recorder, Seen};
 
 /// The generated client, configured by the hand-written builder (which sets the
 /// credentials through the generated client's hooks); no retries.

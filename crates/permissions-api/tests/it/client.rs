@@ -2,11 +2,9 @@
 //! emulator does not have, against a recording server: every method and parameter,
 //! pagination and its stop conditions, retries, error classes, security.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Captured, Recorder, Reply};
+use crate::common::{Captured, Recorder, Reply};
 use futures::{StreamExt, TryStreamExt};
 use permissions_api::{
     Client, Error, ListParams, Permissions, ProjectListParams, RetryPolicy, StatusKind,

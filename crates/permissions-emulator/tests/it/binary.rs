@@ -1,8 +1,6 @@
 //! The `permissions-emulator` binary: persistence across restarts, `kill -9`, graceful
 //! shutdown on SIGINT/SIGTERM, and logs that never show a key.
 
-mod common;
-
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -10,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{ADMIN_KEY, Api, CHECKPOINT};
+use crate::common::{ADMIN_KEY, Api, CHECKPOINT};
 use reqwest::StatusCode;
 
 /// A running emulator process, killed when dropped.

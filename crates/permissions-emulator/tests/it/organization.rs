@@ -2,9 +2,9 @@
 //! checked against the organization's projects, checkpoints it does not list, and
 //! ids checked by their types on every route.
 
-mod common;
+use crate::common;
 
-use common::{ADMIN_KEY, Api, CHECKPOINT, json_file};
+use crate::common::{ADMIN_KEY, Api, CHECKPOINT, json_file};
 use permissions_emulator::{
     ApiKey, Emulator, Error, Fault, RateLimit, Scope, SeedCheckpoint, SeedPermission, SeedProject,
 };

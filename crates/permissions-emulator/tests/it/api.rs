@@ -1,11 +1,11 @@
 //! The emulator's HTTP behaviour, against an in-process emulator on 127.0.0.1:0.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{ADMIN_KEY, Api, CHECKPOINT, json_file};
+use crate::common::{ADMIN_KEY, Api, CHECKPOINT, json_file};
 use permissions_emulator::{Emulator, Fault, FaultConfig, SeedPermission};
 use reqwest::{Method, StatusCode};
 use serde_json::json;

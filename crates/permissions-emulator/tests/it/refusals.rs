@@ -1,9 +1,7 @@
 //! The real API's refusals, modelled: the owning project, key scopes, the
 //! answers to oversized heads; and the scripted page anomalies.
 
-mod common;
-
-use common::{ADMIN_KEY, Api, CHECKPOINT, json_file};
+use crate::common::{ADMIN_KEY, Api, CHECKPOINT, json_file};
 use permissions_emulator::{
     ApiKey, Emulator, Fault, Scope, SeedCheckpoint, SeedPermission, read_keys_file,
 };

@@ -4,9 +4,7 @@
 //! error's `Display` or `Debug`, no `Debug` of a response, and no log line at any
 //! level. On 127.0.0.1.
 
-mod common;
-
-use common::{Captured, Recorder, Reply, Seen};
+use crate::common::{Captured, Recorder, Reply, Seen};
 use futures::TryStreamExt;
 use permissions_api::{Client, ListParams, RetryPolicy};
 

@@ -2,11 +2,11 @@
 //! 127.0.0.1:0: fixed windows per key and endpoint, the rate-limit envelope, no
 //! headers unless asked, and the counters tests read.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{Api, CHECKPOINT};
+use crate::common::{Api, CHECKPOINT};
 use permissions_emulator::{Emulator, RateLimit};
 use reqwest::StatusCode;
 

@@ -1,0 +1,5 @@
+//! Integration tests of sharing files, one binary.
+
+mod apply;
+mod plan;
+mod schema;
