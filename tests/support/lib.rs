@@ -47,7 +47,7 @@ pub fn shared_reference(name: &str) -> Option<PathBuf> {
 pub fn load_yaml(path: &Path) -> Value {
     let text =
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    permissions_codegen::parse_yaml(&text)
+    permissions_codegen::yaml::parse_json(&text)
         .unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 

@@ -280,7 +280,7 @@ fn sync_spec(upstream: &Path, check_only: bool) -> Result<(), String> {
             println!("\n{shown} is up to date: nothing to do");
             return Ok(());
         }
-        Some(text) => match sync::node::parse(text) {
+        Some(text) => match permissions_codegen::yaml::parse(text) {
             Ok(old) => {
                 let summary = sync::summary::compare(&old, &synced.document);
                 if summary.changes.is_empty() {

@@ -9,12 +9,9 @@
 use std::path::{Path, PathBuf};
 use xtask::workspace_root;
 
+use permissions_codegen::yaml::{self, Map, Node};
 use xtask::semver::{self, Baseline};
-use xtask::sync::{
-    Impact,
-    node::{self, Map, Node},
-    summary,
-};
+use xtask::sync::{Impact, summary};
 
 /// The crates a copy holds: the published library and what it builds from.
 const COPIED: &[&str] = &[
@@ -67,7 +64,7 @@ fn workspace(dir: &Path, fragment: &Node, edit: impl Fn(String) -> String) -> Pa
             &dir.join("crates").join(name),
         );
     }
-    let text = node::to_yaml(fragment).expect("YAML");
+    let text = yaml::to_yaml(fragment).expect("YAML");
     std::fs::write(dir.join("crates/permissions-api/openapi.yaml"), text).expect("fragment");
     let types = dir.join("crates/permissions-types/src/lib.rs");
     let source = std::fs::read_to_string(&types).expect("types");
@@ -90,7 +87,7 @@ fn workspace(dir: &Path, fragment: &Node, edit: impl Fn(String) -> String) -> Pa
 fn fragment() -> Node {
     let text = std::fs::read_to_string(workspace_root().join("openapi/permissions.yaml"))
         .expect("the fragment");
-    node::parse(&text).expect("the fragment parses")
+    yaml::parse(&text).expect("the fragment parses")
 }
 
 fn map_at<'a>(node: &'a mut Node, path: &[&str]) -> &'a mut Map {
@@ -159,7 +156,7 @@ fn verdicts_agree_with_the_sync_summary() {
     );
     properties.insert(
         "total".into(),
-        node::parse("type: integer\ndescription: How many permissions the checkpoint has.")
+        yaml::parse("type: integer\ndescription: How many permissions the checkpoint has.")
             .expect("YAML"),
     );
     let changes = summary::compare(&before, &added);

@@ -9,11 +9,8 @@
 use std::path::{Path, PathBuf};
 use xtask::workspace_root;
 
-use xtask::sync::{
-    self, Change, ChangeKind, Direction, Impact, SyncError,
-    node::{self, Node},
-    summary,
-};
+use permissions_codegen::yaml::{self, Node};
+use xtask::sync::{self, Change, ChangeKind, Direction, Impact, SyncError, summary};
 
 fn fixture_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -70,7 +67,7 @@ fn at<'a>(doc: &'a Node, pointer: &str) -> Option<&'a Node> {
 }
 
 fn yaml(text: &str) -> Node {
-    node::parse(text).unwrap()
+    yaml::parse(text).unwrap()
 }
 
 const GRANT: &str = "/components/schemas/Grant/properties";

@@ -14,10 +14,9 @@
 //! ```
 
 mod spec;
-mod yaml;
+pub mod yaml;
 
 pub use spec::{Spec, SpecError};
-pub use yaml::parse_yaml;
 
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 use quote::quote;

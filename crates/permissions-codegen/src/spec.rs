@@ -36,7 +36,7 @@ impl Spec {
     /// Parses `text` (YAML or JSON) and checks it: an OpenAPI 3.0.x document whose
     /// every local `$ref` resolves and whose operations all have unique `operationId`s.
     pub fn parse(text: &str) -> Result<Self, SpecError> {
-        let raw = crate::parse_yaml(text)?;
+        let raw = crate::yaml::parse_json(text)?;
         match raw.get("openapi").and_then(Value::as_str) {
             Some(version) if version.starts_with("3.0.") => {}
             other => {

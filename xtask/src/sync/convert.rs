@@ -7,10 +7,9 @@
 
 use std::collections::BTreeSet;
 
-use super::{
-    node::{Map, Node},
-    walk::{Kind, unescape},
-};
+use permissions_codegen::yaml::{Map, Node};
+
+use super::walk::{Kind, unescape};
 
 /// A rewrite made while converting, or a fact the reviewer should see.
 #[derive(Debug, Clone, PartialEq, Eq)]

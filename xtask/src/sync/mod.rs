@@ -18,7 +18,6 @@
 //! changes break users of the generated client.
 
 pub mod convert;
-pub mod node;
 pub mod order;
 pub mod overlay;
 pub mod summary;
@@ -27,8 +26,8 @@ pub mod walk;
 use std::collections::BTreeSet;
 
 pub use convert::Note;
-use node::{Map, Node};
 pub use overlay::Overlay;
+use permissions_codegen::yaml::{self, Map, Node};
 pub use summary::{Change, ChangeKind, Direction, Impact, Summary};
 use walk::{Kind, METHODS, escape, unescape, walk};
 
@@ -87,7 +86,7 @@ pub struct Synced {
 /// `openapi/overlay.yaml`.
 pub fn sync(upstream: &str, upstream_name: &str, overlay: &str) -> Result<Synced, SyncError> {
     let overlay = Overlay::parse(overlay)?;
-    let root = node::parse(upstream).map_err(SyncError::UpstreamYaml)?;
+    let root = yaml::parse(upstream).map_err(SyncError::UpstreamYaml)?;
     let Node::Map(root) = root else {
         return Err(SyncError::Upstream(format!(
             "is {}, not an OpenAPI document",
@@ -240,7 +239,7 @@ pub fn sync(upstream: &str, upstream_name: &str, overlay: &str) -> Result<Synced
         title.as_str().unwrap_or_default(),
         info_version.as_str().unwrap_or_default(),
     );
-    let body = node::to_yaml(&document).map_err(SyncError::Emit)?;
+    let body = yaml::to_yaml(&document).map_err(SyncError::Emit)?;
     let text = format!("{header}{body}");
     permissions_codegen::Spec::parse(&text).map_err(SyncError::Invalid)?;
     Ok(Synced {

@@ -10,10 +10,9 @@
 
 use std::cmp::Ordering;
 
-use super::{
-    node::{Map, Node},
-    walk::Kind,
-};
+use permissions_codegen::yaml::{Map, Node};
+
+use super::walk::Kind;
 
 const DOCUMENT: &[&str] = &[
     "openapi",

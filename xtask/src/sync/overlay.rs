@@ -18,11 +18,9 @@
 //!     ...
 //! ```
 
-use super::{
-    SyncError,
-    convert::Note,
-    node::{Map, Node},
-};
+use permissions_codegen::yaml::{Map, Node};
+
+use super::{SyncError, convert::Note};
 
 /// The parsed overlay.
 #[derive(Debug, Clone)]
@@ -48,7 +46,8 @@ impl Overlay {
     /// Parses the overlay text.
     pub fn parse(text: &str) -> Result<Self, SyncError> {
         let bad = |message: String| SyncError::Overlay(message);
-        let root = super::node::parse(text).map_err(|e| bad(format!("not valid YAML: {e}")))?;
+        let root = permissions_codegen::yaml::parse(text)
+            .map_err(|e| bad(format!("not valid YAML: {e}")))?;
         let Node::Map(mut root) = root else {
             return Err(bad(format!("expected a mapping, found {}", root.kind())));
         };

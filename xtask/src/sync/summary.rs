@@ -16,7 +16,7 @@ use std::{
     fmt,
 };
 
-use super::node::{Map, Node};
+use permissions_codegen::yaml::{Map, Node};
 
 /// How a change affects users of the generated client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -6,7 +6,7 @@
 //! collection all go through [`walk`], which calls back with the [`Kind`] of every
 //! OpenAPI object and never descends into example values or extensions.
 
-use super::node::{Map, Node};
+use permissions_codegen::yaml::{Map, Node};
 
 /// What an object of an OpenAPI document is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
