@@ -503,6 +503,47 @@ fn is_nullable(schema: &Node) -> bool {
     schema.is_true("nullable")
 }
 
+/// One key of two keyed collections, compared: the one walk every section of the
+/// summary takes.
+enum Pair<'a, K, V> {
+    /// Only in the old collection.
+    Removed(&'a K, &'a V),
+    /// Only in the new one.
+    Added(&'a K, &'a V),
+    /// In both: the old value, then the new.
+    Kept(&'a K, &'a V, &'a V),
+}
+
+/// The keys of `old` and `new`, paired (the summary sorts what it finds, so the
+/// order here does not matter).
+fn pairs<'a, K: Ord, V>(
+    old: impl IntoIterator<Item = (&'a K, &'a V)>,
+    new: impl IntoIterator<Item = (&'a K, &'a V)>,
+) -> Vec<Pair<'a, K, V>> {
+    let mut old: BTreeMap<&K, &V> = old.into_iter().collect();
+    let mut out: Vec<Pair<'a, K, V>> = new
+        .into_iter()
+        .map(|(key, new)| match old.remove(key) {
+            Some(old) => Pair::Kept(key, old, new),
+            None => Pair::Added(key, new),
+        })
+        .collect();
+    out.extend(old.into_iter().map(|(key, old)| Pair::Removed(key, old)));
+    out
+}
+
+/// The map under `key` of `node`, or an empty one.
+fn map_at<'a>(node: &'a Node, key: &str) -> impl Iterator<Item = (&'a String, &'a Node)> {
+    node.get(key).and_then(Node::as_map).into_iter().flatten()
+}
+
+/// The document's component schemas.
+fn component_schemas(doc: &Node) -> impl Iterator<Item = (&String, &Node)> {
+    doc.get("components")
+        .into_iter()
+        .flat_map(|c| map_at(c, "schemas"))
+}
+
 fn string_set(node: Option<&Node>) -> BTreeSet<String> {
     node.and_then(Node::as_seq)
         .unwrap_or_default()
@@ -617,31 +658,21 @@ impl Diff<'_> {
     }
 
     fn operations(&mut self) {
-        let old_ops = operations(self.old);
-        let new_ops = operations(self.new);
-        for (id, op) in &old_ops {
-            if !new_ops.contains_key(id) {
-                let (id, route) = (id.clone(), op.route());
-                self.push(
-                    Impact::Breaking,
-                    None,
-                    ChangeKind::OperationRemoved { id, route },
-                    None,
-                );
+        let (old_ops, new_ops) = (operations(self.old), operations(self.new));
+        for pair in pairs(&old_ops, &new_ops) {
+            match pair {
+                Pair::Removed(id, op) => {
+                    let (id, route) = (id.clone(), op.route());
+                    let kind = ChangeKind::OperationRemoved { id, route };
+                    self.push(Impact::Breaking, None, kind, None);
+                }
+                Pair::Added(id, op) => {
+                    let (id, route) = (id.clone(), op.route());
+                    let kind = ChangeKind::OperationAdded { id, route };
+                    self.push(Impact::NonBreaking, None, kind, None);
+                }
+                Pair::Kept(id, old, new) => self.operation(id, old, new),
             }
-        }
-        for (id, new) in &new_ops {
-            let Some(old) = old_ops.get(id) else {
-                let (id, route) = (id.clone(), new.route());
-                self.push(
-                    Impact::NonBreaking,
-                    None,
-                    ChangeKind::OperationAdded { id, route },
-                    None,
-                );
-                continue;
-            };
-            self.operation(id, old, new);
         }
     }
 
@@ -696,62 +727,56 @@ impl Diff<'_> {
     fn parameters(&mut self, label: &str, old: &Op<'_>, new: &Op<'_>) {
         let old_params = Self::parameter_map(self.old, old);
         let new_params = Self::parameter_map(self.new, new);
-        for (location, name) in old_params.keys() {
-            if !new_params.contains_key(&(location.clone(), name.clone())) {
-                let (name, location) = (name.clone(), location.clone());
-                self.at(
-                    Impact::Breaking,
-                    label,
-                    ChangeKind::ParameterRemoved { name, location },
-                );
+        for pair in pairs(&old_params, &new_params) {
+            match pair {
+                Pair::Removed((location, name), _) => {
+                    let (name, location) = (name.clone(), location.clone());
+                    let kind = ChangeKind::ParameterRemoved { name, location };
+                    self.at(Impact::Breaking, label, kind);
+                }
+                Pair::Added((location, name), new_param) => {
+                    let required = new_param.is_true("required");
+                    let impact = if required {
+                        Impact::Breaking
+                    } else {
+                        Impact::NonBreaking
+                    };
+                    let kind = ChangeKind::ParameterAdded {
+                        name: name.clone(),
+                        location: location.clone(),
+                        required,
+                        shape: shape(new_param.get("schema").unwrap_or(&Node::Null)),
+                    };
+                    self.at(impact, label, kind);
+                }
+                Pair::Kept((location, name), old_param, new_param) => {
+                    let here = format!("{label} parameter `{name}` ({location})");
+                    let required = new_param.is_true("required");
+                    self.required_changed(old_param.is_true("required"), required, &here);
+                    self.docs(old_param, new_param, &["description"], &here);
+                    self.schema(
+                        old_param.get("schema").unwrap_or(&Node::Null),
+                        new_param.get("schema").unwrap_or(&Node::Null),
+                        &here,
+                        Dirs::REQUEST,
+                    );
+                }
             }
-        }
-        for ((location, name), new_param) in &new_params {
-            let required = new_param.is_true("required");
-            let Some(old_param) = old_params.get(&(location.clone(), name.clone())) else {
-                let impact = if required {
-                    Impact::Breaking
-                } else {
-                    Impact::NonBreaking
-                };
-                let kind = ChangeKind::ParameterAdded {
-                    name: name.clone(),
-                    location: location.clone(),
-                    required,
-                    shape: shape(new_param.get("schema").unwrap_or(&Node::Null)),
-                };
-                self.at(impact, label, kind);
-                continue;
-            };
-            let here = format!("{label} parameter `{name}` ({location})");
-            self.required_changed(old_param.is_true("required"), required, &here);
-            self.docs(old_param, new_param, &["description"], &here);
-            self.schema(
-                old_param.get("schema").unwrap_or(&Node::Null),
-                new_param.get("schema").unwrap_or(&Node::Null),
-                &here,
-                Dirs::REQUEST,
-            );
         }
     }
 
     fn content(&mut self, label: &str, old: &Node, new: &Node, dirs: Dirs) {
-        let empty = Map::new();
-        let old_content = old.get("content").and_then(Node::as_map).unwrap_or(&empty);
-        let new_content = new.get("content").and_then(Node::as_map).unwrap_or(&empty);
-        for media in old_content.keys() {
-            if !new_content.contains_key(media) {
-                let kind = ChangeKind::MediaTypeRemoved(media.clone());
-                self.at(Impact::Breaking, label, kind);
-            }
-        }
-        for (media, new_media) in new_content {
-            match old_content.get(media) {
-                None => {
+        for pair in pairs(map_at(old, "content"), map_at(new, "content")) {
+            match pair {
+                Pair::Removed(media, _) => {
+                    let kind = ChangeKind::MediaTypeRemoved(media.clone());
+                    self.at(Impact::Breaking, label, kind);
+                }
+                Pair::Added(media, _) => {
                     let kind = ChangeKind::MediaTypeAdded(media.clone());
                     self.at(Impact::NonBreaking, label, kind);
                 }
-                Some(old_media) => self.schema(
+                Pair::Kept(_, old_media, new_media) => self.schema(
                     old_media.get("schema").unwrap_or(&Node::Null),
                     new_media.get("schema").unwrap_or(&Node::Null),
                     label,
@@ -786,69 +811,39 @@ impl Diff<'_> {
     }
 
     fn responses(&mut self, label: &str, old: &Node, new: &Node) {
-        let empty = Map::new();
-        let old_responses = old
-            .get("responses")
-            .and_then(Node::as_map)
-            .unwrap_or(&empty);
-        let new_responses = new
-            .get("responses")
-            .and_then(Node::as_map)
-            .unwrap_or(&empty);
-        for code in old_responses.keys() {
-            if !new_responses.contains_key(code) {
-                let kind = ChangeKind::ResponseRemoved(code.clone());
-                self.at(Impact::Breaking, label, kind);
+        for pair in pairs(map_at(old, "responses"), map_at(new, "responses")) {
+            match pair {
+                Pair::Removed(code, _) => {
+                    let kind = ChangeKind::ResponseRemoved(code.clone());
+                    self.at(Impact::Breaking, label, kind);
+                }
+                Pair::Added(code, _) => {
+                    let kind = ChangeKind::ResponseAdded(code.clone());
+                    self.at(Impact::NonBreaking, label, kind);
+                }
+                Pair::Kept(code, old_response, new_response) => {
+                    let here = format!("{label} response {code}");
+                    let old_response = resolve(self.old, old_response);
+                    let new_response = resolve(self.new, new_response);
+                    self.docs(old_response, new_response, &["description"], &here);
+                    self.links(old_response, new_response, &here);
+                    self.content(&here, old_response, new_response, Dirs::RESPONSE);
+                }
             }
-        }
-        for (code, new_response) in new_responses {
-            let Some(old_response) = old_responses.get(code) else {
-                let kind = ChangeKind::ResponseAdded(code.clone());
-                self.at(Impact::NonBreaking, label, kind);
-                continue;
-            };
-            let here = format!("{label} response {code}");
-            let old_response = resolve(self.old, old_response);
-            let new_response = resolve(self.new, new_response);
-            self.docs(old_response, new_response, &["description"], &here);
-            self.links(old_response, new_response, &here);
-            self.content(&here, old_response, new_response, Dirs::RESPONSE);
         }
     }
 
     /// Links only guide tools (schemathesis' stateful phase): no client code
     /// depends on them, so no link change breaks.
     fn links(&mut self, old: &Node, new: &Node, label: &str) {
-        let names = |n: &Node| -> BTreeSet<String> {
-            n.get("links")
-                .and_then(Node::as_map)
-                .map(|m| m.keys().cloned().collect())
-                .unwrap_or_default()
-        };
-        let (old_links, new_links) = (names(old), names(new));
-        for name in old_links.difference(&new_links) {
-            self.at(
-                Impact::NonBreaking,
-                label,
-                ChangeKind::LinkRemoved(name.clone()),
-            );
-        }
-        for name in new_links.difference(&old_links) {
-            self.at(
-                Impact::NonBreaking,
-                label,
-                ChangeKind::LinkAdded(name.clone()),
-            );
-        }
-        for name in old_links.intersection(&new_links) {
-            let link = |n: &Node| n.get("links").and_then(|l| l.get(name)).cloned();
-            if link(old) != link(new) {
-                self.at(
-                    Impact::NonBreaking,
-                    label,
-                    ChangeKind::LinkChanged(name.clone()),
-                );
-            }
+        for pair in pairs(map_at(old, "links"), map_at(new, "links")) {
+            let kind = match pair {
+                Pair::Removed(name, _) => ChangeKind::LinkRemoved(name.clone()),
+                Pair::Added(name, _) => ChangeKind::LinkAdded(name.clone()),
+                Pair::Kept(name, old, new) if old != new => ChangeKind::LinkChanged(name.clone()),
+                Pair::Kept(..) => continue,
+            };
+            self.at(Impact::NonBreaking, label, kind);
         }
     }
 
@@ -862,40 +857,32 @@ impl Diff<'_> {
     }
 
     fn components(&mut self) {
-        let empty = Map::new();
-        let schemas = |doc: &'_ Node| -> Map {
-            doc.get("components")
-                .and_then(|c| c.get("schemas"))
-                .and_then(Node::as_map)
-                .unwrap_or(&empty)
-                .clone()
-        };
-        let (old_schemas, new_schemas) = (schemas(self.old), schemas(self.new));
         let mut dirs = directions(self.old);
         for (name, d) in directions(self.new) {
             let entry = dirs.entry(name).or_default();
             *entry = entry.union(d);
         }
-        for name in old_schemas.keys() {
-            if !new_schemas.contains_key(name) {
-                let kind = ChangeKind::SchemaRemoved(name.clone());
-                self.push(Impact::Breaking, None, kind, None);
+        for pair in pairs(component_schemas(self.old), component_schemas(self.new)) {
+            match pair {
+                Pair::Removed(name, _) => {
+                    let kind = ChangeKind::SchemaRemoved(name.clone());
+                    self.push(Impact::Breaking, None, kind, None);
+                }
+                Pair::Added(name, _) => {
+                    let kind = ChangeKind::SchemaAdded(name.clone());
+                    self.push(Impact::NonBreaking, None, kind, None);
+                }
+                Pair::Kept(name, old_schema, new_schema) => {
+                    let used = dirs.get(name).copied().unwrap_or_default();
+                    // An unused schema is judged as if it flowed both ways.
+                    let used = if used == Dirs::default() {
+                        Dirs::BOTH
+                    } else {
+                        used
+                    };
+                    self.schema(old_schema, new_schema, name, used);
+                }
             }
-        }
-        for (name, new_schema) in &new_schemas {
-            let Some(old_schema) = old_schemas.get(name) else {
-                let kind = ChangeKind::SchemaAdded(name.clone());
-                self.push(Impact::NonBreaking, None, kind, None);
-                continue;
-            };
-            let used = dirs.get(name).copied().unwrap_or_default();
-            // An unused schema is judged as if it flowed both ways.
-            let used = if used == Dirs::default() {
-                Dirs::BOTH
-            } else {
-                used
-            };
-            self.schema(old_schema, new_schema, name, used);
         }
     }
 
@@ -928,13 +915,22 @@ impl Diff<'_> {
         }
         match (enum_values(old), enum_values(new)) {
             (Some(old_values), Some(new_values)) => {
-                for value in old_values.difference(&new_values) {
-                    let kind = ChangeKind::EnumValueRemoved(value.clone());
-                    self.flowing(Impact::Breaking, label, kind, dirs);
-                }
-                for value in new_values.difference(&old_values) {
-                    let kind = ChangeKind::EnumValueAdded(value.clone());
-                    self.flowing(dirs.impact(false, true), label, kind, dirs);
+                let (old_keyed, new_keyed) = (
+                    old_values.iter().map(|v| (v, &())),
+                    new_values.iter().map(|v| (v, &())),
+                );
+                for pair in pairs(old_keyed, new_keyed) {
+                    match pair {
+                        Pair::Removed(value, ()) => {
+                            let kind = ChangeKind::EnumValueRemoved(value.clone());
+                            self.flowing(Impact::Breaking, label, kind, dirs);
+                        }
+                        Pair::Added(value, ()) => {
+                            let kind = ChangeKind::EnumValueAdded(value.clone());
+                            self.flowing(dirs.impact(false, true), label, kind, dirs);
+                        }
+                        Pair::Kept(..) => {}
+                    }
                 }
             }
             (None, Some(_)) => {
@@ -984,49 +980,42 @@ impl Diff<'_> {
     }
 
     fn properties(&mut self, old: &Node, new: &Node, label: &str, dirs: Dirs) {
-        let empty = Map::new();
-        let old_props = old
-            .get("properties")
-            .and_then(Node::as_map)
-            .unwrap_or(&empty);
-        let new_props = new
-            .get("properties")
-            .and_then(Node::as_map)
-            .unwrap_or(&empty);
         let old_required = string_set(old.get("required"));
         let new_required = string_set(new.get("required"));
-        for name in old_props.keys() {
-            if !new_props.contains_key(name) {
-                let here = format!("{label}.{name}");
-                self.flowing(Impact::Breaking, &here, ChangeKind::FieldRemoved, dirs);
-            }
-        }
-        for (name, new_prop) in new_props {
-            let here = format!("{label}.{name}");
-            let required = new_required.contains(name);
-            let Some(old_prop) = old_props.get(name) else {
-                // A new required field must be sent by every caller.
-                let impact = dirs.impact(required, false);
-                let kind = ChangeKind::FieldAdded {
-                    shape: shape(new_prop),
-                    required,
-                    nullable: is_nullable(new_prop),
-                };
-                self.flowing(impact, &here, kind, dirs);
-                continue;
-            };
-            match (old_required.contains(name), required) {
-                (false, true) => {
-                    let impact = dirs.impact(true, false);
-                    self.flowing(impact, &here, ChangeKind::BecameRequired, dirs);
+        for pair in pairs(map_at(old, "properties"), map_at(new, "properties")) {
+            match pair {
+                Pair::Removed(name, _) => {
+                    let here = format!("{label}.{name}");
+                    self.flowing(Impact::Breaking, &here, ChangeKind::FieldRemoved, dirs);
                 }
-                (true, false) => {
-                    let impact = dirs.impact(false, true);
-                    self.flowing(impact, &here, ChangeKind::BecameOptional, dirs);
+                Pair::Added(name, new_prop) => {
+                    let here = format!("{label}.{name}");
+                    let required = new_required.contains(name);
+                    // A new required field must be sent by every caller.
+                    let impact = dirs.impact(required, false);
+                    let kind = ChangeKind::FieldAdded {
+                        shape: shape(new_prop),
+                        required,
+                        nullable: is_nullable(new_prop),
+                    };
+                    self.flowing(impact, &here, kind, dirs);
                 }
-                _ => {}
+                Pair::Kept(name, old_prop, new_prop) => {
+                    let here = format!("{label}.{name}");
+                    match (old_required.contains(name), new_required.contains(name)) {
+                        (false, true) => {
+                            let impact = dirs.impact(true, false);
+                            self.flowing(impact, &here, ChangeKind::BecameRequired, dirs);
+                        }
+                        (true, false) => {
+                            let impact = dirs.impact(false, true);
+                            self.flowing(impact, &here, ChangeKind::BecameOptional, dirs);
+                        }
+                        _ => {}
+                    }
+                    self.schema(old_prop, new_prop, &here, dirs);
+                }
             }
-            self.schema(old_prop, new_prop, &here, dirs);
         }
     }
 }
