@@ -13,9 +13,10 @@
 //!   time), with a latency distribution.
 //!
 //! The library holds what the report needs: [`run`] (a run as data, saved as
-//! `BENCHMARKS.json`), [`goals`] (every goal, declared once), [`job`] (the
-//! throttled admin job) and [`report`] (`BENCHMARKS.md`, rendered from a run
-//! alone, so that the published figures are the saved ones).
+//! `BENCHMARKS.json`), [`goals`] (every goal, declared once), [`job`] (the jobs
+//! against the throttle, and the least time each scope allows them) and
+//! [`report`] (`BENCHMARKS.md`, rendered from a run alone, so that the published
+//! figures are the saved ones).
 
 pub mod goals;
 pub mod job;

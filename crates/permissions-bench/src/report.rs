@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::goals::{self, GOALS, Goal, Measure, mib, ratio};
-use crate::job::{self, CONTENDERS, MAX_RPM};
+use crate::goals::{self, GOALS, Goal, Measure, mib, ratio, share_429};
+use crate::job::{self, CONTENDERS, FAULTS, JOBS, MAX_RPM, Scope};
 use crate::run::{Results, Run, Settings};
 
 const DOCUMENT: &str = include_str!("report/benchmarks.md");
@@ -72,12 +72,38 @@ pub fn render(run: &Run) -> String {
         ("build_ratio", build_ratio(r)),
         ("rpm", MAX_RPM.into()),
         ("job_limit", job::rate_limit()),
+        ("job_requests", job::REQUESTS.to_string()),
+        ("job_window", job::WINDOW_S.to_string()),
         ("job_listed", job::LISTED.to_string()),
         ("job_grants", job::GRANTS.to_string()),
         ("job_revokes", job::REVOKES.to_string()),
-        ("job_requests", job::requests_needed().to_string()),
-        ("job_minimum", format!("{:.1}", job::minimum_ms() / 1e3)),
+        ("apply_held", job::APPLY_HELD.to_string()),
+        (
+            "apply_kept",
+            (job::APPLY_HELD - job::APPLY_PRUNED).to_string(),
+        ),
+        ("apply_added", job::APPLY_ADDED.to_string()),
+        ("apply_pruned", job::APPLY_PRUNED.to_string()),
+        (
+            "apply_pages",
+            job::APPLY_HELD.div_ceil(job::PAGE).to_string(),
+        ),
+        (
+            "apply_batches",
+            job::APPLY_ADDED.div_ceil(job::PAGE).to_string(),
+        ),
+        ("loop_processes", job::LOOP_PROCESSES.to_string()),
+        (
+            "concurrent_processes",
+            job::CONCURRENT_PROCESSES.to_string(),
+        ),
+        ("concurrent_grants", job::CONCURRENT_GRANTS.to_string()),
+        ("fault_percent", (job::FAULT_SHARE * 100.0).to_string()),
+        ("fault_share", job::FAULT_SHARE.to_string()),
+        ("fault_retry_ms", job::FAULT_RETRY_AFTER_MS.to_string()),
+        ("minima", minima()),
         ("throttle", throttled(r, s)),
+        ("faults", faults(r, s)),
         ("missing", missing(r)),
         ("minutes", minutes(r)),
     ]);
@@ -385,69 +411,147 @@ fn build_ratio(r: &Results) -> String {
     )
 }
 
+/// Each job's requests and the least wall time the throttle allows it, per scope.
+fn minima() -> String {
+    let rows = JOBS.iter().map(|job| {
+        let steps: Vec<String> = job
+            .steps
+            .iter()
+            .map(|(route, n)| format!("{n} {}", route.name()))
+            .collect();
+        let mut cells = vec![
+            job.title.to_owned(),
+            format!("{} ({})", job.requests(), steps.join(", ")),
+        ];
+        cells.extend(Scope::ALL.map(|scope| format!("{:.1}", job.minimum_ms(scope) / 1e3)));
+        row(&cells)
+    });
+    rows.collect()
+}
+
+/// The table of every contender of the throttled emulator, in both scopes.
 fn throttled(r: &Results, s: &Settings) -> String {
     let mut rows = String::new();
-    for contender in CONTENDERS {
-        let key = format!("throttle/{contender}");
-        let Some(samples) = r.samples.get(&key) else {
-            continue;
-        };
-        let label = match contender {
-            "ours-lib" => "our library, no configuration".to_owned(),
-            "ours-lib-rpm" => format!("our library, `OPENAI_ADMIN_MAX_RPM={MAX_RPM}`"),
-            "ours-cli" => "`ckpt-perms`, no configuration".to_owned(),
-            "ours-cli-rpm" => format!("`ckpt-perms`, `OPENAI_ADMIN_MAX_RPM={MAX_RPM}`"),
-            "python" => "official Python SDK, defaults".to_owned(),
-            _ => "official Node SDK, defaults".to_owned(),
-        };
-        let whole = samples.iter().filter(|v| job::completed(v)).count();
-        let wall = r.med(&key, "wall_ms");
-        let share = ratio(r.med(&key, "throttled"), r.med(&key, "requests"));
-        let goal = if contender.starts_with("ours") {
-            // The goals that measure this contender: wall / minimum, and (configured)
-            // the 429 share.
-            let own: Vec<&Goal> = GOALS
-                .iter()
-                .filter(|g| match g.measure {
-                    Measure::OverMinimum(k) | Measure::Share429(k) => k == key,
-                    _ => false,
-                })
-                .collect();
-            let all_done = whole == samples.len();
-            let ok = all_done && own.iter().all(|g| g.check(r, s).1 == Some(true));
-            let limits: Vec<String> = own.iter().map(|g| threshold_words(g)).collect();
-            format!("all done, {}: {}", limits.join(", "), verdict(ok))
-        } else {
-            "as measured".to_owned()
-        };
-        let error = samples.iter().find_map(|v| v.get("error")?.as_str());
-        let completed = match error {
-            Some(error) if whole < samples.len() => {
-                format!("{whole}/{} (`{}`)", samples.len(), clip(error))
-            }
-            _ => format!("{whole}/{}", samples.len()),
-        };
-        rows += &row(&[
-            label,
-            completed,
-            cell(r, &key, "listed", 0),
-            cell(r, &key, "granted", 0),
-            cell(r, &key, "revoked", 0),
-            num(wall.map(|w| w / 1e3), 1),
-            cell(r, &key, "requests", 0),
-            cell(r, &key, "throttled", 0),
-            num(share.map(|v| v * 100.0), 1) + " %",
-            num(ratio(wall, Some(job::minimum_ms())), 2),
-            goal,
-        ]);
+    for contender in &CONTENDERS {
+        let job = contender.job();
+        for scope in Scope::ALL {
+            let key = job::key(scope, contender.id);
+            let Some(samples) = r.samples.get(&key) else {
+                continue;
+            };
+            let whole = samples.iter().filter(|v| job.completed(v)).count();
+            let wall = r.med(&key, "wall_ms");
+            let minimum = job.minimum_ms(scope);
+            let goal = if contender.ours() {
+                let own: Vec<&Goal> = goals::of_contender(scope, contender.id).collect();
+                let ok =
+                    whole == samples.len() && own.iter().all(|g| g.check(r, s).1 == Some(true));
+                let limits: String = own
+                    .iter()
+                    .map(|g| format!(", {}", threshold_words(g)))
+                    .collect();
+                format!("all done{limits}: {}", verdict(ok))
+            } else {
+                "as measured".to_owned()
+            };
+            let mut cells = vec![
+                job.title.to_owned(),
+                contender.label(),
+                scope.name().to_owned(),
+                completed(samples, whole),
+                done(r, &key),
+                num(wall.map(|w| w / 1e3), 1),
+            ];
+            cells.extend(counts(r, &key));
+            cells.extend([
+                format!("{:.1}", minimum / 1e3),
+                num(ratio(wall, Some(minimum)), 2),
+                goal,
+            ]);
+            rows += &row(&cells);
+        }
     }
     rows
 }
 
-/// A goal's threshold in the throttled job's table: `<= 1.5`, `< 5 % 429`.
+/// The random-429 job beside the same job without faults, and the least a client
+/// that honours every `retry-after-ms` could take: the wall without faults plus
+/// that delay for each injected 429.
+fn faults(r: &Results, s: &Settings) -> String {
+    let (clean, _) = FAULTS[0];
+    let clean_wall = r.med(clean, "wall_ms");
+    let goal = goals::find("faults");
+    let mut rows = String::new();
+    for (key, label) in FAULTS {
+        let Some(samples) = r.samples.get(key) else {
+            continue;
+        };
+        let whole = samples
+            .iter()
+            .filter(|v| job::THROTTLED.completed(v))
+            .count();
+        let wall = r.med(key, "wall_ms");
+        let mut cells = vec![
+            label.to_owned(),
+            completed(samples, whole),
+            done(r, key),
+            num(wall, 0),
+        ];
+        cells.extend(counts(r, key));
+        match goal {
+            Some(goal) if key != clean => {
+                let delays = r
+                    .med(key, "injected")
+                    .map(|n| n * job::FAULT_RETRY_AFTER_MS as f64);
+                let floor = clean_wall.zip(delays).map(|(w, d)| w + d);
+                let ok = goal.check(r, s).1 == Some(true) && whole == samples.len();
+                cells.extend([
+                    num(ratio(wall, clean_wall), 2),
+                    num(floor, 0),
+                    num(ratio(wall, floor), 2),
+                    format!("all done, {}: {}", goal.threshold(), verdict(ok)),
+                ]);
+            }
+            _ => cells.extend(std::iter::repeat_n(String::new(), 4)),
+        }
+        rows += &row(&cells);
+    }
+    rows
+}
+
+/// `whole/runs`, with the first error when a run failed.
+fn completed(samples: &[Value], whole: usize) -> String {
+    let error = samples.iter().find_map(|v| v.get("error")?.as_str());
+    match error {
+        Some(error) if whole < samples.len() => {
+            format!("{whole}/{} (`{}`)", samples.len(), clip(error))
+        }
+        _ => format!("{whole}/{}", samples.len()),
+    }
+}
+
+/// `listed / granted / revoked`, the medians of the samples of `key`.
+fn done(r: &Results, key: &str) -> String {
+    let counts: Vec<String> = ["listed", "granted", "revoked"]
+        .iter()
+        .map(|field| cell(r, key, field, 0))
+        .collect();
+    counts.join(" / ")
+}
+
+/// Requests, 429s and the share of 429s of the samples of `key`.
+fn counts(r: &Results, key: &str) -> [String; 3] {
+    [
+        cell(r, key, "requests", 0),
+        cell(r, key, "throttled", 0),
+        num(share_429(r, key).map(|v| v * 100.0), 1) + " %",
+    ]
+}
+
+/// A goal's threshold in the throttled jobs' table: `<= 1.2`, `< 10 % 429`.
 fn threshold_words(goal: &Goal) -> String {
     match goal.measure {
-        Measure::Share429(_) => format!("{} {} % 429", goal.op.symbol(), goal.target * 100.0),
+        Measure::Share429(..) => format!("{} {} % 429", goal.op.symbol(), goal.target * 100.0),
         _ => goal.threshold(),
     }
 }

@@ -137,6 +137,8 @@ pub fn show(key: &str, value: &Value) {
         ("p99_ms", "ms p99", 1.0),
         ("seconds", "s", 1.0),
         ("peak_rss_kib", "MiB", 1024.0),
+        ("requests", "requests", 1.0),
+        ("throttled", "429s", 1.0),
     ];
     let parts: Vec<String> = units
         .iter()

@@ -151,7 +151,7 @@ fn run() -> Result<(), Error> {
     bulk_grant(&paths, &settings, &mut results)?;
     println!("== 4. servers");
     servers(&paths, &settings, &mut results)?;
-    println!("== 6. throttled admin job");
+    println!("== 6. the admin jobs against the throttle");
     throttle::measure(&paths, &settings, &sdks, &mut results)?;
     if settings.build_cost {
         println!("== 5. build cost");
