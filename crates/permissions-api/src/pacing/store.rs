@@ -253,7 +253,7 @@ impl Store {
             Found::Ours(state) => state,
         };
         if state.scope == FileScope::Key && core.scope == BudgetScope::Route {
-            core.share("(another process)");
+            core.share("(another process)", None);
         }
         let named = |name: &str| -> Option<BucketId> {
             if name == BucketId::Key.name() {
@@ -273,9 +273,17 @@ impl Store {
             .filter_map(|(name, bucket)| Some((named(name)?, bucket.to_shared())))
             .filter(|(id, _)| (*id == BucketId::Key) == (scope == BudgetScope::Key))
             .collect();
+        // Endpoints only other processes used: evidence of a shared budget.
+        let elsewhere = state
+            .buckets
+            .iter()
+            .filter(|(name, _)| *name != BucketId::Key.name() && named(name).is_none())
+            .map(|(name, bucket)| (name.clone(), bucket.to_shared()))
+            .collect();
         for (id, shared) in known {
             core.merge(id, shared, now);
         }
+        core.elsewhere = elsewhere;
         state.scope = match core.scope {
             BudgetScope::Key => FileScope::Key,
             _ => FileScope::Route,
@@ -378,31 +386,68 @@ mod tests {
             .unwrap()
     }
 
-    /// A process: its pacer and its view of the shared file.
+    /// A process: its pacer and its view of the shared file, sending to one
+    /// endpoint.
     struct Process {
         core: Core,
         store: Store,
+        endpoint: &'static str,
     }
 
     impl Process {
         fn new(dir: &Path) -> Self {
+            Self::of(dir, DELETE)
+        }
+
+        fn of(dir: &Path, endpoint: &'static str) -> Self {
             Self {
                 core: Core::new(None, BudgetScope::Route),
                 store: Store::new(dir, URL, KEY),
+                endpoint,
             }
         }
 
         fn acquire(&mut self, now: Time) -> Decision {
-            self.store.sync(&mut self.core, now, Some(DELETE));
-            let decision = self.core.acquire(DELETE, now);
-            self.store.sync(&mut self.core, now, Some(DELETE));
+            self.store.sync(&mut self.core, now, Some(self.endpoint));
+            let decision = self.core.acquire(self.endpoint, now);
+            self.store.sync(&mut self.core, now, Some(self.endpoint));
             decision
         }
 
         fn report(&mut self, ticket: &Ticket, answer: Answer, now: Time) {
-            self.store.sync(&mut self.core, now, Some(DELETE));
+            self.store.sync(&mut self.core, now, Some(self.endpoint));
             self.core.report(ticket, answer, now, 0.5);
-            self.store.sync(&mut self.core, now, Some(DELETE));
+            self.store.sync(&mut self.core, now, Some(self.endpoint));
+        }
+
+        /// Sends `requests` one after another to a server that serves 8 requests
+        /// of the key per 3 s window (`window`: when it opened, how many it
+        /// served); returns the time after and the 429s met.
+        fn job(&mut self, requests: u32, window: &mut (Time, u32), mut now: Time) -> (Time, u32) {
+            let (mut left, mut throttled) = (requests, 0);
+            while left > 0 {
+                match self.acquire(now) {
+                    Decision::Wait { until, .. } => {
+                        now = until.expect("one request at a time waits for a time");
+                    }
+                    Decision::Send(ticket) => {
+                        if now >= window.0 + Duration::from_secs(3) {
+                            *window = (now, 0);
+                        }
+                        let answer = if window.1 < 8 {
+                            window.1 += 1;
+                            left -= 1;
+                            SERVED
+                        } else {
+                            throttled += 1;
+                            THROTTLED
+                        };
+                        now += Duration::from_millis(20);
+                        self.report(&ticket, answer, now);
+                    }
+                }
+            }
+            (now, throttled)
         }
 
         /// Sends one request, answered as `answer`.
@@ -496,6 +541,37 @@ mod tests {
             let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
             assert!(!text.contains("SECRET"), "{text}");
         }
+    }
+
+    /// `list`, then `create`, then `delete` as processes one after another
+    /// (a script), against one budget for the key: the later processes find the
+    /// budget shared through the file, and pace together instead of discovering
+    /// the window again with 429s.
+    #[test]
+    fn processes_of_different_endpoints_find_the_budget_they_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = wall();
+        let mut window = (start, 0);
+        let (now, first) = Process::of(dir.path(), "list").job(30, &mut window, start);
+        let mut create = Process::of(dir.path(), "create");
+        let (now, second) = create.job(20, &mut window, now);
+        let mut delete = Process::of(dir.path(), DELETE);
+        let (end, third) = delete.job(30, &mut window, now);
+        assert_eq!(create.core.scope, BudgetScope::Key, "the second finds it");
+        assert_eq!(
+            delete.core.scope,
+            BudgetScope::Key,
+            "the third starts with it"
+        );
+        // The first discovers the window alone (7 429s: 8 served, then probes).
+        // The second finds the budget shared with one 429 (and its probe may
+        // meet one); after that a larger burst is tried every few windows, at one
+        // 429 a try.
+        assert!(first <= 8, "{first} {second} {third}");
+        assert!(second + third <= 4, "{first} {second} {third}");
+        // 80 requests, 8 per 3 s: at least 27 s; within 1.2x of it.
+        let minimum = Duration::from_secs(27);
+        assert!(end - start < minimum.mul_f64(1.2), "{:?}", end - start);
     }
 
     #[test]
