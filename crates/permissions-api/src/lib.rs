@@ -56,10 +56,11 @@
 //!   `last_id` is missing. A server whose cursors come back (the one it was given, or
 //!   any cycle of them) yields [`Error::RepeatedCursor`] instead of looping; [`ListParams::max_items`] caps the
 //!   total. One page at a time is held in memory.
-//! - **Rate limits** ([`Pacing`]): the admin endpoints allow a few requests a
-//!   minute and answer 429 without `Retry-After`. One pacer, shared by every clone
-//!   of a client, paces each budget (per endpoint, or for the whole key once the
-//!   answers show that the endpoints share one: [`BudgetScope`]) at a limit that is
+//! - **Rate limits** ([`Pacing`]): the admin endpoints allow only a few requests a
+//!   minute (what is known of their throttle: the `pacing` module's docs,
+//!   `src/pacing/mod.rs`). One pacer, shared by every clone of a client, paces
+//!   each budget (per endpoint, or for the whole key once the answers show that
+//!   the endpoints share one: [`BudgetScope`]) at a limit that is
 //!   configured (`OPENAI_ADMIN_MAX_RPM`, `OPENAI_ADMIN_BURST`,
 //!   [`ClientBuilder::max_rpm`]) or learned from the 429s it meets, so that others
 //!   spending part of the budget, or random 429s that say when to retry, do not

@@ -8,7 +8,8 @@ use reqwest::header::HeaderMap;
 ///
 /// **429** (rate limited) is retried for as long as
 /// [`rate_limit_budget`](Self::rate_limit_budget) allows, not a number of times: the
-/// admin API's window refills only after about 60 s. The waits are the endpoint's
+/// admin API's throttle refills slowly (the `pacing` module's docs,
+/// `src/pacing/mod.rs`, say what is known of it). The waits are the endpoint's
 /// shared pause ([`Pacing`](crate::Pacing)): the server's `retry-after-ms` or
 /// `retry-after` however long, else a backoff growing by half from 0.5 s to 60 s.
 ///

@@ -1,10 +1,11 @@
-//! The real admin API's throttle: a fixed window of requests per key and endpoint.
+//! The real admin API's throttle: a fixed window of requests per key and endpoint,
+//! or per key ([`RateLimitScope`]).
 //!
-//! Measured in public against the admin endpoints: about 7 to 10 requests per
-//! endpoint and minute, in a window that refills about 60 s after it opened, and
-//! then 429 with OpenAI's rate-limit envelope and **no** `Retry-After` or
-//! `x-ratelimit-*` headers. [`RateLimit`] reproduces that, time-compressed if asked
-//! (`8/3s`), and can add the headers to test clients that read them.
+//! What is known of the real one is said once, in the client's pacing module
+//! (`crates/permissions-api/src/pacing/mod.rs`; a path, not a link: the emulator
+//! does not depend on the client). [`RateLimit`] reproduces it, time-compressed if
+//! asked (`8/3s`), and can add the headers the real one lacks, to test clients
+//! that read them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -48,9 +49,9 @@ pub struct RateLimit {
     pub scope: RateLimitScope,
 }
 
-/// Which requests of a key share one budget (`--rate-limit-scope`). Whether the
-/// real admin API's routes share one is not public: a probe showed only that the
-/// ids of one route do.
+/// Which requests of a key share one budget (`--rate-limit-scope`): both, since
+/// the real admin API's scope is not known
+/// (`crates/permissions-api/src/pacing/mod.rs`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RateLimitScope {

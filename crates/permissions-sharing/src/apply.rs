@@ -1,6 +1,7 @@
 //! Talking to the API: reading the state of the named checkpoints, and applying a
 //! plan. Both go through one [`Permissions`] handle, so they share its client's
-//! pacing and patient retries (the admin endpoints allow a few requests a minute).
+//! pacing and patient retries ([`permissions_api::Pacing`]): the admin endpoints
+//! allow only a few requests a minute.
 
 use std::fmt;
 

@@ -11,9 +11,10 @@
 //! window (one per route, or one for the whole key) is not known in advance.
 //!
 //! A **bucket** is one budget as the pacer sees it: one per endpoint
-//! ([`BudgetScope::Route`], the default: the public probe showed that the ids of one
-//! route share a budget), or one for every endpoint of the key ([`BudgetScope::Key`],
-//! once the answers show that the endpoints share one). A bucket keeps:
+//! ([`BudgetScope::Route`], the default: the one sharing that is known, see
+//! [`pacing`](crate::pacing)), or one for every endpoint of the key
+//! ([`BudgetScope::Key`], once the answers show that the endpoints share one). A
+//! bucket keeps:
 //!
 //! - its **limit**: at most `burst` requests in any `period`, configured or
 //!   learned ([`Origin`]); unknown until a first 429 without a delay;

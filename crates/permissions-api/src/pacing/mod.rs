@@ -1,9 +1,33 @@
 //! Pacing shared by the whole client, so that a job survives the admin API's
 //! throttle instead of colliding with it: the configuration ([`Pacing`]) and what
-//! the pacer reports ([`PacingStatus`]). Below it, one owner per part:
+//! the pacer reports ([`PacingStatus`]).
+//!
+//! # The admin API's throttle
+//!
+//! What is known of it, from public measurements of the admin endpoints. This is
+//! the one place the workspace says it; everything else links here.
+//!
+//! - An admin endpoint serves about 7 to 10 requests a minute, in a fixed window
+//!   that refills about 60 s after it opened.
+//! - Beyond that it answers 429 with OpenAI's rate-limit envelope and no
+//!   `Retry-After` and no `x-ratelimit-*` headers: nothing says how long to wait.
+//! - Requests to one route share a budget whatever the ids in their path; whether
+//!   different routes share one is not public.
+//! - The same key often serves Terraform and scripts too, which spend the same
+//!   budget unseen.
+//!
+//! So the official SDKs' retries (2, with at most 8 s of backoff) give up long
+//! before a window refills. The pacer instead spends each budget at a limit that
+//! is configured or learned from the 429s, makes the requests of a budget wait out
+//! a 429 together, and retries a 429 for a time
+//! ([`RetryPolicy::rate_limit_budget`](crate::RetryPolicy::rate_limit_budget)),
+//! not a number of times.
+//!
+//! # Parts
 //!
 //! - [`core`]: the decisions, a synchronous state machine told the time and the
-//!   answers (the model and the learning rules are documented there);
+//!   answers (the model of the server's window and the learning rules are
+//!   documented there, and only there);
 //! - [`gate`]: the async side: waits (cancellable), wake-ups, the permit of a
 //!   request, the clock;
 //! - [`store`]: the state file that processes using the same key share.
