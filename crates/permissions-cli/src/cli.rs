@@ -1,4 +1,7 @@
 //! The command line: verbs, flags, environment variables and help texts.
+//!
+//! Help texts name the client's environment variables but never show their values
+//! (a key among them): the client reads them (`ClientBuilder::from_env`), not clap.
 
 use std::time::Duration;
 

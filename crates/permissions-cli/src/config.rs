@@ -1,5 +1,19 @@
 //! The client and the logs of a run: the client layer's rules for keys and the
 //! environment (`ClientBuilder::from_env`), with the command line's flags over them.
+//!
+//! - **Keys**: `--admin-api-key`, `--api-key`, `OPENAI_ADMIN_KEY`,
+//!   `OPENAI_API_KEY`, the first one set. Without any, the run stops before any
+//!   request and names the variables.
+//! - **Rate limits** are the client's ([`permissions_api::Pacing`]): learned from
+//!   the 429s met unless `--max-rpm` (or `OPENAI_ADMIN_MAX_RPM`) and `--burst`
+//!   (`OPENAI_ADMIN_BURST`) are given; a 429 is retried for `--rate-limit-budget`
+//!   seconds (300 by default, `none` for ever). Runs share what they learned and
+//!   spent through the client's pacing state file in the user's cache directory
+//!   (`--no-pacing-state`, `CKPT_PERMS_NO_PACING_STATE=1` turn it off), so that a
+//!   loop of single-verb processes does not rediscover a spent window with 429s
+//!   each time.
+//! - **Logging** ([`init_logging`]) goes to standard error; `--debug` logs methods,
+//!   URLs, bodies, statuses and request ids, never headers.
 
 use std::io;
 

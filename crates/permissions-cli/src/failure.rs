@@ -1,5 +1,17 @@
 //! How a run ends: the [`Outcome`] of a verb that did its job, or its [`Failure`],
 //! with the exit code and the report on standard error.
+//!
+//! A failed request prints `METHOD "URL": <status> <reason>`, then the error JSON
+//! (`{"error": {...}}`) and the request id; the method and URL are the ones the
+//! client recorded for the request it sent ([`Error::request`]). A network error
+//! prints `METHOD "URL": <what failed>`.
+//!
+//! The exit codes are the `EXIT_*` constants of [`cli`](crate::cli). With 2, a
+//! usage error, nothing was sent. A closed output pipe (`| head`) ends the run
+//! quietly with 0. `plan` and `apply` exit 1 on any error (a bad file or flag
+//! included), as terraform does, so that `plan --detailed-exitcode`'s 2 means only
+//! "changes pending"; `apply` exits 0 only when the checkpoints match the file. A
+//! pending change is an [`Outcome`] a verb returns, not a failure.
 
 use std::io;
 

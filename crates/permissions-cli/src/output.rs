@@ -1,8 +1,17 @@
 //! Output formats, written as results arrive.
 //!
+//! `--format auto` is `table` when standard output is a terminal and `jsonl` when
+//! it is piped: readable by people, and line by line by `jq`, `grep` or `while
+//! read`. The official CLI's docs name `auto` without defining it; this is the
+//! common convention. It is resolved while the command line is parsed
+//! ([`OutputFormat::auto`](crate::cli::OutputFormat::auto)).
+//!
 //! Lists are written page by page: [`ItemWriter::page`] prints a page's
 //! permissions right away (and flushes), so a long listing shows its first rows
-//! while later pages are still being fetched, and memory holds one page.
+//! while later pages are still being fetched, and memory holds one page. `jsonl`
+//! writes a permission per line, `table` rows, `json` and `pretty` an array whose
+//! elements are written as they come, `yaml` a sequence, `raw` each page object on
+//! its own line (the only format that keeps `has_more` and the cursors).
 //!
 //! The table has **fixed column widths** rather than widths measured on the data:
 //! a streamed table cannot know the widest id of pages not yet fetched, and
@@ -10,6 +19,7 @@
 //! have known shapes (`cp_` and 24 characters, `proj_` and 24 characters), so the
 //! widths fit every id the API hands out; a longer id is printed whole (never cut,
 //! it must stay copyable) and only pushes the rest of its own row to the right.
+//! Times are RFC 3339 UTC.
 //!
 //! ```
 //! use permissions_cli::output::{Format, ItemWriter};

@@ -4,7 +4,14 @@
 //! A job runs inside [`drive`], which redraws the progress line on standard error
 //! every [`TICK`] while the job runs and stops the job when Ctrl-C (SIGINT)
 //! arrives. Whatever ends it, the job's [`Tally`] says how much was done, so that
-//! the caller can say exactly what was and what was not.
+//! the caller can say exactly what was and what was not: permissions listed and
+//! the `--after` cursor to continue from, projects granted and not confirmed,
+//! permissions revoked and the ids that were not.
+//!
+//! The line shows done / total where known, the requests, the rate, and `waiting
+//! for the rate limit (N s)` while paused; it is erased before rows are printed
+//! and at the end. It is drawn only when standard error is a terminal (and
+//! `--debug` is off); otherwise the pauses are logged as lines instead.
 
 use std::cell::Cell;
 use std::future::Future;

@@ -1,4 +1,14 @@
 //! `create`: grants a checkpoint to projects, in batches.
+//!
+//! The projects are the `--project-id` flags, and standard input (see
+//! [`input`](crate::input)) when no flag is given and standard input is not a
+//! terminal, or when a flag is `-`; repeats are granted once. Ids are sent in
+//! batches of `--batch-size` (default 100, the API's maximum per request) with
+//! `--concurrency` requests in flight (default 4, at most 16), answers kept in
+//! input order. `jsonl`, `table` and `raw` print each batch when it is answered;
+//! `json`, `pretty` and `yaml` print one list object with every grant. Standard
+//! error gets `granted N project(s) ...`; after a failed batch, how many were
+//! granted before it, and the error (exit 1).
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, BufWriter, IsTerminal};

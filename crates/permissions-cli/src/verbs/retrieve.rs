@@ -1,4 +1,7 @@
-//! `retrieve` (deprecated, as in the official SDKs): one page.
+//! `retrieve` (deprecated, as in the official SDKs): one page. `json`, `pretty`,
+//! `yaml` and `raw` print the page object, `table` and `jsonl` its permissions;
+//! standard error gets the official SDKs' deprecation warning
+//! ([`RETRIEVE_DEPRECATION`]).
 
 use std::io::{self, BufWriter};
 
