@@ -1,9 +1,30 @@
 //! Rust client for the OpenAI fine-tuned checkpoint permissions API.
 //!
 //! Organization owners share a fine-tuned model checkpoint with other projects by
-//! creating permissions on it. This crate offers the official SDKs' four methods,
-//! with their semantics, on the same path as in the SDKs
-//! (`client.fine_tuning.checkpoints.permissions`):
+//! creating permissions on it.
+//!
+//! ```no_run
+//! use futures::TryStreamExt;
+//! use permissions_api::{Client, ListParams};
+//!
+//! # async fn example() -> permissions_api::Result<()> {
+//! // OPENAI_ADMIN_KEY (or OPENAI_API_KEY), OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_PROJECT_ID.
+//! let client = Client::from_env()?;
+//! let permissions = client.fine_tuning().checkpoints().permissions();
+//! let checkpoint = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd";
+//!
+//! let granted = permissions.create(checkpoint, ["proj_abGMw1llN8IrBb6SvvY5A1iH"]).await?;
+//! let mut all = permissions.list(checkpoint, ListParams::new().limit(100));
+//! while let Some(permission) = all.try_next().await? {
+//!     println!("{} -> {}", permission.id, permission.project_id);
+//! }
+//! permissions.delete(checkpoint, &granted.data[0].id).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! This crate offers the official SDKs' four methods, with their semantics, on the
+//! same path as in the SDKs (`client.fine_tuning.checkpoints.permissions`):
 //!
 //! | method | HTTP | returns |
 //! | --- | --- | --- |
@@ -25,26 +46,6 @@
 //! `list` yields the permissions themselves; every other call (and each page of
 //! `list_pages`) returns an [`ApiResponse`]: the decoded value (it dereferences to
 //! it) with the status, the headers and the `x-request-id`.
-//!
-//! ```no_run
-//! use futures::TryStreamExt;
-//! use permissions_api::{Client, ListParams};
-//!
-//! # async fn example() -> permissions_api::Result<()> {
-//! // OPENAI_ADMIN_KEY (or OPENAI_API_KEY), OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_PROJECT_ID.
-//! let client = Client::from_env()?;
-//! let permissions = client.fine_tuning().checkpoints().permissions();
-//! let checkpoint = "ft:gpt-4o-mini-2024-07-18:org:weather:B7R9VjQd";
-//!
-//! let granted = permissions.create(checkpoint, ["proj_abGMw1llN8IrBb6SvvY5A1iH"]).await?;
-//! let mut all = permissions.list(checkpoint, ListParams::new().limit(100));
-//! while let Some(permission) = all.try_next().await? {
-//!     println!("{} -> {}", permission.id, permission.project_id);
-//! }
-//! permissions.delete(checkpoint, &granted.data[0].id).await?;
-//! # Ok(())
-//! # }
-//! ```
 //!
 //! # Behaviour
 //!

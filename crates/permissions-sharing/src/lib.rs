@@ -2,24 +2,6 @@
 //! shared with exactly these projects", kept in a file under review, planned
 //! against the API, applied safely, and checked for drift.
 //!
-//! 1. [`SharingFile`] parses and checks the file ([`file`](mod@file) has the format):
-//!    projects by id, by name, or both.
-//! 2. [`read_organization`] reads the organization's projects once (pages of 100),
-//!    and [`resolve`] turns every name into the one project it names and checks
-//!    every id, refusing, with the key path and line of each entry, what the API
-//!    would refuse (an unknown or archived project) and a name that names none or
-//!    several: before anything is written.
-//! 3. [`read_state`] reads what the API holds for the checkpoints the file names,
-//!    in pages of 100 (checkpoints absent from the file are never read or touched).
-//! 4. [`plan`] computes the changes, a pure function of (desired, current): the
-//!    projects to grant and, only with `prune`, the permissions to revoke, each
-//!    with the project's name.
-//! 5. [`apply`] / [`apply_all`] send them: grants in batches of 100, revokes one
-//!    request each, a bounded number in flight, all through the client's pacing
-//!    and patient retries. A revoke answered 404 counts as done. A failed or
-//!    interrupted apply says what was not done; planning again and applying
-//!    finishes the rest, and an apply with nothing to do sends nothing.
-//!
 //! ```no_run
 //! use permissions_sharing::{SharingFile, apply_all, plan, read_organization, read_state, resolve};
 //!
@@ -39,6 +21,24 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! 1. [`SharingFile`] parses and checks the file ([`file`](mod@file) has the format):
+//!    projects by id, by name, or both.
+//! 2. [`read_organization`] reads the organization's projects once (pages of 100),
+//!    and [`resolve`] turns every name into the one project it names and checks
+//!    every id, refusing, with the key path and line of each entry, what the API
+//!    would refuse (an unknown or archived project) and a name that names none or
+//!    several: before anything is written.
+//! 3. [`read_state`] reads what the API holds for the checkpoints the file names,
+//!    in pages of 100 (checkpoints absent from the file are never read or touched).
+//! 4. [`plan`] computes the changes, a pure function of (desired, current): the
+//!    projects to grant and, only with `prune`, the permissions to revoke, each
+//!    with the project's name.
+//! 5. [`apply`] / [`apply_all`] send them: grants in batches of 100, revokes one
+//!    request each, a bounded number in flight, all through the client's pacing
+//!    and patient retries. A revoke answered 404 counts as done. A failed or
+//!    interrupted apply says what was not done; planning again and applying
+//!    finishes the rest, and an apply with nothing to do sends nothing.
 //!
 //! This crate sits on top of `permissions-api` rather than inside it: it needs a
 //! YAML parser, which users of the client alone should not have to build, and it

@@ -4,6 +4,17 @@
 //! generated client (`permissions-api` swaps these in for the spec's component
 //! schemas), the hand-written client layer, the local emulator and the CLI.
 //!
+//! ```
+//! use permissions_types::{CheckpointPermission, PermissionObject};
+//!
+//! let permission: CheckpointPermission = serde_json::from_str(
+//!     r#"{"object": "checkpoint.permission", "id": "cp_zc4Q7MP6XxulcVzj4MZdwsAB",
+//!         "created_at": 1712211699, "project_id": "proj_abGMw1llN8IrBb6SvvY5A1iH"}"#,
+//! )?;
+//! assert_eq!(permission.object, PermissionObject::CheckpointPermission);
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+//!
 //! | Rust type | OpenAPI component schema |
 //! | --- | --- |
 //! | [`CheckpointPermission`] | `FineTuningCheckpointPermission` |
@@ -36,17 +47,6 @@
 //! one that servers (the emulator) and callers match exhaustively. An order the
 //! API adds would be a new variant in a major release, and `cargo xtask semver`
 //! would say so.
-//!
-//! ```
-//! use permissions_types::{CheckpointPermission, PermissionObject};
-//!
-//! let permission: CheckpointPermission = serde_json::from_str(
-//!     r#"{"object": "checkpoint.permission", "id": "cp_zc4Q7MP6XxulcVzj4MZdwsAB",
-//!         "created_at": 1712211699, "project_id": "proj_abGMw1llN8IrBb6SvvY5A1iH"}"#,
-//! )?;
-//! assert_eq!(permission.object, PermissionObject::CheckpointPermission);
-//! # Ok::<(), serde_json::Error>(())
-//! ```
 
 pub mod ids;
 mod open_enum;
