@@ -75,9 +75,12 @@
 //!   needs the [`Scope`] of the operation (401 "Missing scopes: ..." otherwise).
 //! - A checkpoint with a known owner ([`SeedCheckpoint`]) cannot be granted to that
 //!   project: 400 "Cannot modify checkpoint permissions for the owning project".
-//! - hyper's own refusals of a request head (414, 431, 400) carry the envelope too.
+//! - A request target over [`MAX_URI_BYTES`] is 414, more than [`MAX_HEADER_COUNT`]
+//!   header fields or over [`MAX_HEADER_BYTES`] of them 431, with the envelope.
+//!   Beyond hyper's own bounds, hyper's bare answer (no body) stands.
 //! - With a [`RateLimit`] (`--rate-limit 8/60s`), each key's requests to each
-//!   endpoint are counted in fixed windows, as the real admin API does: a 429 with
+//!   endpoint (or, with [`RateLimitScope::Key`], all of a key's requests) are
+//!   counted in fixed windows, as the real admin API does: a 429 with
 //!   the rate-limit envelope (`type: "requests"`, `code: "rate_limit_exceeded"`) and
 //!   no headers, unless [`RateLimit::headers`] is set.
 

@@ -1,9 +1,15 @@
 //! The HTTP face of the emulator: the routes, and the layers in front of them.
 //!
-//! `paths` (the route templates), `envelope` (the error envelope) and `extract`
-//! (requests into values) use no other module of `http`; `auth` uses `envelope`
-//! and `paths`; `front` (the first middleware) uses `auth` and `envelope`, and
-//! hands a page-anomaly fault to `handlers`, which uses `envelope` and `extract`.
+//! - `paths`: the route templates;
+//! - `envelope`: the error envelope of every refusal;
+//! - `extract`: path, query and body into checked values;
+//! - `auth`: the bearer key, the admin prefix, the scopes;
+//! - `front`: the first middleware (head limits, faults, key, throttle), which
+//!   hands a page-anomaly fault on to `handlers`;
+//! - `handlers`: the four operations.
+//!
+//! Which of them uses which is not listed here: `tests/architecture.rs` keeps them
+//! free of cycles.
 
 mod auth;
 mod envelope;
