@@ -1,4 +1,4 @@
 //! Integration tests of the wire types, one binary.
 
 mod decode;
-mod never_panics;
+mod properties;
