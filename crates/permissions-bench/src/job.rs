@@ -1,6 +1,6 @@
 //! The jobs of section 6, against the admin API's throttle time-compressed: the
 //! emulator at 8 requests per budget every 3 s (`--rate-limit 8/3s`, 429 without
-//! headers, as the real API at about 8 a minute), with one budget per route or one
+//! headers, as the real API: `permissions-api`'s `pacing` module docs), with one budget per route or one
 //! for the whole key (`--rate-limit-scope`). Each job is the requests it needs, in
 //! order, so that the least time the throttle allows it is computed, not assumed.
 

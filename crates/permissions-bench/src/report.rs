@@ -172,6 +172,14 @@ fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "**missed**" }
 }
 
+/// A goal's status in this run: met, missed, not measured, or retired.
+fn status(goal: &Goal, r: &Results, s: &Settings) -> &'static str {
+    match (goal.retired, goal.check(r, s).1) {
+        (Some(_), _) => "retired",
+        (None, met) => met.map_or("not measured", verdict),
+    }
+}
+
 fn num(value: Option<f64>, digits: usize) -> String {
     value.map_or_else(|| "n/a".into(), |v| format!("{v:.digits$}"))
 }
@@ -189,12 +197,7 @@ fn row(cells: &[String]) -> String {
 /// `words: met` for goal `id` in this run, as the sections' goal lines say it.
 fn goal_cell(r: &Results, s: &Settings, id: &str) -> Option<String> {
     let goal = goals::find(id)?;
-    let met = goal.check(r, s).1;
-    Some(format!(
-        "{}: {}",
-        goal.section,
-        met.map_or("not measured", verdict)
-    ))
+    Some(format!("{}: {}", goal.section, status(goal, r, s)))
 }
 
 /// The command that made the run.
@@ -216,13 +219,15 @@ fn quick_note(quick: bool) -> &'static str {
 fn summary(r: &Results, s: &Settings) -> String {
     let rows = GOALS.iter().filter_map(|goal| {
         let label = goal.summary_label(s)?;
-        let (value, met) = goal.check(r, s);
-        let status = met.map_or("not measured", verdict);
+        let status = match goal.retired {
+            Some(reason) => format!("retired: {reason}"),
+            None => status(goal, r, s).into(),
+        };
         Some(row(&[
             label,
-            num(value, 2),
+            num(goal.measure.value(r, s), 2),
             goal.threshold(),
-            status.into(),
+            status,
         ]))
     });
     rows.collect()
@@ -480,7 +485,10 @@ fn throttled(r: &Results, s: &Settings) -> String {
 fn faults(r: &Results, s: &Settings) -> String {
     let (clean, _) = FAULTS[0];
     let clean_wall = r.med(clean, "wall_ms");
-    let goal = goals::find("faults");
+    let goals: Vec<&Goal> = ["faults", "faults-floor"]
+        .into_iter()
+        .filter_map(goals::find)
+        .collect();
     let mut rows = String::new();
     for (key, label) in FAULTS {
         let Some(samples) = r.samples.get(key) else {
@@ -498,21 +506,26 @@ fn faults(r: &Results, s: &Settings) -> String {
             num(wall, 0),
         ];
         cells.extend(counts(r, key));
-        match goal {
-            Some(goal) if key != clean => {
-                let delays = r
-                    .med(key, "injected")
-                    .map(|n| n * job::FAULT_RETRY_AFTER_MS as f64);
-                let floor = clean_wall.zip(delays).map(|(w, d)| w + d);
-                let ok = goal.check(r, s).1 == Some(true) && whole == samples.len();
-                cells.extend([
-                    num(ratio(wall, clean_wall), 2),
-                    num(floor, 0),
-                    num(ratio(wall, floor), 2),
-                    format!("all done, {}: {}", goal.threshold(), verdict(ok)),
-                ]);
-            }
-            _ => cells.extend(std::iter::repeat_n(String::new(), 4)),
+        if key == clean {
+            cells.extend(std::iter::repeat_n(String::new(), 4));
+        } else {
+            let floor = goals::faults_floor(r);
+            let verdicts: Vec<String> = goals
+                .iter()
+                .map(|goal| {
+                    let state = match status(goal, r, s) {
+                        "met" if whole < samples.len() => verdict(false),
+                        state => state,
+                    };
+                    format!("{}: {state}", goal.section)
+                })
+                .collect();
+            cells.extend([
+                num(ratio(wall, clean_wall), 2),
+                num(floor, 0),
+                num(ratio(wall, floor), 2),
+                verdicts.join("; "),
+            ]);
         }
         rows += &row(&cells);
     }

@@ -1,6 +1,6 @@
 //! Item 6: the jobs of `permissions_bench::job` against the admin API's throttle,
 //! time-compressed: the emulator at 8 requests per budget every 3 s
-//! (`--rate-limit 8/3s`, 429 without headers, as the real API at about 8 a minute),
+//! (`--rate-limit 8/3s`, 429 without headers, as the real API: `permissions-api`'s `pacing` module docs),
 //! with one budget per route or one per key. Every contender runs against a fresh
 //! emulator in each scope, whose counters (`--counters-out`) give the requests sent
 //! and the 429s; every run of `ckpt-perms` has a fresh cache directory, which its
