@@ -101,7 +101,7 @@ impl Client {
 /// assert_eq!(client.base_url(), "http://127.0.0.1:8089/v1");
 /// # Ok::<(), permissions_api::Error>(())
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ClientBuilder {
     api_key: Option<ApiKey>,
     base_url: Option<String>,
@@ -118,6 +118,25 @@ pub struct ClientBuilder {
     bad_variable: Option<(&'static str, String)>,
     user_agent: Option<String>,
     http_client: Option<reqwest::Client>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A header's value or the base URL may hold a secret: neither is shown whole.
+        let headers: Vec<&str> = self.headers.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("ClientBuilder")
+            .field("api_key", &self.api_key)
+            .field("base_url", &self.base_url.as_deref().map(shown))
+            .field("organization", &self.organization)
+            .field("project", &self.project)
+            .field("headers", &headers)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("pacing", &self.pacing)
+            .field("pacing_state", &self.pacing_state)
+            .field("user_agent", &self.user_agent)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientBuilder {
@@ -200,7 +219,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Adds a header to every request (to the base URL only).
+    /// Adds a header to every request (to the base URL only). Its value is treated
+    /// as a secret: never shown in `Debug` output.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -248,7 +268,7 @@ impl ClientBuilder {
     /// clone of the client (default: learned from the server's 429s). Overrides
     /// `OPENAI_ADMIN_MAX_RPM`.
     pub fn max_rpm(mut self, max_rpm: u32) -> Self {
-        self.pacing.max_rpm = (max_rpm > 0).then_some(max_rpm);
+        self.pacing.max_rpm = Pacing::max_rpm(max_rpm).max_rpm;
         self.overrides(env::MAX_RPM);
         self
     }
@@ -256,7 +276,7 @@ impl ClientBuilder {
     /// With [`max_rpm`](Self::max_rpm), how many requests may go at once (default
     /// 1: evenly spaced). Overrides `OPENAI_ADMIN_BURST`.
     pub fn burst(mut self, burst: u32) -> Self {
-        self.pacing.burst = Some(burst.max(1));
+        self.pacing = self.pacing.burst(burst);
         self.overrides(env::BURST);
         self
     }
@@ -328,10 +348,11 @@ impl ClientBuilder {
                 Some(self.user_agent.unwrap_or_else(|| USER_AGENT.to_owned())),
             ),
         ];
-        let extra = self.headers.into_iter().map(|(n, v)| (n, Some(v)));
-        for (name, value) in named
+        // What a caller adds may be a secret, as the key is.
+        let extra = self.headers.into_iter().map(|(n, v)| (n, Some(v), true));
+        for (name, value, sensitive) in named
             .into_iter()
-            .map(|(n, v)| (n.to_owned(), v))
+            .map(|(n, v)| (n.to_owned(), v, false))
             .chain(extra)
         {
             let Some(value) = value else { continue };
@@ -340,10 +361,12 @@ impl ClientBuilder {
                     name: name.clone(),
                     what: "the name",
                 })?;
-            let value = HeaderValue::try_from(value).map_err(|_| ConfigError::InvalidHeader {
-                name: name.clone(),
-                what: "the value",
-            })?;
+            let mut value =
+                HeaderValue::try_from(value).map_err(|_| ConfigError::InvalidHeader {
+                    name: name.clone(),
+                    what: "the value",
+                })?;
+            value.set_sensitive(sensitive);
             headers.insert(header, value);
         }
 
@@ -376,7 +399,7 @@ impl ClientBuilder {
 fn parse_base_url(text: &str) -> Result<String> {
     let invalid = |why: &str| {
         Error::from(ConfigError::InvalidBaseUrl {
-            url: text.to_owned(),
+            url: shown(text),
             reason: why.to_owned(),
         })
     };
@@ -394,6 +417,27 @@ fn parse_base_url(text: &str) -> Result<String> {
         return Err(invalid("credentials go in the API key, not in the URL"));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// A base URL as an error shows it: a password or a query, which may hold a
+/// secret, is masked.
+fn shown(text: &str) -> String {
+    const MASK: &str = "***";
+    let Ok(mut url) = reqwest::Url::parse(text.trim()) else {
+        // Unparsed: whatever comes before an `@` may be credentials.
+        return match text.rsplit_once('@') {
+            Some((_, rest)) => format!("{MASK}@{rest}"),
+            None => text.to_owned(),
+        };
+    };
+    if url.password().is_some() {
+        // Cannot fail: a URL with a password has a host.
+        let _ = url.set_password(Some(MASK));
+    }
+    if url.query().is_some() {
+        url.set_query(Some(MASK));
+    }
+    url.to_string()
 }
 
 #[cfg(test)]
@@ -498,6 +542,30 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_base_url_is_shown_without_its_secrets() {
+        for url in [
+            "https://user:sk-secret@x/v1",
+            "https://x/v1?key=sk-secret",
+            "ftp://user:sk-secret@x/v1",
+            "not a url user:sk-secret@x",
+        ] {
+            let err = Client::builder()
+                .api_key("sk-admin-x")
+                .base_url(url)
+                .build()
+                .unwrap_err();
+            let message = err.to_string();
+            assert!(matches!(
+                err,
+                Error::Config(ConfigError::InvalidBaseUrl { .. })
+            ));
+            assert!(!message.contains("sk-secret"), "{message}");
+            assert!(!format!("{err:?}").contains("sk-secret"), "{err:?}");
+            assert!(message.contains("***"), "{message}");
+        }
+    }
+
+    #[test]
     fn invalid_headers_are_refused_without_echoing_the_key() {
         let err = Client::builder()
             .api_key("sk-admin-secret\nvalue")
@@ -518,6 +586,21 @@ mod tests {
         let builder = Client::builder().api_key(key);
         assert!(!format!("{builder:?}").contains("very-secret"));
         let client = builder.build().unwrap();
+        assert!(!format!("{client:?}").contains("very-secret"), "{client:?}");
+        // A header the caller adds, and a base URL with credentials, too.
+        let builder = Client::builder()
+            .api_key(key)
+            .header("x-proxy-token", "very-secret-token")
+            .base_url("https://user:very-secret@x/v1");
+        assert!(
+            !format!("{builder:?}").contains("very-secret"),
+            "{builder:?}"
+        );
+        assert!(
+            format!("{builder:?}").contains("x-proxy-token"),
+            "{builder:?}"
+        );
+        let client = builder.base_url("https://x/v1").build().unwrap();
         assert!(!format!("{client:?}").contains("very-secret"), "{client:?}");
     }
 }
