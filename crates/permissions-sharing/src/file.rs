@@ -251,7 +251,10 @@ impl SharingFile {
                 "the file is empty (expected `version: 1` and `checkpoints:`)",
             ));
         }
-        let options = LoaderOptions::default().error_on_duplicate_keys(true);
+        // Without it every scalar counts as plain: a quoted `'~'` would read as null.
+        let options = LoaderOptions::default()
+            .error_on_duplicate_keys(true)
+            .prevent_coercion(true);
         let root = marked_yaml::parse_yaml_with_options(0, text, options).map_err(load_error)?;
         let root = root.as_mapping().ok_or_else(|| {
             FileError::at(
@@ -853,6 +856,23 @@ mod tests {
         assert!(SharingFile::new([(CKPT, vec![id("proj_a"), id("proj_a")])]).is_err());
         assert!(SharingFile::new([("nope", vec![])]).is_err());
         assert!(SharingFile::new([(CKPT, vec![]), (CKPT, vec![])]).is_err());
+    }
+
+    #[test]
+    fn a_quoted_null_is_a_name_and_a_plain_one_is_not() {
+        // Found by `written_files_read_back_the_same`: a project named `~`.
+        for name in ["~", "null", "NULL"] {
+            let text = format!("version: 1\ncheckpoints:\n  {CKPT}:\n    - name: '{name}'\n");
+            let file = SharingFile::parse(&text).unwrap();
+            let entries = &file.checkpoints.values().next().unwrap();
+            assert_eq!(entries[0].project, ProjectRef::Name(name.into()), "{text}");
+            let plain = format!("version: 1\ncheckpoints:\n  {CKPT}:\n    - name: {name}\n");
+            let err = SharingFile::parse(&plain).unwrap_err();
+            assert!(err.to_string().contains("`name` is empty"), "{err}");
+        }
+        // A quoted version is still read (the loader no longer coerces it).
+        let text = format!("version: '1'\ncheckpoints:\n  {CKPT}: []\n");
+        assert!(SharingFile::parse(&text).is_ok(), "{text}");
     }
 
     #[test]
