@@ -114,8 +114,9 @@ pub struct ClientBuilder {
     pacing: Pacing,
     /// Where the pacing state shared with other processes is kept, if anywhere.
     pacing_state: Option<std::path::PathBuf>,
-    /// A variable whose value could not be read (name, value), reported by `build`.
-    bad_variable: Option<(&'static str, String)>,
+    /// The variables whose values could not be read (name, value), reported by
+    /// `build` unless the builder set the same thing.
+    bad_variables: Vec<(&'static str, String)>,
     user_agent: Option<String>,
     http_client: Option<reqwest::Client>,
 }
@@ -173,7 +174,7 @@ impl ClientBuilder {
             match value.trim().parse::<u32>().ok().filter(|n| *n > 0) {
                 Some(number) => Some(number),
                 None => {
-                    builder.bad_variable.get_or_insert((variable, value));
+                    builder.bad_variables.push((variable, value));
                     None
                 }
             }
@@ -186,13 +187,7 @@ impl ClientBuilder {
 
     /// Forgets a bad value of `variable`: the builder now sets what it set.
     fn overrides(&mut self, variable: &str) {
-        if self
-            .bad_variable
-            .as_ref()
-            .is_some_and(|(v, _)| *v == variable)
-        {
-            self.bad_variable = None;
-        }
+        self.bad_variables.retain(|(v, _)| *v != variable);
     }
 
     /// The admin API key (`sk-admin-...`).
@@ -319,7 +314,7 @@ impl ClientBuilder {
     /// Fails when there is no key, when the base URL is not an absolute `http` or
     /// `https` URL, or when a header name or value is invalid.
     pub fn build(self) -> Result<Client> {
-        if let Some((variable, value)) = self.bad_variable {
+        if let Some((variable, value)) = self.bad_variables.into_iter().next() {
             // Both variables this builder reads hold numbers of requests.
             return Err(ConfigError::InvalidVariable {
                 variable,
@@ -513,6 +508,19 @@ mod tests {
             let fixed = ClientBuilder::from_lookup(lookup(pairs)).max_rpm(8).build();
             assert!(fixed.is_ok());
         }
+        // Replacing one bad variable does not hide the other.
+        let err = ClientBuilder::from_lookup(lookup(&[
+            ("OPENAI_ADMIN_KEY", "sk-admin-1"),
+            ("OPENAI_ADMIN_MAX_RPM", "eight"),
+            ("OPENAI_ADMIN_BURST", "two"),
+        ]))
+        .max_rpm(8)
+        .build()
+        .unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(ConfigError::InvalidVariable { variable, .. }) if *variable == "OPENAI_ADMIN_BURST"),
+            "{err}"
+        );
     }
 
     #[test]
