@@ -8,6 +8,8 @@
 //! comes from the environment (`OPENAI_ADMIN_MAX_RPM`, `OPENAI_ADMIN_BURST`), as
 //! in any program that uses `ClientBuilder::from_env`. Prints one JSON line:
 //! `{"client", "completed", "listed", "granted", "revoked", "wall_ms", "error"}`.
+//! With `RUST_LOG` set (`permissions_api=debug`), the client's logs go to
+//! standard error, to see what the pacer decided.
 
 use std::time::Instant;
 
@@ -70,6 +72,14 @@ async fn job(args: &Args, done: &mut Done) -> permissions_api::Result<()> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .with_target(false)
+            .init();
+    }
     let started = Instant::now();
     let mut done = Done::default();
     let outcome = job(&args, &mut done).await;
