@@ -42,11 +42,13 @@
 //! - **Capacity.** A 429 after `s` requests of the window were served means the
 //!   budget available in this window was `s`: `burst` becomes `s` at once, so a
 //!   budget that other endpoints, processes or clients spend is followed down
-//!   within one window. A window whose whole budget was used without a 429, with
-//!   requests left waiting, lets `burst` grow by half (after [`Capacity::hold`]
-//!   such windows: 1, doubled by each 429 met when trying more, up to
-//!   [`HOLD_MAX`]), so that a budget the others stop spending is regained within a
-//!   few windows, at the cost of one 429 per try.
+//!   within one window; successes of that window answered after the 429 (sent
+//!   before it, here or by other processes) raise it. A window whose whole
+//!   budget was used without a 429, with requests left waiting, lets `burst`
+//!   grow by half (after [`Capacity::hold`] such windows: 1, doubled by each 429
+//!   met when trying more, up to [`HOLD_MAX`]; at once while the window's length
+//!   is uncertain), so that a budget the others stop spending is regained within
+//!   a few windows, at the cost of one 429 per try.
 //! - **Length.** Every such 429 is a lower bound of the window's length (the time
 //!   since it opened); a probe served after a window that met a 429 an upper bound
 //!   (unless it contradicts the lower one: the window then opened earlier than
@@ -54,9 +56,11 @@
 //!   least 0.5 s later), so that the bound is found in a few probes; with one,
 //!   windows are paced at the upper bound (a window opened before it is known to
 //!   have closed may be the old one with room left, and what it serves would be
-//!   misread), and a round's first probe tests halfway between the bounds, until
-//!   they are within 1/16: its 429 costs one request and raises the lower bound.
-//!   A 429 past the upper bound drops it. Before any length is known a window
+//!   misread), and each probe tests halfway between the bounds until they are
+//!   within 1/16: its 429 costs one request and no time (the window refills by
+//!   the upper bound anyway) and raises the lower bound; the 429 of a larger
+//!   burst's try starts such a round. A 429 past the upper bound drops it.
+//!   Before any length is known a window
 //!   never rolls, so at the first 429 it is taken to have opened after the last
 //!   pause in sending ([`run_start`]), not at a request long ago.
 //! - **Sharing.** A 429 on an endpoint whose own window had not used the known
@@ -88,6 +92,9 @@ const LONGEST_PAUSE: Duration = Duration::from_secs(60);
 pub(crate) const HOLD_MAX: u32 = 2;
 /// Successes remembered per bucket, for the evidence of a shared budget.
 const RECENT: usize = 256;
+/// The fewest successes after a pause in sending that [`run_start`] takes for
+/// the start of a window.
+const RUN_MIN: usize = 2;
 /// How far back successes count as evidence of a shared budget, when no pause in
 /// sending bounds the window: twice the longest window the admin API was seen to
 /// keep (60 s).
@@ -281,7 +288,7 @@ pub(crate) struct Bucket {
     /// 429s in the current round (0: not throttled).
     strikes: u32,
     /// Whether the pause now running ends with a probe halfway between the
-    /// bounds (if it meets a 429, the next waits for the upper bound).
+    /// bounds.
     bisecting: bool,
     /// Recent successes (time, endpoint), for the evidence of a shared budget.
     recent: VecDeque<(Time, &'static str)>,
@@ -387,7 +394,9 @@ impl Bucket {
             limit.burst += (limit.burst / 2).max(2);
         } else {
             self.capacity.clean += 1;
-            if self.capacity.clean < self.capacity.hold {
+            // While the window's length is uncertain, every full window tries
+            // more: the 429 that ends the try lets a probe narrow the bounds.
+            if self.capacity.clean < self.capacity.hold && self.bounds.halfway().is_none() {
                 return;
             }
             self.capacity.clean = 0;
@@ -398,6 +407,22 @@ impl Bucket {
             period_ms = millis(limit.period),
             "pacing: trying a looser learned limit after a clean window"
         );
+    }
+
+    /// A window's budget is measured at its first 429, but requests sent before
+    /// it (here, or by other processes) may be answered after it: each success
+    /// of that window answered later raises the measured budget.
+    fn count_late_successes(&mut self) {
+        let Some(window) = self.window.filter(|w| w.throttled_at.is_some()) else {
+            return;
+        };
+        if !self.learns() || self.capacity.confirmed.is_none_or(|c| window.served <= c) {
+            return;
+        }
+        self.capacity.confirmed = Some(window.served);
+        if let Some(limit) = self.limit.as_mut() {
+            limit.burst = limit.burst.max(window.served);
+        }
     }
 
     /// Before a period is known the window never rolls, so at a first 429 it may
@@ -757,6 +782,7 @@ impl Core {
         if let Some(window) = bucket.window.as_mut().filter(|w| w.holds(ticket)) {
             window.served += 1;
             window.unsynced_served += 1;
+            bucket.count_late_successes();
         }
         bucket.recent.push_back((ticket.sent_at, ticket.endpoint));
         if bucket.recent.len() > RECENT {
@@ -884,6 +910,12 @@ impl Core {
             } else {
                 1
             };
+            tracing::debug!(
+                bucket = id.name(),
+                served = available,
+                sent = window.sent,
+                "pacing: a window served this many before its first 429"
+            );
             bucket.capacity.confirmed = Some(available);
             bucket.capacity.measured_at = Some(now);
             bucket.capacity.clean = 0;
@@ -901,9 +933,10 @@ impl Core {
             bucket.strikes += 1;
         }
         if first_of_round {
-            // A round's first 429 tests halfway; a probe's 429 waits for the upper
-            // bound.
-            bucket.bisecting = !was_probe && bucket.bounds.halfway().is_some();
+            // Each probe tests halfway between the bounds until they are close: a
+            // 429 costs one request and no time (the window is known to refill by
+            // the upper bound anyway).
+            bucket.bisecting = bucket.bounds.halfway().is_some();
         }
         let until = bucket.pause_after(window.opened, elapsed, random);
         let until = match bucket.phase {
@@ -935,7 +968,16 @@ impl Core {
         let Some(bucket) = self.buckets.get(&id) else {
             return false;
         };
-        let Some(window) = bucket.window.filter(|w| w.holds(ticket)) else {
+        // A probe's 429 speaks of the window whose 429 paused the bucket: the one
+        // before the probe's.
+        let probe =
+            matches!(bucket.phase, Phase::Gated { ticket: t, role: Role::Probe } if t == ticket.id);
+        let window = if probe {
+            bucket.previous
+        } else {
+            bucket.window.filter(|w| w.holds(ticket))
+        };
+        let Some(window) = window else {
             return false;
         };
         let at = ticket.sent_at;
@@ -1190,6 +1232,7 @@ impl Core {
                         ours.sent = sent + ours.unsynced_sent;
                         ours.served = served + ours.unsynced_served;
                         ours.throttled_at = ours.throttled_at.max(throttled_at);
+                        bucket.count_late_successes();
                     } else if opened > ours.opened {
                         bucket.previous = bucket.window.take();
                         bucket.window = Some(theirs);
@@ -1251,22 +1294,26 @@ impl Core {
 
 /// Where the window met by a 429 at `at` most likely opened, if later than
 /// `opened`: at the first success (of `served`, send times in ascending order)
-/// after the last pause in sending longer than all that was sent since,
-/// unless an equally long stretch before that pause served more (then the
-/// budget could not be as small as the later run suggests).
+/// of a run of at least [`RUN_MIN`] after the last pause in sending more than
+/// twice as long as all that was sent since, unless an equally long stretch
+/// before that pause served more (then the budget could not be as small as the
+/// later run suggests).
 ///
 /// Why the later choice: a window taken too short is corrected by the next
 /// probe's 429, which raises the lower bound; one taken too long would never be.
+/// Why a run and a clear pause: requests sent one after another are spaced by
+/// their round trips, which vary; one slow answer before the last success is no
+/// pause, and taking it for one would learn a budget of one request.
 fn run_start(served: &[Time], opened: Time, at: Time) -> Option<Time> {
     let times: Vec<Time> = served
         .iter()
         .copied()
         .filter(|t| *t >= opened && *t <= at)
         .collect();
-    for k in (1..times.len()).rev() {
+    for k in (1..=times.len().saturating_sub(RUN_MIN)).rev() {
         let (start, before) = (times[k], times[k - 1]);
         let span = at - start;
-        if start - before <= span {
+        if start - before <= span * 2 {
             continue;
         }
         let since = times.len() - k;
@@ -1385,6 +1432,9 @@ mod tests {
     struct Sim {
         core: Core,
         now: Time,
+        /// When set, the state of a generator that spreads each request's round
+        /// trip over `[RTT / 2, 3 RTT / 2)`, as a real network does.
+        jitter: Option<u64>,
     }
 
     impl Sim {
@@ -1392,7 +1442,21 @@ mod tests {
             Self {
                 core: Core::new(configured, BudgetScope::Route),
                 now: START,
+                jitter: None,
             }
+        }
+
+        /// The round trip of the next request.
+        fn rtt(&mut self) -> Duration {
+            let Some(state) = self.jitter.as_mut() else {
+                return RTT;
+            };
+            // A linear congruential generator (Knuth's MMIX constants).
+            *state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let unit = (*state >> 11) as f64 / (1u64 << 53) as f64;
+            RTT.mul_f64(0.5 + unit)
         }
 
         /// Runs the `jobs` (endpoint, requests, concurrency) at once against
@@ -1415,8 +1479,9 @@ mod tests {
                             Decision::Send(ticket) => {
                                 run.sent += 1;
                                 in_flight[j] += 1;
-                                let answer = server.answer(endpoint, self.now + RTT / 2);
-                                flight.push(Reverse((self.now + RTT, ticket.id)));
+                                let rtt = self.rtt();
+                                let answer = server.answer(endpoint, self.now + rtt / 2);
+                                flight.push(Reverse((self.now + rtt, ticket.id)));
                                 tickets.insert(ticket.id, (j, ticket, answer));
                             }
                             Decision::Wait { until, .. } => {
@@ -1518,6 +1583,110 @@ mod tests {
             limit.period >= ms(2_900) && limit.period < ms(3_400),
             "{limit:?}"
         );
+    }
+
+    /// Pages read one after another, each round trip a little longer or shorter
+    /// than the one before: the budget is the window's, not the few requests
+    /// after a slower answer.
+    #[test]
+    fn requests_one_after_another_learn_the_whole_budget() {
+        for seed in 1..=20 {
+            let mut sim = Sim::new(None);
+            sim.jitter = Some(seed);
+            let mut server = Server::new(8, Duration::from_secs(3), false);
+            let run = sim.run(&mut server, &[(GET, 80, 1)]);
+            let capacity = sim.core.buckets[&BucketId::Endpoint(GET)].capacity;
+            assert_eq!(capacity.confirmed, Some(8), "seed {seed}: {capacity:?}");
+            let minimum = minimum(80, 8, Duration::from_secs(3));
+            assert!(
+                run.wall < minimum.mul_f64(1.2),
+                "seed {seed}: {:?} against {minimum:?}: {run:?}",
+                run.wall
+            );
+        }
+    }
+
+    /// The throttled job's shape against one budget per route: pages one after
+    /// another, then grants, then revokes. A probe that meets a 429 while the
+    /// other endpoints were served is no evidence of a shared budget: the
+    /// window it speaks of is its own full one.
+    #[test]
+    fn routes_used_one_after_another_keep_their_own_budgets() {
+        let length = Duration::from_secs(3);
+        for seed in 1..=10 {
+            let mut sim = Sim::new(None);
+            sim.jitter = Some(seed);
+            let mut server = Server::new(8, length, false);
+            let start = sim.now;
+            let mut minimum_total = Duration::ZERO;
+            for (endpoint, requests) in [(GET, 31), (POST, 20), (DELETE, 30)] {
+                sim.run(&mut server, &[(endpoint, requests, 1)]);
+                minimum_total += minimum(requests, 8, length);
+            }
+            assert_eq!(sim.core.scope, BudgetScope::Route, "seed {seed}");
+            let wall = sim.now - start;
+            assert!(
+                wall < minimum_total.mul_f64(1.2),
+                "seed {seed}: {wall:?} against {minimum_total:?}"
+            );
+        }
+    }
+
+    /// A probe's 429 speaks of its own endpoint's full window, not of the
+    /// others' successes: no evidence of a shared budget.
+    #[test]
+    fn a_probe_429_after_a_full_window_is_no_evidence_of_sharing() {
+        let mut core = Core::new(None, BudgetScope::Route);
+        let served = Answer::Served { exhausted: None };
+        let throttled = Answer::Throttled { retry_after: None };
+        let send = |core: &mut Core, endpoint, at: Time, answer| {
+            let Decision::Send(ticket) = core.acquire(endpoint, at) else {
+                panic!("{endpoint} waits at {at:?}");
+            };
+            core.report(&ticket, answer, at + RTT, 0.5)
+        };
+        for i in 0..8 {
+            send(&mut core, POST, START + ms(10 * i), served);
+        }
+        for i in 0..8 {
+            send(&mut core, DELETE, START + ms(100 + 10 * i), served);
+        }
+        let pause = send(&mut core, DELETE, START + ms(200), throttled);
+        assert!(pause > Duration::ZERO);
+        // The probe, when the pause ends: the window has not refilled yet.
+        send(&mut core, DELETE, START + ms(200) + RTT + pause, throttled);
+        assert_eq!(core.scope, BudgetScope::Route);
+    }
+
+    /// Requests of one window answered after its first 429 (in flight then, or
+    /// another process's, merged from the store) count in its budget.
+    #[test]
+    fn successes_answered_after_the_first_429_count_in_the_budget() {
+        let mut core = Core::new(None, BudgetScope::Route);
+        let now = START;
+        let tickets: Vec<Ticket> = (0..12)
+            .map(|_| match core.acquire(POST, now) {
+                Decision::Send(ticket) => ticket,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let served = Answer::Served { exhausted: None };
+        let throttled = Answer::Throttled { retry_after: None };
+        let at = now + RTT;
+        for ticket in &tickets[..4] {
+            core.report(ticket, served, at, 0.5);
+        }
+        core.report(&tickets[8], throttled, at, 0.5);
+        let bucket = &core.buckets[&BucketId::Endpoint(POST)];
+        assert_eq!(bucket.capacity.confirmed, Some(4));
+        for ticket in &tickets[4..8] {
+            core.report(ticket, served, at + ms(1), 0.5);
+        }
+        for ticket in &tickets[9..] {
+            core.report(ticket, throttled, at + ms(1), 0.5);
+        }
+        let bucket = &core.buckets[&BucketId::Endpoint(POST)];
+        assert_eq!(bucket.capacity.confirmed, Some(8));
     }
 
     /// Sixteen requests at once against an unknown limit: the first window
