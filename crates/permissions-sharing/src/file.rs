@@ -352,6 +352,11 @@ impl SharingFile {
 
     /// The file as YAML, checkpoints sorted and each checkpoint's projects sorted
     /// by id (else by name): the same sharing always gives the same text.
+    ///
+    /// A name with a character that YAML 1.1 takes for a line break (U+0085,
+    /// U+2028, U+2029) cannot be written faithfully by the YAML emitter (it
+    /// breaks the line there, which a YAML 1.2 reader keeps as spaces): such a
+    /// file is written as JSON, which YAML reads too.
     pub fn to_yaml(&self) -> String {
         #[derive(Serialize)]
         #[serde(untagged)]
@@ -383,12 +388,22 @@ impl SharingFile {
                 (checkpoint.as_str(), out)
             })
             .collect();
-        serde_norway::to_string(&File {
+        let file = File {
             version: VERSION,
             checkpoints,
-        })
+        };
+        let breaks = self.checkpoints.values().flatten().any(|entry| {
+            entry
+                .project
+                .name()
+                .is_some_and(|name| name.contains(['\u{85}', '\u{2028}', '\u{2029}']))
+        });
         // Strings, numbers and lists of them always serialize.
-        .unwrap_or_default()
+        if breaks {
+            serde_json::to_string_pretty(&file).unwrap_or_default() + "\n"
+        } else {
+            serde_norway::to_string(&file).unwrap_or_default()
+        }
     }
 }
 
@@ -884,6 +899,16 @@ mod tests {
             serde_json::json!(["version", "checkpoints"])
         );
         assert_eq!(schema["additionalProperties"], false);
+    }
+
+    #[test]
+    fn names_with_unicode_line_separators_read_back_the_same() {
+        for name in ["\u{2028}a", "a\u{2029}b", "x\u{85}y"] {
+            let projects = vec![ProjectRef::Name(name.to_owned())];
+            let file = SharingFile::new([(CKPT, projects)]).unwrap();
+            let text = file.to_yaml();
+            assert_eq!(SharingFile::parse(&text).unwrap(), file, "{text}");
+        }
     }
 
     proptest::proptest! {
