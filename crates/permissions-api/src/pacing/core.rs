@@ -60,9 +60,9 @@
 //!   within 1/16: its 429 costs one request and no time (the window refills by
 //!   the upper bound anyway) and raises the lower bound; the 429 of a larger
 //!   burst's try starts such a round. A 429 past the upper bound drops it.
-//!   Before any length is known a window
-//!   never rolls, so at the first 429 it is taken to have opened after the last
-//!   pause in sending ([`run_start`]), not at a request long ago.
+//!   Before any length is known a window never rolls, so at the first 429 it is
+//!   taken to have opened after the last pause in sending ([`run_start`]), not
+//!   at a request long ago.
 //! - **Sharing.** A 429 on an endpoint whose own window had not used the known
 //!   budget while other endpoints (of this process, or of others through the
 //!   store) were served in that window for the rest of it, or, with no budget
@@ -460,10 +460,10 @@ impl Bucket {
 
     /// The pause after a 429 without a delay, met `elapsed` after its window
     /// opened; `random` in `[0, 1)` spreads processes that probe together. With
-    /// both bounds known, the first probe of a round tests the length halfway
+    /// both bounds known, the probe of a bisecting round tests the length halfway
     /// between them (a 429 costs one request and raises the lower bound; a
-    /// success lowers the upper one); a later one goes when the window is known to
-    /// have refilled.
+    /// success lowers the upper one); otherwise it goes when the window is known
+    /// to have refilled.
     fn pause_after(&self, opened: Time, elapsed: Duration, random: f64) -> Time {
         if let Some(upper) = self.bounds.upper {
             let test = self.bounds.halfway().filter(|_| self.bisecting);
@@ -475,6 +475,14 @@ impl Bucket {
             .min(elapsed + LONGEST_PAUSE);
         let jitter = 1.0 - 0.1 * random.clamp(0.0, 1.0);
         opened + grown.mul_f64(jitter).max(elapsed + FIRST_PAUSE / 2)
+    }
+
+    /// The role `ticket` holds the gate with, if it does.
+    fn gate_role(&self, ticket: &Ticket) -> Option<Role> {
+        match self.phase {
+            Phase::Gated { ticket: t, role } if t == ticket.id => Some(role),
+            _ => None,
+        }
     }
 
     /// Ends the gate of `ticket`, if it holds it: an opener's lets the others go;
@@ -789,8 +797,7 @@ impl Core {
             bucket.recent.pop_front();
         }
         match ticket.role {
-            Some(Role::Probe) if matches!(bucket.phase, Phase::Gated { ticket: t, .. } if t == ticket.id) =>
-            {
+            Some(Role::Probe) if bucket.gate_role(ticket).is_some() => {
                 // The window refilled: the full one opened `measured` before.
                 if let Some(full) = bucket.previous.filter(|w| w.throttled_at.is_some()) {
                     bucket
@@ -873,9 +880,8 @@ impl Core {
             return self.throttled(BucketId::Key, ticket, now, random);
         }
         let bucket = self.bucket_mut(id);
-        let was_probe =
-            matches!(bucket.phase, Phase::Gated { ticket: t, role: Role::Probe } if t == ticket.id);
-        let was_opener = matches!(bucket.phase, Phase::Gated { ticket: t, role: Role::Opener } if t == ticket.id);
+        let was_probe = bucket.gate_role(ticket) == Some(Role::Probe);
+        let was_opener = bucket.gate_role(ticket) == Some(Role::Opener);
         if was_opener || was_probe {
             // It opened a window too early: the server's is still the previous one.
             if let Some(previous) = bucket.previous.take() {
@@ -970,8 +976,7 @@ impl Core {
         };
         // A probe's 429 speaks of the window whose 429 paused the bucket: the one
         // before the probe's.
-        let probe =
-            matches!(bucket.phase, Phase::Gated { ticket: t, role: Role::Probe } if t == ticket.id);
+        let probe = bucket.gate_role(ticket) == Some(Role::Probe);
         let window = if probe {
             bucket.previous
         } else {
@@ -1925,9 +1930,10 @@ mod tests {
                             _ => Answer::Lost,
                         };
                         let upper = core.buckets.get(&ticket.bucket).and_then(|b| b.bounds.upper);
-                        let held_gate = core.buckets.get(&ticket.bucket).is_some_and(|b| {
-                            matches!(b.phase, Phase::Gated { ticket: t, .. } if t == ticket.id)
-                        });
+                        let held_gate = core
+                            .buckets
+                            .get(&ticket.bucket)
+                            .is_some_and(|b| b.gate_role(&ticket).is_some());
                         let pause = core.report(&ticket, answer, now, 0.5);
                         // The window the 429 speaks of: the ticket's, or, for a
                         // request that opened a new one, the one before.
