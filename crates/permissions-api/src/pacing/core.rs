@@ -46,23 +46,25 @@
 //!   before it, here or by other processes) raise it. A window whose whole
 //!   budget was used without a 429, with requests left waiting, lets `burst`
 //!   grow by half (after [`Capacity::hold`] such windows: 1, doubled by each 429
-//!   met when trying more, up to [`HOLD_MAX`]; at once while the window's length
-//!   is uncertain), so that a budget the others stop spending is regained within
-//!   a few windows, at the cost of one 429 per try.
+//!   met when trying more, up to [`HOLD_MAX`]), so that a budget the others stop
+//!   spending is regained within a few windows, at the cost of one 429 per try.
 //! - **Length.** Every such 429 is a lower bound of the window's length (the time
-//!   since it opened); a probe served after a window that met a 429 an upper bound
-//!   (unless it contradicts the lower one: the window then opened earlier than
-//!   recorded). Without an upper bound, pauses end at `opened + 1.5 × elapsed` (at
-//!   least 0.5 s later), so that the bound is found in a few probes; with one,
-//!   windows are paced at the upper bound (a window opened before it is known to
-//!   have closed may be the old one with room left, and what it serves would be
-//!   misread), and each probe tests halfway between the bounds until they are
-//!   within 1/16: its 429 costs one request and no time (the window refills by
-//!   the upper bound anyway) and raises the lower bound; the 429 of a larger
-//!   burst's try starts such a round. A 429 past the upper bound drops it.
-//!   Before any length is known a window never rolls, so at the first 429 it is
-//!   taken to have opened after the last pause in sending ([`run_start`]), not
-//!   at a request long ago.
+//!   since it opened); a request served after a spent window (one that met a
+//!   429, or served the whole confirmed budget) an upper bound, unless it
+//!   contradicts the lower one (the window then opened earlier than recorded).
+//!   Without an upper bound, pauses end at `opened + 1.5 × elapsed` (at least
+//!   0.5 s later), so that the bound is found in a few probes. With one, windows
+//!   are paced at the upper bound, but while the bounds are more than 1/16
+//!   apart, the probe after a 429 and the opener after a spent window go halfway
+//!   between them: a 429 costs one request and no time (the window refills by
+//!   the upper bound anyway) and raises the lower bound; a success lowers the
+//!   upper one. (A window whose budget others stopped spending has room left and
+//!   serves such an opener early; the upper bound it sets is dropped by the
+//!   first 429 met past it.) A window that opened that early is a new one: a
+//!   window that another process (or the state file) holds as opened within the
+//!   upper bound before it is not merged with it. Before any length is known a
+//!   window never rolls, so at the first 429 it is taken to have opened after
+//!   the last pause in sending ([`run_start`]), not at a request long ago.
 //! - **Sharing.** A 429 on an endpoint whose own window had not used the known
 //!   budget while other endpoints (of this process, or of others through the
 //!   store) were served in that window for the rest of it, or, with no budget
@@ -281,7 +283,7 @@ pub(crate) struct Bucket {
     pub(crate) capacity: Capacity,
     pub(crate) window: Option<Window>,
     /// The window before `window`: an opener's 429 belongs to it.
-    previous: Option<Window>,
+    pub(crate) previous: Option<Window>,
     pub(crate) phase: Phase,
     /// When the phase last changed: the newer of two processes' pauses wins.
     pub(crate) phase_at: Time,
@@ -358,10 +360,24 @@ impl Bucket {
         )
     }
 
-    /// When the current window is known to close, if a period is known.
+    /// When the current window closes, as far as the limit tells; or, when it
+    /// has served the whole confirmed budget and the window's length is
+    /// uncertain, when the next window is tried: halfway between the bounds.
     fn window_end(&self) -> Option<Time> {
-        let period = self.limit?.period;
-        Some(self.window?.opened + stretched(period))
+        let limit = self.limit?;
+        let window = self.window?;
+        let length = self
+            .bounds
+            .halfway()
+            .filter(|_| self.spent(&window) && limit.origin == Origin::Learned)
+            .unwrap_or(limit.period);
+        Some(window.opened + stretched(length))
+    }
+
+    /// Whether `window` served the whole budget last confirmed by a 429: a
+    /// request served after it went in a new window.
+    fn spent(&self, window: &Window) -> bool {
+        self.capacity.confirmed.is_some_and(|c| window.served >= c)
     }
 
     /// Opens a new window at `now`, after judging the one that closed.
@@ -394,9 +410,7 @@ impl Bucket {
             limit.burst += (limit.burst / 2).max(2);
         } else {
             self.capacity.clean += 1;
-            // While the window's length is uncertain, every full window tries
-            // more: the 429 that ends the try lets a probe narrow the bounds.
-            if self.capacity.clean < self.capacity.hold && self.bounds.halfway().is_none() {
+            if self.capacity.clean < self.capacity.hold {
                 return;
             }
             self.capacity.clean = 0;
@@ -829,7 +843,28 @@ impl Core {
                 }
             }
             Some(Role::Scout) => bucket.release_gate(ticket.id, now),
-            Some(Role::Opener) => bucket.release_gate(ticket.id, now),
+            Some(Role::Opener) => {
+                // Served after a spent window opened `measured` before: a new
+                // window had opened by then.
+                if let Some(spent) = bucket.previous.filter(|w| bucket.spent(w)) {
+                    bucket
+                        .bounds
+                        .observe_upper(ticket.sent_at.saturating_sub(spent.opened));
+                    if let (Some(limit), Some(upper)) = (bucket.limit.as_mut(), bucket.bounds.upper)
+                        && limit.origin == Origin::Learned
+                        && upper < limit.period
+                    {
+                        limit.period = upper;
+                        tracing::debug!(
+                            bucket = id.name(),
+                            period_ms = millis(upper),
+                            longer_than_ms = millis(bucket.bounds.lower),
+                            "pacing: the window refills sooner than known"
+                        );
+                    }
+                }
+                bucket.release_gate(ticket.id, now);
+            }
             _ => {}
         }
         if let Some(reset) = exhausted {
@@ -1207,6 +1242,8 @@ impl Core {
                 throttled_at,
                 ..Window::opened_at(opened)
             };
+            let budget = bucket.capacity.confirmed;
+            let lower = bucket.bounds.lower.max(other.lower);
             match bucket.window.as_mut() {
                 // Theirs, unless it is known to have closed.
                 None if period.is_none_or(|p| now < opened + p) => bucket.window = Some(theirs),
@@ -1224,14 +1261,18 @@ impl Core {
                 Some(ours) => {
                     let (earlier, later) = (ours.opened.min(opened), ours.opened.max(opened));
                     // A window that met a 429 is followed by another only once it
-                    // refilled: a later one is the next.
-                    let earlier_throttled = if ours.opened <= opened {
-                        ours.throttled_at.is_some()
+                    // refilled: a later one is the next. So is one that served the
+                    // whole budget, when the later one opened after the least the
+                    // window lasts (an opener that tested a shorter length; not a
+                    // process that started in the same window before it knew).
+                    let (first, first_served) = if ours.opened <= opened {
+                        (ours.throttled_at, ours.served)
                     } else {
-                        throttled_at.is_some()
+                        (throttled_at, served)
                     };
-                    let same = !(earlier_throttled && later > earlier)
-                        && period.is_none_or(|p| later < earlier + p);
+                    let next = (first.is_some() && later > earlier)
+                        || (budget.is_some_and(|b| first_served >= b) && later > earlier + lower);
+                    let same = !next && period.is_none_or(|p| later < earlier + p);
                     if same {
                         ours.opened = earlier;
                         ours.sent = sent + ours.unsynced_sent;
@@ -1635,6 +1676,25 @@ mod tests {
                 "seed {seed}: {wall:?} against {minimum_total:?}"
             );
         }
+    }
+
+    /// After the window's length was first found (up to 1.5x too long), the
+    /// windows that follow a spent one are tested halfway between the bounds:
+    /// within five windows, the job is paced within 7 % of the real length.
+    #[test]
+    fn spent_windows_narrow_the_window_length_within_a_few_windows() {
+        let length = Duration::from_secs(3);
+        let mut sim = Sim::new(None);
+        sim.jitter = Some(7);
+        let mut server = Server::new(8, length, false);
+        sim.run(&mut server, &[(DELETE, 40, 4)]);
+        let bucket = &sim.core.buckets[&BucketId::Endpoint(DELETE)];
+        let limit = bucket.limit.expect("learned");
+        assert!(
+            limit.period >= length && limit.period < length.mul_f64(1.07),
+            "{limit:?} {:?}",
+            bucket.bounds
+        );
     }
 
     /// A probe's 429 speaks of its own endpoint's full window, not of the

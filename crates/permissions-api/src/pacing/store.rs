@@ -392,6 +392,8 @@ mod tests {
         core: Core,
         store: Store,
         endpoint: &'static str,
+        /// The server's window, in [`Process::job`]: 8 requests per this long.
+        length: Duration,
     }
 
     impl Process {
@@ -404,6 +406,7 @@ mod tests {
                 core: Core::new(None, BudgetScope::Route),
                 store: Store::new(dir, URL, KEY),
                 endpoint,
+                length: Duration::from_secs(3),
             }
         }
 
@@ -421,8 +424,8 @@ mod tests {
         }
 
         /// Sends `requests` one after another to a server that serves 8 requests
-        /// of the key per 3 s window (`window`: when it opened, how many it
-        /// served); returns the time after and the 429s met.
+        /// of the key per window of [`Process::length`] (`window`: when it
+        /// opened, how many it served); returns the time after and the 429s met.
         fn job(&mut self, requests: u32, window: &mut (Time, u32), mut now: Time) -> (Time, u32) {
             let (mut left, mut throttled) = (requests, 0);
             while left > 0 {
@@ -431,7 +434,7 @@ mod tests {
                         now = until.expect("one request at a time waits for a time");
                     }
                     Decision::Send(ticket) => {
-                        if now >= window.0 + Duration::from_secs(3) {
+                        if now >= window.0 + self.length {
                             *window = (now, 0);
                         }
                         let answer = if window.1 < 8 {
@@ -572,6 +575,39 @@ mod tests {
         // 80 requests, 8 per 3 s: at least 27 s; within 1.2x of it.
         let minimum = Duration::from_secs(27);
         assert!(end - start < minimum.mul_f64(1.2), "{:?}", end - start);
+    }
+
+    /// A process alone with its file reads back its own windows. While the
+    /// window's length is uncertain, an opener goes halfway between the bounds
+    /// and, served, opens a new window there: the window the file still holds
+    /// (the spent one before) is not the same, though it opened within the
+    /// longest length measured. (Taken for one, it made a budget of 16 of 8 + 8
+    /// and a lower bound past the real length.)
+    #[test]
+    fn a_process_alone_with_its_file_keeps_windows_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = wall();
+        let mut window = (start, 0);
+        let mut list = Process::of(dir.path(), "list");
+        // A length that discovery overshoots (probes at 2.2 s and 3.1 s): the
+        // next opener, halfway, is served.
+        list.length = Duration::from_millis(2_300);
+        let (end, throttled) = list.job(48, &mut window, start);
+        let bucket = &list.core.buckets[&BucketId::Endpoint("list")];
+        assert_eq!(bucket.capacity.confirmed, Some(8), "{bucket:?}");
+        let windows = [bucket.previous, bucket.window];
+        assert!(
+            windows.iter().flatten().all(|w| w.served <= 8),
+            "{bucket:?}"
+        );
+        assert!(bucket.bounds.lower < list.length, "{bucket:?}");
+        // 48 requests, 8 per window: at least 5 windows; discovery costs one.
+        let minimum = list.length * 5;
+        assert!(
+            end - start < minimum.mul_f64(1.3),
+            "{:?} with {throttled} 429s",
+            end - start
+        );
     }
 
     #[test]
