@@ -464,12 +464,13 @@ impl Bucket {
         window.sent = window.sent.saturating_sub(dropped).max(window.served);
     }
 
-    /// Records a request sent at `now` in the current window.
-    fn sent(&mut self, now: Time) -> Time {
+    /// Records a request sent at `now` in the current window: when the window
+    /// opened, and the request's place in it.
+    fn sent(&mut self, now: Time) -> (Time, u32) {
         let window = self.window.get_or_insert_with(|| Window::opened_at(now));
         window.sent += 1;
         window.unsynced_sent += 1;
-        window.opened
+        (window.opened, window.sent)
     }
 
     /// The pause after a 429 without a delay, met `elapsed` after its window
@@ -526,6 +527,9 @@ pub(crate) struct Ticket {
     pub(crate) sent_at: Time,
     /// The window it was sent in (as the bucket saw it then).
     pub(crate) window: Time,
+    /// Its place among the requests sent in that window (1: the first), by
+    /// everyone the bucket knew of then.
+    pub(crate) place: u32,
     pub(crate) role: Option<Role>,
 }
 
@@ -734,7 +738,7 @@ impl Core {
         if let Some(role) = role {
             bucket.phase = Phase::Gated { ticket, role };
         }
-        let window = bucket.sent(now);
+        let (window, place) = bucket.sent(now);
         self.next_ticket += 1;
         Decision::Send(Ticket {
             id: ticket,
@@ -742,6 +746,7 @@ impl Core {
             bucket: id,
             sent_at: now,
             window,
+            place,
             role,
         })
     }
@@ -1009,10 +1014,13 @@ impl Core {
         let Some(bucket) = self.buckets.get(&id) else {
             return false;
         };
-        // A probe's 429 speaks of the window whose 429 paused the bucket: the one
-        // before the probe's.
-        let probe = bucket.gate_role(ticket) == Some(Role::Probe);
-        let window = if probe {
+        // A probe's or an opener's 429 speaks of the window before the one it
+        // opened: the one whose 429 paused the bucket, or that it took for spent.
+        // (With none before, the first request of an endpoint met a 429: its own
+        // budget would have been whole.)
+        let opened_one = matches!(bucket.gate_role(ticket), Some(Role::Probe | Role::Opener))
+            && bucket.previous.is_some();
+        let window = if opened_one {
             bucket.previous
         } else {
             bucket.window.filter(|w| w.holds(ticket))
@@ -1066,12 +1074,15 @@ impl Core {
                 )
                 .max()
         });
+        // What its own window used before it: the requests sent before it (some
+        // may be answered after the 429), or all of the window it speaks of.
+        let used = if opened_one {
+            window.sent.max(window.served)
+        } else {
+            ticket.place.saturating_sub(1).max(window.served)
+        };
         match known {
-            Some(known) => {
-                window.served < known
-                    && others > 0
-                    && window.served as usize + others >= known as usize
-            }
+            Some(known) => used < known && others > 0 && used as usize + others >= known as usize,
             None => others > own,
         }
     }
@@ -1653,9 +1664,9 @@ mod tests {
     }
 
     /// The throttled job's shape against one budget per route: pages one after
-    /// another, then grants, then revokes. A probe that meets a 429 while the
-    /// other endpoints were served is no evidence of a shared budget: the
-    /// window it speaks of is its own full one.
+    /// another, then grants (4 at a time), then revokes. A probe or an opener
+    /// that meets a 429 while the other endpoints were served is no evidence of
+    /// a shared budget: the window it speaks of is its own full one.
     #[test]
     fn routes_used_one_after_another_keep_their_own_budgets() {
         let length = Duration::from_secs(3);
@@ -1665,8 +1676,9 @@ mod tests {
             let mut server = Server::new(8, length, false);
             let start = sim.now;
             let mut minimum_total = Duration::ZERO;
-            for (endpoint, requests) in [(GET, 31), (POST, 20), (DELETE, 30)] {
-                sim.run(&mut server, &[(endpoint, requests, 1)]);
+            for (endpoint, requests, concurrency) in [(GET, 31, 1), (POST, 20, 4), (DELETE, 30, 1)]
+            {
+                sim.run(&mut server, &[(endpoint, requests, concurrency)]);
                 minimum_total += minimum(requests, 8, length);
             }
             assert_eq!(sim.core.scope, BudgetScope::Route, "seed {seed}");
@@ -1721,6 +1733,25 @@ mod tests {
         // The probe, when the pause ends: the window has not refilled yet.
         send(&mut core, DELETE, START + ms(200) + RTT + pause, throttled);
         assert_eq!(core.scope, BudgetScope::Route);
+    }
+
+    /// Likewise an opener's: one endpoint learns the limit (its window's length
+    /// still uncertain), the next starts from it, and its second window's opener,
+    /// testing halfway between the bounds, meets the 429 of its own full first
+    /// window, while the first endpoint's successes lie within the longest
+    /// length measured.
+    #[test]
+    fn an_opener_429_after_a_full_window_is_no_evidence_of_sharing() {
+        let length = Duration::from_secs(3);
+        let mut sim = Sim::new(None);
+        let mut server = Server::new(8, length, false);
+        sim.run(&mut server, &[(GET, 16, 1)]);
+        let bounds = sim.core.buckets[&BucketId::Endpoint(GET)].bounds;
+        let halfway = bounds.halfway().expect("the length is still uncertain");
+        assert!(stretched(halfway) < length, "{bounds:?}");
+        let run = sim.run(&mut server, &[(POST, 16, 4)]);
+        assert!(run.throttled > 0, "the opener went halfway: {run:?}");
+        assert_eq!(sim.core.scope, BudgetScope::Route);
     }
 
     /// Requests of one window answered after its first 429 (in flight then, or
