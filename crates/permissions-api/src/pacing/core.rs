@@ -1318,6 +1318,18 @@ impl Core {
                 Phase::Gated { .. } => {}
             }
         }
+        // Another process was served in a window opened after this bucket paused:
+        // the window refilled, and the pause (which waited for that) is over.
+        if let Phase::Paused { probe: true, .. } = bucket.phase
+            && bucket
+                .window
+                .is_some_and(|w| w.opened >= bucket.phase_at && w.served > w.unsynced_served)
+        {
+            bucket.phase = Phase::Open;
+            bucket.phase_at = now;
+            bucket.strikes = 0;
+            bucket.bisecting = false;
+        }
         bucket.bounds.merge(Bounds {
             lower: other.lower,
             upper: other.upper,
@@ -1335,6 +1347,18 @@ impl Core {
                     origin: Origin::Learned,
                 });
             }
+        }
+        // A limit another process learned, where this one has none yet (its own
+        // measurement of the budget, if newer, still counts).
+        if bucket.learns()
+            && bucket.limit.is_none()
+            && let Some((burst, period)) = other.learned
+        {
+            bucket.limit = Some(Limit {
+                burst: bucket.capacity.confirmed.unwrap_or(burst),
+                period,
+                origin: Origin::Learned,
+            });
         }
     }
 

@@ -374,7 +374,7 @@ mod tests {
     use std::time::SystemTime;
 
     use super::*;
-    use crate::pacing::core::{Answer, Decision, Ticket};
+    use crate::pacing::core::{Answer, Decision, Limit, Ticket};
 
     const DELETE: &str = "deleteFineTuningCheckpointPermission";
     const URL: &str = "http://127.0.0.1:9/v1";
@@ -608,6 +608,65 @@ mod tests {
             "{:?} with {throttled} 429s",
             end - start
         );
+    }
+
+    /// A process paused after a 429 learns from the file that another one's probe
+    /// was served, in a window opened after its pause began: its pause is over,
+    /// and it goes with the limit the other learned.
+    #[test]
+    fn a_pause_ends_when_another_process_is_served_in_a_new_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = wall();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut first = Process::new(dir.path());
+        for i in 0..8 {
+            first.send(at(i * 20), SERVED);
+        }
+        first.send(at(200), THROTTLED);
+        // The second starts in the spent window and meets its own 429.
+        let mut second = Process::new(dir.path());
+        let Decision::Wait {
+            until: Some(paused),
+            ..
+        } = second.acquire(at(250))
+        else {
+            panic!("the second went in a spent window");
+        };
+        // The first probes when its pause ends, and keeps going until served.
+        let mut now = paused;
+        let probe = loop {
+            match first.acquire(now) {
+                Decision::Send(probe) if now >= at(3_000) => break probe,
+                Decision::Send(probe) => first.report(&probe, THROTTLED, now),
+                Decision::Wait {
+                    until: Some(until), ..
+                } => now = until,
+                other => panic!("{other:?}"),
+            }
+        };
+        let probed = now;
+        // The second, meanwhile, waits for the probe (a short pause) ...
+        let Decision::Wait {
+            until: Some(until), ..
+        } = second.acquire(probed + Duration::from_millis(5))
+        else {
+            panic!("the second went during the probe");
+        };
+        assert!(until > probed + Duration::from_millis(100), "{until:?}");
+        // ... which is served: the second goes at once, paced by the limit.
+        first.report(&probe, SERVED, probed + Duration::from_millis(10));
+        let learned = first.core.buckets[&BucketId::Endpoint(DELETE)].limit;
+        let now = probed + Duration::from_millis(20);
+        assert!(
+            matches!(second.acquire(now), Decision::Send(_)),
+            "{:?}",
+            second.core.buckets
+        );
+        // (The file keeps milliseconds.)
+        let limit = |l: Option<Limit>| l.map(|l| (l.burst, l.period.as_millis()));
+        let adopted = second.core.buckets[&BucketId::Endpoint(DELETE)].limit;
+        assert_eq!(limit(adopted), limit(learned));
+        assert!(learned.is_some());
     }
 
     #[test]
