@@ -16,6 +16,14 @@ use super::store::Store;
 use super::{Pacing, PacingStatus};
 use crate::retry::random_unit;
 
+/// The shortest and the longest a process sharing a state file sleeps before it
+/// reads the file again while it waits (a tenth of the wait in between): long
+/// enough that the file is not read in a busy loop, short enough that a wait
+/// another process ended costs little of the window.
+const STORE_POLL_MIN: Duration = Duration::from_millis(50);
+/// See [`STORE_POLL_MIN`].
+const STORE_POLL_MAX: Duration = Duration::from_secs(1);
+
 /// The pacer's time: the wall clock (so that processes sharing a state file agree
 /// on it), advanced by Tokio's clock (so that a paused test clock pauses it too).
 #[derive(Debug)]
@@ -87,6 +95,7 @@ impl Pacer {
     /// Waits until a request to `endpoint` may go. Every wait is logged.
     pub(crate) async fn acquire(&self, endpoint: &'static str) -> Permit<'_> {
         let mut slot_wait = Duration::ZERO;
+        let mut logged: Option<Time> = None;
         loop {
             let notified = self.wakeup.notified();
             let mut notified = pin!(notified);
@@ -117,21 +126,31 @@ impl Pacer {
             match until {
                 Some(until) => {
                     let left = until.saturating_sub(self.clock.now());
-                    match reason {
-                        WaitReason::Pause => tracing::debug!(
-                            endpoint,
-                            wait_ms = millis(left),
-                            "rate limited: waiting for the pause to end"
-                        ),
-                        _ => tracing::debug!(
-                            endpoint,
-                            wait_ms = millis(left),
-                            "pacing: waiting for the next window"
-                        ),
+                    if logged != Some(until) {
+                        logged = Some(until);
+                        match reason {
+                            WaitReason::Pause => tracing::debug!(
+                                endpoint,
+                                wait_ms = millis(left),
+                                "rate limited: waiting for the pause to end"
+                            ),
+                            _ => tracing::debug!(
+                                endpoint,
+                                wait_ms = millis(left),
+                                "pacing: waiting for the next window"
+                            ),
+                        }
                     }
                     // A state change (an answer, a released permit) may let it go
-                    // sooner: ask again then too.
-                    let sleep = pin!(tokio::time::sleep_until(self.clock.instant(until)));
+                    // sooner: ask again then too. So may another process's (a
+                    // probe served, a window opened sooner): with a state file,
+                    // ask again every tenth of the wait.
+                    let wake = match self.store {
+                        Some(_) => left.div_f64(10.0).clamp(STORE_POLL_MIN, STORE_POLL_MAX),
+                        None => left,
+                    };
+                    let wake = self.clock.instant(until.min(self.clock.now() + wake));
+                    let sleep = pin!(tokio::time::sleep_until(wake));
                     futures::future::select(sleep, notified).await;
                 }
                 None => {
@@ -274,6 +293,41 @@ mod tests {
             Some(Role::Probe),
             "the role was not handed on"
         );
+    }
+
+    /// A process that shares a state file reads it again while it waits: when
+    /// another process's probe is served, the wait ends soon after, not when the
+    /// short pause it was told (half a second) ends.
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_ends_soon_after_another_process_is_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = || {
+            Some(Store::new(
+                dir.path(),
+                "http://127.0.0.1:9/v1",
+                "sk-admin-x",
+            ))
+        };
+        let first = Pacer::new(Pacing::learned(), store());
+        let second = Arc::new(Pacer::new(Pacing::learned(), store()));
+        let pause = first
+            .acquire(EP)
+            .await
+            .report(Outcome::Throttled { retry_after: None }, None);
+        tokio::time::sleep(pause).await;
+        let probe = first.acquire(EP).await;
+        assert_eq!(role(&probe), Some(Role::Probe));
+        let started = Instant::now();
+        let waiter = {
+            let second = second.clone();
+            tokio::spawn(async move { second.acquire(EP).await.ticket.is_some() })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(!waiter.is_finished(), "the second went during the probe");
+        probe.report(Outcome::Answered, None);
+        assert!(waiter.await.unwrap());
+        let waited = started.elapsed();
+        assert!(waited < Duration::from_millis(150), "{waited:?}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -10,7 +10,9 @@
 //! window last held and the learned limit; and which requests share a budget.
 //!
 //! Every acquire and every answer merges the file into the pacer and writes the
-//! pacer back, under an exclusive lock held for the merge only. Nothing here may
+//! pacer back, under an exclusive lock held for the merge only; so does every
+//! tenth of a wait (see [`gate`](super::gate)), so that a process learns that
+//! another's probe was served, or that a window opened sooner. Nothing here may
 //! stop a request: a file that is corrupt, foreign (another format, base URL or
 //! key), stale (untouched for an hour) or locked for long by another process is
 //! skipped, with one warning per process.
