@@ -492,6 +492,20 @@ impl Bucket {
         opened + grown.mul_f64(jitter).max(elapsed + FIRST_PAUSE / 2)
     }
 
+    /// Whether a 429 met by `ticket` speaks of the window before the current
+    /// one: the ticket went alone and opened the current one (a probe, or an
+    /// opener), while the one before may still have been open (within twice
+    /// the longest length known; a window left long ago, after an idle spell,
+    /// is not the one that refused it).
+    fn speaks_of_previous(&self, ticket: &Ticket) -> bool {
+        matches!(self.gate_role(ticket), Some(Role::Probe | Role::Opener))
+            && self.previous.is_some_and(|previous| {
+                self.bounds
+                    .upper
+                    .is_none_or(|upper| ticket.sent_at < previous.opened + stretched(upper) * 2)
+            })
+    }
+
     /// The role `ticket` holds the gate with, if it does.
     fn gate_role(&self, ticket: &Ticket) -> Option<Role> {
         match self.phase {
@@ -921,8 +935,8 @@ impl Core {
         }
         let bucket = self.bucket_mut(id);
         let was_probe = bucket.gate_role(ticket) == Some(Role::Probe);
-        let was_opener = bucket.gate_role(ticket) == Some(Role::Opener);
-        if was_opener || was_probe {
+        let of_previous = bucket.speaks_of_previous(ticket);
+        if of_previous {
             // It opened a window too early: the server's is still the previous one.
             if let Some(previous) = bucket.previous.take() {
                 bucket.window = Some(previous);
@@ -934,7 +948,7 @@ impl Core {
         // The window the 429 speaks of: the ticket's, or (a probe's or an
         // opener's) the one before.
         let window = match bucket.window {
-            Some(w) if was_opener || was_probe || w.holds(ticket) => w,
+            Some(w) if of_previous || w.holds(ticket) => w,
             _ => Window::opened_at(ticket.window),
         };
         let elapsed = ticket.sent_at.saturating_sub(window.opened);
@@ -1014,12 +1028,11 @@ impl Core {
         let Some(bucket) = self.buckets.get(&id) else {
             return false;
         };
-        // A probe's or an opener's 429 speaks of the window before the one it
+        // A probe's or an opener's 429 may speak of the window before the one it
         // opened: the one whose 429 paused the bucket, or that it took for spent.
-        // (With none before, the first request of an endpoint met a 429: its own
-        // budget would have been whole.)
-        let opened_one = matches!(bucket.gate_role(ticket), Some(Role::Probe | Role::Opener))
-            && bucket.previous.is_some();
+        // (With none before, or one left long ago, its own budget would have
+        // been whole.)
+        let opened_one = bucket.speaks_of_previous(ticket);
         let window = if opened_one {
             bucket.previous
         } else {
@@ -1078,8 +1091,12 @@ impl Core {
         // may be answered after the 429), or all of the window it speaks of.
         let used = if opened_one {
             window.sent.max(window.served)
-        } else {
+        } else if window.opened == ticket.window {
             ticket.place.saturating_sub(1).max(window.served)
+        } else {
+            // The window was replaced since (merged): the place was counted in
+            // another.
+            window.served
         };
         match known {
             Some(known) => used < known && others > 0 && used as usize + others >= known as usize,
@@ -1776,6 +1793,24 @@ mod tests {
         let run = sim.run(&mut server, &[(POST, 16, 4)]);
         assert!(run.throttled > 0, "the opener went halfway: {run:?}");
         assert_eq!(sim.core.scope, BudgetScope::Route);
+    }
+
+    /// An endpoint that sat idle: its opener's 429 speaks of a window somebody
+    /// else opened, not of its own, left long ago. Here another endpoint spent
+    /// the key's budget meanwhile: the sharing is found, and the window's length
+    /// is not taken from the idle spell (it was 30 s: a lower bound of 30 s).
+    #[test]
+    fn an_opener_429_after_an_idle_spell_speaks_of_a_new_window() {
+        let length = Duration::from_secs(3);
+        let mut sim = Sim::new(None);
+        let mut server = Server::new(8, length, true);
+        sim.run(&mut server, &[(DELETE, 24, 4)]);
+        sim.now += Duration::from_secs(30);
+        sim.run(&mut server, &[(GET, 8, 1)]);
+        sim.run(&mut server, &[(DELETE, 8, 4)]);
+        assert_eq!(sim.core.scope, BudgetScope::Key);
+        let bounds = sim.core.buckets[&BucketId::Key].bounds;
+        assert!(bounds.lower < length, "{bounds:?}");
     }
 
     /// Requests of one window answered after its first 429 (in flight then, or
