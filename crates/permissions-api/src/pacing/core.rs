@@ -60,11 +60,9 @@
 //!   the upper bound anyway) and raises the lower bound; a success lowers the
 //!   upper one. (A window whose budget others stopped spending has room left and
 //!   serves such an opener early; the upper bound it sets is dropped by the
-//!   first 429 met past it.) A window that opened that early is a new one: a
-//!   window that another process (or the state file) holds as opened within the
-//!   upper bound before it is not merged with it. Before any length is known a
-//!   window never rolls, so at the first 429 it is taken to have opened after
-//!   the last pause in sending ([`run_start`]), not at a request long ago.
+//!   first 429 met past it.) Before any length is known a window never rolls,
+//!   so at the first 429 it is taken to have opened after the last pause in
+//!   sending ([`run_start`]), not at a request long ago.
 //! - **Sharing.** A 429 on an endpoint whose own window had not used the known
 //!   budget while other endpoints (of this process, or of others through the
 //!   store) were served in that window for the rest of it, or, with no budget
@@ -73,6 +71,14 @@
 //!   configured limit then applies to them together).
 //! - **Alike endpoints.** A new endpoint starts from the newest limit another
 //!   learned, here or in another process; its own answers correct it.
+//! - **Other processes** ([`Core::merge`]). A window another process recorded
+//!   is the same server window as this one's, their sends added up, unless the
+//!   earlier of the two is known to have been left: it met a 429, this process
+//!   rolled past it, or it served the whole learned budget and the later one
+//!   opened more than the lower bound after it and served a request. A pause
+//!   ends when the file shows a request served in a window opened after the
+//!   pause began (never one the server asked for), and a limit another process
+//!   learned is taken when this one has none.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -215,8 +221,9 @@ pub(crate) enum Role {
 pub(crate) enum Phase {
     /// Requests go within the limit.
     Open,
-    /// After a 429: nobody goes before `until`; then, when `probe`, one request
-    /// goes alone (a pause the server asked for ends without one).
+    /// After a 429: nobody goes before `until` (unless another process is
+    /// served in a newer window: [`Core::merge`]); then, when `probe`, one
+    /// request goes alone (a pause the server asked for ends without one).
     Paused { until: Time, probe: bool },
     /// Request `ticket` goes alone; the others wait for its answer.
     Gated { ticket: u64, role: Role },
@@ -292,6 +299,9 @@ pub(crate) struct Bucket {
     /// Whether the pause now running ends with a probe halfway between the
     /// bounds.
     bisecting: bool,
+    /// Until when the server asked this bucket to wait (`Retry-After`): no
+    /// other process's success ends that pause sooner.
+    told_until: Time,
     /// Recent successes (time, endpoint), for the evidence of a shared budget.
     recent: VecDeque<(Time, &'static str)>,
 }
@@ -316,6 +326,7 @@ impl Bucket {
             phase_at: Time::ZERO,
             strikes: 0,
             bisecting: false,
+            told_until: Time::ZERO,
             recent: VecDeque::new(),
         }
     }
@@ -397,7 +408,8 @@ impl Bucket {
     /// After a clean window whose whole budget was used: the burst grows by half.
     /// (The period stays the upper bound: a window opened before it is known to
     /// have closed could be the old one with room left, and what is served in it
-    /// would be misread. Probes narrow the bounds instead: [`Bucket::pause_after`].)
+    /// would be misread. Probes and openers narrow the bounds instead:
+    /// [`Bucket::pause_after`], [`Bucket::window_end`].)
     fn relax(&mut self) {
         let Some(limit) = self.limit.as_mut() else {
             return;
@@ -906,6 +918,7 @@ impl Core {
         let until = now + wait;
         let bucket = self.bucket_mut(id);
         bucket.release_gate(ticket.id, now);
+        bucket.told_until = bucket.told_until.max(until);
         let phase = match bucket.phase {
             Phase::Paused {
                 until: already,
@@ -1249,7 +1262,9 @@ impl Core {
     }
 
     /// Merges what other processes recorded for bucket `id` into it: their sends
-    /// in the same window, their pauses, bounds and newer measurements.
+    /// in the same window, their pauses (and the end of its own, when they were
+    /// served since), bounds, newer measurements, and a learned limit where it
+    /// has none. The rules are in the module's docs, under *Other processes*.
     pub(crate) fn merge(&mut self, id: BucketId, other: Shared, now: Time) {
         // How long a window lasts, if this budget does not know yet: as long as
         // the longest another one measured (the admin endpoints' are alike).
@@ -1270,8 +1285,9 @@ impl Core {
                 throttled_at,
                 ..Window::opened_at(opened)
             };
-            let budget = bucket.capacity.confirmed;
+            let budget = bucket.capacity.confirmed.filter(|_| bucket.learns());
             let lower = bucket.bounds.lower.max(other.lower);
+            let rolled_from = bucket.previous.map(|w| w.opened);
             match bucket.window.as_mut() {
                 // Theirs, unless it is known to have closed.
                 None if period.is_none_or(|p| now < opened + p) => bucket.window = Some(theirs),
@@ -1289,17 +1305,25 @@ impl Core {
                 Some(ours) => {
                     let (earlier, later) = (ours.opened.min(opened), ours.opened.max(opened));
                     // A window that met a 429 is followed by another only once it
-                    // refilled: a later one is the next. So is one that served the
-                    // whole budget, when the later one opened after the least the
-                    // window lasts (an opener that tested a shorter length; not a
-                    // process that started in the same window before it knew).
-                    let (first, first_served) = if ours.opened <= opened {
-                        (ours.throttled_at, ours.served)
+                    // refilled: a later one is the next. So is one this process
+                    // rolled past itself (its opener went before the longest
+                    // length known). So is one that served the whole learned
+                    // budget, when the later one opened after the least the
+                    // window lasts and served a request (another process's
+                    // opener, answered; not a process that started in the same
+                    // window before it knew, nor an opener still unanswered).
+                    let (first, first_served, later_served) = if ours.opened <= opened {
+                        (ours.throttled_at, ours.served, served)
                     } else {
-                        (throttled_at, served)
+                        (throttled_at, served, ours.served)
                     };
+                    let rolled_past =
+                        ours.opened > opened && rolled_from.is_some_and(|from| from >= opened);
                     let next = (first.is_some() && later > earlier)
-                        || (budget.is_some_and(|b| first_served >= b) && later > earlier + lower);
+                        || rolled_past
+                        || (budget.is_some_and(|b| first_served >= b)
+                            && later > earlier + lower
+                            && later_served > 0);
                     let same = !next && period.is_none_or(|p| later < earlier + p);
                     if same {
                         ours.opened = earlier;
@@ -1336,8 +1360,10 @@ impl Core {
             }
         }
         // Another process was served in a window opened after this bucket paused:
-        // the window refilled, and the pause (which waited for that) is over.
+        // the window refilled, and the pause (which waited for that) is over;
+        // unless the server asked for it.
         if let Phase::Paused { probe: true, .. } = bucket.phase
+            && now >= bucket.told_until
             && bucket
                 .window
                 .is_some_and(|w| w.opened >= bucket.phase_at && w.served > w.unsynced_served)
@@ -1370,9 +1396,10 @@ impl Core {
         if bucket.learns()
             && bucket.limit.is_none()
             && let Some((burst, period)) = other.learned
+            && period > bucket.bounds.lower
         {
             bucket.limit = Some(Limit {
-                burst: bucket.capacity.confirmed.unwrap_or(burst),
+                burst: bucket.capacity.confirmed.unwrap_or(burst).max(1),
                 period,
                 origin: Origin::Learned,
             });
@@ -1811,6 +1838,81 @@ mod tests {
         assert_eq!(sim.core.scope, BudgetScope::Key);
         let bounds = sim.core.buckets[&BucketId::Key].bounds;
         assert!(bounds.lower < length, "{bounds:?}");
+    }
+
+    /// Another process's opener, sent early (halfway between the bounds) and
+    /// not answered yet, may have met the old window still open: its window is
+    /// no new one until it serves a request, and this process does not send a
+    /// burst into it.
+    #[test]
+    fn an_unanswered_opener_elsewhere_opens_no_window_here() {
+        let length = Duration::from_millis(2_300);
+        let mut sim = Sim::new(None);
+        let mut server = Server::new(8, length, false);
+        sim.run(&mut server, &[(DELETE, 16, 1)]);
+        let bucket = &sim.core.buckets[&BucketId::Endpoint(DELETE)];
+        let (Some(window), Some(halfway)) = (bucket.window, bucket.bounds.halfway()) else {
+            panic!("{bucket:?}");
+        };
+        assert!(
+            window.served >= 8 && bucket.bounds.lower < halfway,
+            "{bucket:?}"
+        );
+        let theirs = window.opened + halfway;
+        let shared = Shared {
+            window: Some((theirs, 1, 0, None)),
+            ..Shared::default()
+        };
+        let now = theirs + ms(5);
+        sim.core.merge(BucketId::Endpoint(DELETE), shared, now);
+        let sent = (0..4)
+            .filter(|_| matches!(sim.core.acquire(DELETE, now), Decision::Send(_)))
+            .count();
+        assert!(sent <= 1, "{sent} went: {:?}", sim.core.buckets);
+    }
+
+    /// A pause the server asked for is honoured as said: another process
+    /// served meanwhile, in a window it opened, does not end it (as it ends a
+    /// pause after a 429 without a delay).
+    #[test]
+    fn a_pause_the_server_asked_for_outlasts_another_process_served() {
+        let mut core = Core::new(Some((8, Duration::from_secs(1))), BudgetScope::Route);
+        let Decision::Send(first) = core.acquire(DELETE, START) else {
+            panic!("the first request waits");
+        };
+        core.report(
+            &first,
+            Answer::Throttled { retry_after: None },
+            START + RTT,
+            0.5,
+        );
+        let mut now = START + RTT;
+        let probe = loop {
+            match core.acquire(DELETE, now) {
+                Decision::Send(probe) => break probe,
+                Decision::Wait {
+                    until: Some(until), ..
+                } => now = until,
+                other => panic!("{other:?}"),
+            }
+        };
+        let told = Answer::Throttled {
+            retry_after: Some(Duration::from_secs(5)),
+        };
+        core.report(&probe, told, now + RTT, 0.5);
+        let theirs = now + Duration::from_secs(2);
+        let shared = Shared {
+            window: Some((theirs, 1, 1, None)),
+            ..Shared::default()
+        };
+        core.merge(BucketId::Endpoint(DELETE), shared, theirs + RTT);
+        match core.acquire(DELETE, theirs + RTT) {
+            Decision::Wait {
+                until: Some(until),
+                reason: WaitReason::Pause,
+            } => assert!(until >= now + RTT + Duration::from_secs(5), "{until:?}"),
+            other => panic!("the pause the server asked for ended: {other:?}"),
+        }
     }
 
     /// Requests of one window answered after its first 429 (in flight then, or
