@@ -380,15 +380,15 @@ impl Bucket {
         let length = self
             .bounds
             .halfway()
-            .filter(|_| self.spent(&window) && limit.origin == Origin::Learned)
+            .filter(|_| self.spent(&window))
             .unwrap_or(limit.period);
         Some(window.opened + stretched(length))
     }
 
-    /// Whether `window` served the whole budget last confirmed by a 429: a
-    /// request served after it went in a new window.
+    /// Whether `window` served the whole learned budget last confirmed by a
+    /// 429: a request served after it went in a new window.
     fn spent(&self, window: &Window) -> bool {
-        self.capacity.confirmed.is_some_and(|c| window.served >= c)
+        self.learns() && self.capacity.confirmed.is_some_and(|c| window.served >= c)
     }
 
     /// Opens a new window at `now`, after judging the one that closed.
@@ -516,6 +516,14 @@ impl Bucket {
                     .upper
                     .is_none_or(|upper| ticket.sent_at < previous.opened + stretched(upper) * 2)
             })
+    }
+
+    /// The window refilled (a probe was served, here or in another process):
+    /// the round of 429s is over and requests go again.
+    fn refilled(&mut self) {
+        self.strikes = 0;
+        self.bisecting = false;
+        self.phase = Phase::Open;
     }
 
     /// The role `ticket` holds the gate with, if it does.
@@ -849,9 +857,7 @@ impl Core {
                         .bounds
                         .observe_upper(ticket.sent_at.saturating_sub(full.opened));
                 }
-                bucket.strikes = 0;
-                bucket.bisecting = false;
-                bucket.phase = Phase::Open;
+                bucket.refilled();
                 if bucket.learns()
                     && let (Some(burst), Some(period)) =
                         (bucket.capacity.confirmed, bucket.bounds.upper)
@@ -1285,7 +1291,10 @@ impl Core {
                 throttled_at,
                 ..Window::opened_at(opened)
             };
-            let budget = bucket.capacity.confirmed.filter(|_| bucket.learns());
+            let (ours_spent, theirs_spent) = (
+                bucket.window.is_some_and(|w| bucket.spent(&w)),
+                bucket.spent(&theirs),
+            );
             let lower = bucket.bounds.lower.max(other.lower);
             let rolled_from = bucket.previous.map(|w| w.opened);
             match bucket.window.as_mut() {
@@ -1312,18 +1321,16 @@ impl Core {
                     // window lasts and served a request (another process's
                     // opener, answered; not a process that started in the same
                     // window before it knew, nor an opener still unanswered).
-                    let (first, first_served, later_served) = if ours.opened <= opened {
-                        (ours.throttled_at, ours.served, served)
+                    let (first, first_spent, later_served) = if ours.opened <= opened {
+                        (ours.throttled_at, ours_spent, served)
                     } else {
-                        (throttled_at, served, ours.served)
+                        (throttled_at, theirs_spent, ours.served)
                     };
                     let rolled_past =
                         ours.opened > opened && rolled_from.is_some_and(|from| from >= opened);
                     let next = (first.is_some() && later > earlier)
                         || rolled_past
-                        || (budget.is_some_and(|b| first_served >= b)
-                            && later > earlier + lower
-                            && later_served > 0);
+                        || (first_spent && later > earlier + lower && later_served > 0);
                     let same = !next && period.is_none_or(|p| later < earlier + p);
                     if same {
                         ours.opened = earlier;
@@ -1368,10 +1375,8 @@ impl Core {
                 .window
                 .is_some_and(|w| w.opened >= bucket.phase_at && w.served > w.unsynced_served)
         {
-            bucket.phase = Phase::Open;
+            bucket.refilled();
             bucket.phase_at = now;
-            bucket.strikes = 0;
-            bucket.bisecting = false;
         }
         bucket.bounds.merge(Bounds {
             lower: other.lower,
