@@ -68,7 +68,12 @@
 //!   store) were served in that window for the rest of it, or, with no budget
 //!   known, were served more than it was, means the endpoints share one budget:
 //!   the pacer switches to [`BudgetScope::Key`] and paces them together (a
-//!   configured limit then applies to them together).
+//!   configured limit then applies to them together, and the pause after that
+//!   429 lasts until its rate allows what they all sent:
+//!   [`Bucket::configured_rate_allows`]).
+//! - **Under a configured limit** nothing is learned, and a 429 is never probed
+//!   halfway inside the configured period: the user said how long it is, and a
+//!   429 within it means others spend the budget too.
 //! - **Alike endpoints.** A new endpoint starts from the newest limit another
 //!   learned, here or in another process; its own answers correct it.
 //! - **Other processes** ([`Core::merge`]). A window another process recorded
@@ -502,6 +507,25 @@ impl Bucket {
             .min(elapsed + LONGEST_PAUSE);
         let jitter = 1.0 - 0.1 * random.clamp(0.0, 1.0);
         opened + grown.mul_f64(jitter).max(elapsed + FIRST_PAUSE / 2)
+    }
+
+    /// Under a configured limit, when its rate allows the next request, counting
+    /// every request served in the last [`LOOKBACK`] (once endpoints are found
+    /// to share the budget, all of theirs): each takes `period / burst` of it, and
+    /// `burst` may go at once. Requests the endpoints sent together, each at the
+    /// configured rate, owe the time they took beyond it.
+    fn configured_rate_allows(&self) -> Option<Time> {
+        let limit = self.limit.filter(|l| l.origin == Origin::Configured)?;
+        let each = stretched(limit.period) / limit.burst.max(1);
+        let mut sent: Vec<Time> = self.recent.iter().map(|(at, _)| *at).collect();
+        sent.sort_unstable();
+        let newest = *sent.last()?;
+        let floor = newest.saturating_sub(LOOKBACK);
+        let due = sent
+            .into_iter()
+            .filter(|at| *at >= floor)
+            .fold(Time::ZERO, |due, at| due.max(at) + each);
+        Some(due.saturating_sub(each * (limit.burst.max(1) - 1)))
     }
 
     /// Whether a 429 met by `ticket` speaks of the window before the current
@@ -1014,10 +1038,14 @@ impl Core {
         if first_of_round {
             // Each probe tests halfway between the bounds until they are close: a
             // 429 costs one request and no time (the window is known to refill by
-            // the upper bound anyway).
-            bucket.bisecting = bucket.bounds.halfway().is_some();
+            // the upper bound anyway). Not under a configured limit: its period
+            // is what the user said, not a bound the server showed, and a 429
+            // under it means others spend the budget too.
+            bucket.bisecting = bucket.learns() && bucket.bounds.halfway().is_some();
         }
-        let until = bucket.pause_after(window.opened, elapsed, random);
+        let until = bucket
+            .pause_after(window.opened, elapsed, random)
+            .max(bucket.configured_rate_allows().unwrap_or_default());
         let until = match bucket.phase {
             Phase::Paused { until: already, .. } => already.max(until),
             _ => until,
@@ -2065,6 +2093,44 @@ mod tests {
             f64::from(total.throttled) < 0.15 * f64::from(total.sent),
             "{total:?}"
         );
+    }
+
+    /// The same shape under a configured limit at the server's own rate (what
+    /// `OPENAI_ADMIN_MAX_RPM=160` says of 8 per 3 s): one 429 shows the budget
+    /// shared, and the configured rate then holds for the endpoints together,
+    /// counting what each sent before: the window that 429 spoke of is waited
+    /// out, not probed.
+    #[test]
+    fn a_configured_limit_found_shared_costs_one_429() {
+        let length = Duration::from_secs(3);
+        let mut sim = Sim::new(Some((1, length / 8)));
+        let mut server = Server::new(8, length, true);
+        let mut total = Run::default();
+        for (endpoint, requests, concurrency) in [(GET, 5, 1), (POST, 2, 1), (DELETE, 60, 4)] {
+            let run = sim.run(&mut server, &[(endpoint, requests, concurrency)]);
+            total.sent += run.sent;
+            total.throttled += run.throttled;
+            total.served_at.extend(run.served_at);
+        }
+        assert_eq!(sim.core.scope, BudgetScope::Key);
+        assert_eq!(total.throttled, 1, "{total:?}");
+    }
+
+    /// A configured limit that an unseen client overruns (it spends half of each
+    /// window): the probe after a 429 waits out the configured period, and
+    /// longer at each 429 of the round, instead of testing inside it.
+    #[test]
+    fn a_configured_limit_overrun_by_others_probes_no_sooner_than_its_period() {
+        let length = Duration::from_secs(3);
+        let mut sim = Sim::new(Some((1, length / 8)));
+        let mut server = Server::new(8, length, false);
+        server.spent = 4;
+        let run = sim.run(&mut server, &[(DELETE, 40, 4)]);
+        // The first round finds how long the window outlasts the period (a 429
+        // and the probes that grow from it: 4 here); after that, one 429 per
+        // window of the server's is the price of a limit set too high.
+        let windows = (run.wall.as_secs_f64() / length.as_secs_f64()).ceil() as u32;
+        assert!(run.throttled <= windows + 4, "{windows} windows: {run:?}");
     }
 
     /// Requests far apart, then many: the windows the sparse ones opened closed
