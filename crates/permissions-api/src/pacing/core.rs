@@ -46,8 +46,10 @@
 //!   before it, here or by other processes) raise it. A window whose whole
 //!   budget was used without a 429, with requests left waiting, lets `burst`
 //!   grow by half (after [`Capacity::hold`] such windows: 1, doubled by each 429
-//!   met when trying more, up to [`HOLD_MAX`]), so that a budget the others stop
-//!   spending is regained within a few windows, at the cost of one 429 per try.
+//!   met when trying more, up to [`HOLD_MAX`]; an opener's 429 that tests the
+//!   length and finds the same budget changes nothing), so that a budget the
+//!   others stop spending is regained within a few windows, at the cost of one
+//!   429 per try.
 //! - **Length.** Every such 429 is a lower bound of the window's length (the time
 //!   since it opened); a request served after a spent window (one that met a
 //!   429, or served the whole confirmed budget) an upper bound, unless it
@@ -74,8 +76,9 @@
 //! - **Under a configured limit** nothing is learned, and a 429 is never probed
 //!   halfway inside the configured period: the user said how long it is, and a
 //!   429 within it means others spend the budget too.
-//! - **Alike endpoints.** A new endpoint starts from the newest limit another
-//!   learned, here or in another process; its own answers correct it.
+//! - **Alike endpoints.** A new endpoint starts from the newest budget another
+//!   confirmed (not a larger one it was trying), here or in another process,
+//!   and from how often trying more failed there; its own answers correct it.
 //! - **Other processes** ([`Core::merge`]). A window another process recorded
 //!   is the same server window as this one's, their sends added up, unless the
 //!   earlier of the two is known to have been left: it met a 429, this process
@@ -284,7 +287,7 @@ pub(crate) struct Capacity {
     /// Clean full windows since the burst last changed.
     clean: u32,
     /// Clean full windows to wait before trying a larger burst.
-    hold: u32,
+    pub(crate) hold: u32,
 }
 
 /// One budget.
@@ -347,6 +350,7 @@ impl Bucket {
         if let Some((confirmed, at)) = shared.confirmed {
             bucket.capacity.confirmed = Some(confirmed);
             bucket.capacity.measured_at = Some(at);
+            bucket.capacity.hold = shared.hold.max(1);
         }
         bucket.window = shared
             .window
@@ -696,6 +700,7 @@ impl Core {
                     limit,
                     b.bounds,
                     b.capacity.confirmed,
+                    b.capacity.hold,
                 ))
             })
             .chain(self.elsewhere.values().filter_map(|e| {
@@ -714,13 +719,18 @@ impl Core {
                     limit,
                     bounds,
                     e.confirmed.map(|(c, _)| c),
+                    e.hold.max(1),
                 ))
             }))
             .max_by_key(|(at, ..)| *at);
-        if let Some((_, limit, bounds, confirmed)) = newest {
-            bucket.limit = Some(limit);
+        if let Some((_, limit, bounds, confirmed, hold)) = newest {
+            // The budget it confirmed, not a larger one it was trying.
+            let burst = confirmed.map_or(limit.burst, |c| c.min(limit.burst)).max(1);
+            bucket.limit = Some(Limit { burst, ..limit });
             bucket.bounds = bounds;
             bucket.capacity.confirmed = confirmed;
+            // How often trying more failed there: it would fail here too.
+            bucket.capacity.hold = hold;
         }
         bucket
     }
@@ -1005,13 +1015,19 @@ impl Core {
             let available = window.served;
             let before = bucket.capacity.confirmed;
             let tried = bucket.limit.map(|l| l.burst);
-            // A 429 met while trying more than the last known budget: wait longer
-            // before trying again. A budget that shrank: follow it back up soon.
-            let overshot = matches!((before, tried), (Some(b), Some(t)) if t > b && available >= b);
+            // A 429 met while trying more than the last known budget (in the
+            // window it speaks of: an opener's is the one before, filled before
+            // the try began): wait longer before trying again. A budget that
+            // shrank (or a first one): follow it back up soon. The same budget
+            // again (an opener that tested the window's length): as before.
+            let overshot = matches!((before, tried), (Some(b), Some(t))
+                if t > b && window.sent > b && available >= b);
             bucket.capacity.hold = if overshot {
                 (bucket.capacity.hold * 2).min(HOLD_MAX)
-            } else {
+            } else if before.is_none_or(|b| available < b) {
                 1
+            } else {
+                bucket.capacity.hold
             };
             tracing::debug!(
                 bucket = id.name(),
@@ -1177,6 +1193,7 @@ impl Core {
         for bucket in self.buckets.values().chain(&others) {
             if !measured || bucket.capacity.confirmed.is_some() {
                 merged.bounds.merge(bucket.bounds);
+                merged.capacity.hold = merged.capacity.hold.max(bucket.capacity.hold);
             }
             if let Some(window) = bucket.window {
                 opened = Some(opened.map_or(window.opened, |o| o.min(window.opened)));
@@ -1264,6 +1281,9 @@ pub(crate) struct Shared {
     pub(crate) upper: Option<Duration>,
     /// The budget a window held at the last 429, and when it was measured.
     pub(crate) confirmed: Option<(u32, Time)>,
+    /// With `confirmed`: the clean full windows to wait before trying more
+    /// ([`Capacity::hold`]; 0 or 1, at once).
+    pub(crate) hold: u32,
     /// The learned limit: burst and period.
     pub(crate) learned: Option<(u32, Duration)>,
 }
@@ -1288,6 +1308,7 @@ impl Core {
             lower: bucket.bounds.lower,
             upper: bucket.bounds.upper,
             confirmed: bucket.capacity.confirmed.zip(bucket.capacity.measured_at),
+            hold: bucket.capacity.hold,
             learned: bucket
                 .limit
                 .filter(|l| l.origin == Origin::Learned)
@@ -1416,6 +1437,7 @@ impl Core {
         {
             bucket.capacity.confirmed = Some(confirmed);
             bucket.capacity.measured_at = Some(at);
+            bucket.capacity.hold = other.hold.max(1);
             if let Some((burst, period)) = other.learned {
                 bucket.limit = Some(Limit {
                     burst,
@@ -2131,6 +2153,77 @@ mod tests {
         // window of the server's is the price of a limit set too high.
         let windows = (run.wall.as_secs_f64() / length.as_secs_f64()).ceil() as u32;
         assert!(run.throttled <= windows + 4, "{windows} windows: {run:?}");
+    }
+
+    /// An endpoint that starts from another's learned limit also starts from
+    /// how often trying more failed there: with one budget per route of the
+    /// same size, it does not spend a 429 to learn that again at once.
+    #[test]
+    fn an_alike_endpoint_waits_as_long_before_trying_more() {
+        let length = Duration::from_secs(3);
+        let mut sim = Sim::new(None);
+        let mut server = Server::new(8, length, false);
+        // Long enough to find the budget, try more once and fail.
+        let first = sim.run(&mut server, &[(GET, 48, 4)]);
+        let hold = sim.core.buckets[&BucketId::Endpoint(GET)].capacity.hold;
+        assert!(hold > 1, "{first:?}");
+        // Four windows of 8, and the last has no more to send: trying more
+        // after one clean window would cost a 429, after two it costs none. The
+        // one 429 allowed is an opener testing the window's length halfway
+        // between the bounds it started from.
+        let second = sim.run(&mut server, &[(POST, 32, 4)]);
+        assert!(second.throttled <= 1, "{second:?}");
+    }
+
+    /// An opener that tests the window's length halfway between the bounds, and
+    /// meets a 429, is no failed try of a larger burst (the window it speaks of
+    /// was filled before the try began): the next try comes as soon as before.
+    #[test]
+    fn an_opener_testing_the_length_is_no_failed_try() {
+        let mut core = Core::new(None, BudgetScope::Route);
+        let id = BucketId::Endpoint(GET);
+        let bucket = core.bucket_mut(id);
+        bucket.limit = Some(Limit {
+            burst: 8,
+            period: Duration::from_secs(3),
+            origin: Origin::Learned,
+        });
+        bucket.capacity.confirmed = Some(8);
+        bucket.capacity.measured_at = Some(START);
+        bucket.bounds = Bounds {
+            lower: Duration::from_secs(2),
+            upper: Some(Duration::from_secs(3)),
+        };
+        // The window's opener, then the rest of the budget.
+        let send = |core: &mut Core, at: Time| match core.acquire(GET, at) {
+            Decision::Send(ticket) => {
+                core.report(&ticket, Answer::Served { exhausted: None }, at + RTT, 0.5)
+            }
+            other => panic!("{other:?}"),
+        };
+        send(&mut core, START);
+        for _ in 1..8 {
+            send(&mut core, START + RTT);
+        }
+        // A ninth waits for the next window: the whole budget was used.
+        let Decision::Wait {
+            until: Some(until), ..
+        } = core.acquire(GET, START + RTT * 2)
+        else {
+            panic!("the ninth went in a spent window");
+        };
+        let Decision::Send(opener) = core.acquire(GET, until) else {
+            panic!("no opener at {until:?}");
+        };
+        assert_eq!(opener.role, Some(Role::Opener));
+        core.report(
+            &opener,
+            Answer::Throttled { retry_after: None },
+            until + RTT,
+            0.5,
+        );
+        let capacity = core.buckets[&id].capacity;
+        assert_eq!((capacity.confirmed, capacity.hold), (Some(8), 1));
     }
 
     /// Requests far apart, then many: the windows the sparse ones opened closed

@@ -7,7 +7,8 @@
 //! ([`default_dir`]: the user's cache directory). Per budget it holds the current
 //! window (when it opened, what was sent and served in it, whether it met a 429),
 //! a pause after a 429, the learned bounds of the window's length, the budget a
-//! window last held and the learned limit; and which requests share a budget.
+//! window last held (and how long to wait before trying more), and the learned
+//! limit; and which requests share a budget.
 //!
 //! Every acquire and every answer merges the file into the pacer and writes the
 //! pacer back, under an exclusive lock held for the merge only; so does every
@@ -86,6 +87,9 @@ struct FileBucket {
     upper_ms: Option<u64>,
     confirmed: Option<u32>,
     measured_ms: Option<u64>,
+    /// Absent from files older than it: at once.
+    #[serde(default)]
+    hold: u32,
     burst: Option<u32>,
     period_ms: Option<u64>,
 }
@@ -124,6 +128,7 @@ impl FileBucket {
             upper_ms: shared.upper.map(ms),
             confirmed: shared.confirmed.map(|(c, _)| c),
             measured_ms: shared.confirmed.map(|(_, at)| ms(at)),
+            hold: shared.hold,
             burst: shared.learned.map(|(burst, _)| burst),
             period_ms: shared.learned.map(|(_, period)| ms(period)),
         }
@@ -149,6 +154,7 @@ impl FileBucket {
             lower: time(self.lower_ms),
             upper: self.upper_ms.map(time),
             confirmed: self.confirmed.zip(self.measured_ms.map(time)),
+            hold: self.hold,
             learned: self.burst.zip(self.period_ms.map(time)),
         }
     }
@@ -376,7 +382,7 @@ mod tests {
     use std::time::SystemTime;
 
     use super::*;
-    use crate::pacing::core::{Answer, Decision, Limit, Ticket};
+    use crate::pacing::core::{Answer, Decision, HOLD_MAX, Limit, Ticket};
 
     const DELETE: &str = "deleteFineTuningCheckpointPermission";
     const URL: &str = "http://127.0.0.1:9/v1";
@@ -610,6 +616,33 @@ mod tests {
             "{:?} with {throttled} 429s",
             end - start
         );
+    }
+
+    /// What a process learned of the budget reaches the next ones, with how
+    /// often trying more failed: neither the same endpoint nor another (that
+    /// starts from it) spends a 429 to learn that again at once.
+    #[test]
+    fn how_often_trying_more_failed_reaches_the_next_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = wall();
+        let mut window = (start, 0);
+        let mut list = Process::of(dir.path(), "list");
+        let (end, _) = list.job(24, &mut window, start);
+        let id = BucketId::Endpoint("list");
+        let learned = list.core.buckets[&id].capacity;
+        assert_eq!(learned.confirmed, Some(8), "{learned:?}");
+        list.core.bucket_mut(id).capacity.hold = HOLD_MAX;
+        list.store.sync(&mut list.core, end, Some("list"));
+        for endpoint in ["list", "create"] {
+            let mut next = Process::of(dir.path(), endpoint);
+            next.acquire(end + next.length * 2);
+            let capacity = next.core.buckets[&BucketId::Endpoint(endpoint)].capacity;
+            assert_eq!(
+                (capacity.confirmed, capacity.hold),
+                (Some(8), HOLD_MAX),
+                "{endpoint}: {capacity:?}"
+            );
+        }
     }
 
     /// A process paused after a 429 learns from the file that another one's probe
