@@ -45,11 +45,11 @@
 //!   within one window; successes of that window answered after the 429 (sent
 //!   before it, here or by other processes) raise it. A window whose whole
 //!   budget was used without a 429, with requests left waiting, lets `burst`
-//!   grow by half (after [`Capacity::hold`] such windows: 1, doubled by each 429
-//!   met when trying more, up to [`HOLD_MAX`]; an opener's 429 that tests the
-//!   length and finds the same budget changes nothing), so that a budget the
-//!   others stop spending is regained within a few windows, at the cost of one
-//!   429 per try.
+//!   grow by half (after [`Capacity::hold`] such windows: 1, doubled by each
+//!   request refused beyond the known budget while trying more, whatever came
+//!   back first, up to [`HOLD_MAX`]; an opener's 429 that tests the length and
+//!   finds the same budget changes nothing), so that a budget the others stop
+//!   spending is regained within a few windows, at the cost of one 429 per try.
 //! - **Length.** Every such 429 is a lower bound of the window's length (the time
 //!   since it opened); a request served after a spent window (one that met a
 //!   429, or served the whole confirmed budget) an upper bound, unless it
@@ -71,11 +71,12 @@
 //!   known, were served more than it was, means the endpoints share one budget:
 //!   the pacer switches to [`BudgetScope::Key`] and paces them together (a
 //!   configured limit then applies to them together, and the pause after that
-//!   429 lasts until its rate allows what they all sent:
-//!   [`Bucket::configured_rate_allows`]).
-//! - **Under a configured limit** nothing is learned, and a 429 is never probed
-//!   halfway inside the configured period: the user said how long it is, and a
-//!   429 within it means others spend the budget too.
+//!   429 lasts until its rate allows what they were all served in the last
+//!   minute, at most a minute: [`Bucket::configured_rate_allows`]).
+//! - **Under a configured limit** no budget or limit is learned (the bounds of
+//!   the window's length still are), and a 429 is never probed halfway inside
+//!   the configured period: the user said how long it is, and a 429 within it
+//!   means others spend the budget too.
 //! - **Alike endpoints.** A new endpoint starts from the newest budget another
 //!   confirmed (not a larger one it was trying), here or in another process,
 //!   and from how often trying more failed there; its own answers correct it.
@@ -111,10 +112,11 @@ const RECENT: usize = 256;
 /// The fewest successes after a pause in sending that [`run_start`] takes for
 /// the start of a window.
 const RUN_MIN: usize = 2;
+/// The longest window the admin API was seen to keep.
+const LONGEST_WINDOW: Duration = Duration::from_secs(60);
 /// How far back successes count as evidence of a shared budget, when no pause in
-/// sending bounds the window: twice the longest window the admin API was seen to
-/// keep (60 s).
-const LOOKBACK: Duration = Duration::from_secs(120);
+/// sending bounds the window: twice [`LONGEST_WINDOW`].
+const LOOKBACK: Duration = Duration::from_secs(2 * LONGEST_WINDOW.as_secs());
 
 /// Which requests share one budget.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -408,7 +410,7 @@ impl Bucket {
             && closed.waited
             && closed.sent >= limit.burst
         {
-            self.relax();
+            self.relax(now);
         }
         self.previous = self.window.take();
         self.window = Some(Window::opened_at(now));
@@ -419,14 +421,15 @@ impl Bucket {
     /// have closed could be the old one with room left, and what is served in it
     /// would be misread. Probes and openers narrow the bounds instead:
     /// [`Bucket::pause_after`], [`Bucket::window_end`].)
-    fn relax(&mut self) {
+    fn relax(&mut self, now: Time) {
         let Some(limit) = self.limit.as_mut() else {
             return;
         };
         if self.capacity.confirmed.is_some_and(|c| limit.burst > c) {
-            // A larger burst went through: it is the budget now, and the next try
-            // comes at once.
+            // A larger burst went through: it is the budget now (a measurement
+            // other processes take), and the next try comes at once.
             self.capacity.confirmed = Some(limit.burst);
+            self.capacity.measured_at = Some(now);
             self.capacity.hold = 1;
             limit.burst += (limit.burst / 2).max(2);
         } else {
@@ -513,23 +516,32 @@ impl Bucket {
         opened + grown.mul_f64(jitter).max(elapsed + FIRST_PAUSE / 2)
     }
 
-    /// Under a configured limit, when its rate allows the next request, counting
-    /// every request served in the last [`LOOKBACK`] (once endpoints are found
-    /// to share the budget, all of theirs): each takes `period / burst` of it, and
-    /// `burst` may go at once. Requests the endpoints sent together, each at the
-    /// configured rate, owe the time they took beyond it.
-    fn configured_rate_allows(&self) -> Option<Time> {
+    /// Under a configured limit, when its rate allows the next request at
+    /// `now`, counting the requests this process was served in the last
+    /// [`LONGEST_WINDOW`] (no server window remembers more; once endpoints are
+    /// found to share the budget, all of theirs): each takes `period / burst`
+    /// of it, and `burst` may go at once. Requests the endpoints sent together,
+    /// each at the configured rate, owe the time they took beyond it; at most
+    /// [`LONGEST_PAUSE`] from `now`.
+    fn configured_rate_allows(&self, now: Time) -> Option<Time> {
         let limit = self.limit.filter(|l| l.origin == Origin::Configured)?;
-        let each = stretched(limit.period) / limit.burst.max(1);
-        let mut sent: Vec<Time> = self.recent.iter().map(|(at, _)| *at).collect();
+        let burst = limit.burst.max(1);
+        let each = stretched(limit.period) / burst;
+        let floor = now.saturating_sub(LONGEST_WINDOW);
+        let mut sent: Vec<Time> = self
+            .recent
+            .iter()
+            .map(|(at, _)| *at)
+            .filter(|at| *at >= floor)
+            .collect();
         sent.sort_unstable();
-        let newest = *sent.last()?;
-        let floor = newest.saturating_sub(LOOKBACK);
         let due = sent
             .into_iter()
-            .filter(|at| *at >= floor)
             .fold(Time::ZERO, |due, at| due.max(at) + each);
-        Some(due.saturating_sub(each * (limit.burst.max(1) - 1)))
+        Some(
+            due.saturating_sub(each.saturating_mul(burst - 1))
+                .min(now + LONGEST_PAUSE),
+        )
     }
 
     /// Whether a 429 met by `ticket` speaks of the window before the current
@@ -684,7 +696,9 @@ impl Core {
     /// A new bucket: configured, or starting from the newest limit another
     /// endpoint learned, here or in another process (the admin endpoints are
     /// alike; one that differs is corrected by its own answers), so that each
-    /// endpoint does not discover the window again with 429s.
+    /// endpoint does not discover the window again with 429s: with the budget
+    /// that endpoint confirmed (not a larger burst it was trying) and its
+    /// [`Capacity::hold`].
     fn prior(&self) -> Bucket {
         let mut bucket = Bucket::new(self.configured);
         if !bucket.learns() {
@@ -1010,20 +1024,22 @@ impl Core {
             // The server's answers contradict the upper bound: drop it.
             bucket.bounds.upper = None;
         }
-        // The budget this window held for us, judged at its first 429.
-        if window.served > 0 && window.throttled_at.is_none() && bucket.learns() {
+        // The budget this window held for us, judged at its first 429; unless
+        // the 429 is an opener's that found the budget known (it tested the
+        // window's length, and a try that its roll began goes on).
+        let known_again = of_previous && bucket.capacity.confirmed == Some(window.served);
+        if window.served > 0 && window.throttled_at.is_none() && bucket.learns() && !known_again {
             let available = window.served;
             let before = bucket.capacity.confirmed;
-            let tried = bucket.limit.map(|l| l.burst);
-            // A 429 met while trying more than the last known budget (in the
-            // window it speaks of: an opener's is the one before, filled before
-            // the try began): wait longer before trying again. A budget that
-            // shrank (or a first one): follow it back up soon. The same budget
-            // again (an opener that tested the window's length): as before.
-            let overshot = matches!((before, tried), (Some(b), Some(t))
-                if t > b && window.sent > b && available >= b);
-            bucket.capacity.hold = if overshot {
-                (bucket.capacity.hold * 2).min(HOLD_MAX)
+            // Refused beyond the last known budget, in its own window, while
+            // trying more (whatever came back first): wait longer before trying
+            // again. A budget that shrank (or a first one): follow it back up
+            // soon. The same budget again: as before.
+            let tried_more = !of_previous
+                && matches!((before, bucket.limit), (Some(b), Some(limit))
+                    if limit.burst > b && ticket.place > b);
+            bucket.capacity.hold = if tried_more {
+                bucket.capacity.hold.saturating_mul(2).min(HOLD_MAX)
             } else if before.is_none_or(|b| available < b) {
                 1
             } else {
@@ -1061,7 +1077,7 @@ impl Core {
         }
         let until = bucket
             .pause_after(window.opened, elapsed, random)
-            .max(bucket.configured_rate_allows().unwrap_or_default());
+            .max(bucket.configured_rate_allows(now).unwrap_or_default());
         let until = match bucket.phase {
             Phase::Paused { until: already, .. } => already.max(until),
             _ => until,
@@ -1527,6 +1543,9 @@ mod tests {
     const DELETE: &str = "delete";
     const START: Duration = Duration::from_secs(1_000);
     const RTT: Duration = Duration::from_millis(20);
+
+    const SERVED: Answer = Answer::Served { exhausted: None };
+    const THROTTLED: Answer = Answer::Throttled { retry_after: None };
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -2138,6 +2157,30 @@ mod tests {
         assert_eq!(total.throttled, 1, "{total:?}");
     }
 
+    /// Under a configured limit found shared, what the endpoints were served
+    /// together beyond its rate is owed after a 429, but only as far back as a
+    /// window lasts, and no pause lasts more than a minute.
+    #[test]
+    fn a_configured_rate_owed_pauses_at_most_a_minute() {
+        // `OPENAI_ADMIN_MAX_RPM=8`.
+        let period = Duration::from_millis(7_500);
+        let mut core = Core::new(Some((1, period)), BudgetScope::Key);
+        let now = START + Duration::from_secs(300);
+        // Three endpoints, each served at the configured rate for 4 minutes.
+        let bucket = core.bucket_mut(BucketId::Key);
+        for i in 0..32 {
+            for endpoint in [GET, POST, DELETE] {
+                let at = now - Duration::from_secs(240) + period * i;
+                bucket.recent.push_back((at, endpoint));
+            }
+        }
+        let Decision::Send(ticket) = core.acquire(DELETE, now) else {
+            panic!("the first request of the key waited");
+        };
+        let pause = core.report(&ticket, THROTTLED, now + RTT, 0.5);
+        assert!(pause > period * 2 && pause <= LONGEST_PAUSE, "{pause:?}");
+    }
+
     /// A configured limit that an unseen client overruns (it spends half of each
     /// window): the probe after a 429 waits out the configured period, and
     /// longer at each 429 of the round, instead of testing inside it.
@@ -2155,34 +2198,36 @@ mod tests {
         assert!(run.throttled <= windows + 4, "{windows} windows: {run:?}");
     }
 
-    /// An endpoint that starts from another's learned limit also starts from
+    /// An endpoint that starts from another's learned limit starts from the
+    /// budget that one confirmed, not a larger burst it was trying, and from
     /// how often trying more failed there: with one budget per route of the
-    /// same size, it does not spend a 429 to learn that again at once.
+    /// same size, it does not spend 429s to learn that again at once.
     #[test]
-    fn an_alike_endpoint_waits_as_long_before_trying_more() {
-        let length = Duration::from_secs(3);
+    fn an_alike_endpoint_starts_from_the_budget_and_the_hold_found() {
         let mut sim = Sim::new(None);
-        let mut server = Server::new(8, length, false);
+        let mut server = Server::new(8, Duration::from_secs(3), false);
         // Long enough to find the budget, try more once and fail.
         let first = sim.run(&mut server, &[(GET, 48, 4)]);
-        let hold = sim.core.buckets[&BucketId::Endpoint(GET)].capacity.hold;
-        assert!(hold > 1, "{first:?}");
-        // Four windows of 8, and the last has no more to send: trying more
-        // after one clean window would cost a 429, after two it costs none. The
-        // one 429 allowed is an opener testing the window's length halfway
-        // between the bounds it started from.
-        let second = sim.run(&mut server, &[(POST, 32, 4)]);
-        assert!(second.throttled <= 1, "{second:?}");
+        let get = sim.core.bucket_mut(BucketId::Endpoint(GET));
+        assert!(get.capacity.hold > 1, "{first:?}");
+        // Caught while trying more again.
+        if let Some(limit) = get.limit.as_mut() {
+            limit.burst = 12;
+        }
+        let found = get.capacity;
+        let Decision::Send(_) = sim.core.acquire(POST, sim.now) else {
+            panic!("the new endpoint waited");
+        };
+        let post = &sim.core.buckets[&BucketId::Endpoint(POST)];
+        assert_eq!(post.limit.map(|l| l.burst), found.confirmed, "{post:?}");
+        assert_eq!(post.capacity.hold, found.hold, "{post:?}");
     }
 
-    /// An opener that tests the window's length halfway between the bounds, and
-    /// meets a 429, is no failed try of a larger burst (the window it speaks of
-    /// was filled before the try began): the next try comes as soon as before.
-    #[test]
-    fn an_opener_testing_the_length_is_no_failed_try() {
+    /// A core whose [`GET`] bucket learned a budget of 8 per 3 s (the length
+    /// known between 2 s and 3 s), and whose window at [`START`] served all 8.
+    fn learned_and_spent() -> Core {
         let mut core = Core::new(None, BudgetScope::Route);
-        let id = BucketId::Endpoint(GET);
-        let bucket = core.bucket_mut(id);
+        let bucket = core.bucket_mut(BucketId::Endpoint(GET));
         bucket.limit = Some(Limit {
             burst: 8,
             period: Duration::from_secs(3),
@@ -2205,6 +2250,15 @@ mod tests {
         for _ in 1..8 {
             send(&mut core, START + RTT);
         }
+        core
+    }
+
+    /// An opener that tests the window's length halfway between the bounds, and
+    /// meets a 429, is no failed try of a larger burst (the window it speaks of
+    /// was filled before the try began): the try its roll began goes on.
+    #[test]
+    fn an_opener_testing_the_length_is_no_failed_try() {
+        let mut core = learned_and_spent();
         // A ninth waits for the next window: the whole budget was used.
         let Decision::Wait {
             until: Some(until), ..
@@ -2216,14 +2270,45 @@ mod tests {
             panic!("no opener at {until:?}");
         };
         assert_eq!(opener.role, Some(Role::Opener));
-        core.report(
-            &opener,
-            Answer::Throttled { retry_after: None },
-            until + RTT,
-            0.5,
+        core.report(&opener, THROTTLED, until + RTT, 0.5);
+        let bucket = &core.buckets[&BucketId::Endpoint(GET)];
+        assert_eq!(
+            (bucket.capacity.confirmed, bucket.capacity.hold),
+            (Some(8), 1)
         );
-        let capacity = core.buckets[&id].capacity;
-        assert_eq!((capacity.confirmed, capacity.hold), (Some(8), 1));
+        assert!(bucket.limit.is_some_and(|l| l.burst > 8), "{bucket:?}");
+    }
+
+    /// A try of a larger burst whose 429 comes back before the requests sent
+    /// ahead of it are answered (the network reorders them) still failed: the
+    /// next try waits longer.
+    #[test]
+    fn a_failed_try_is_known_by_the_refused_request_not_by_arrival_order() {
+        let mut core = learned_and_spent();
+        // A ninth waited: the clean full window lets the next try more.
+        assert!(matches!(
+            core.acquire(GET, START + RTT * 2),
+            Decision::Wait { .. }
+        ));
+        let next = START + Duration::from_secs(4);
+        let mut tickets = Vec::new();
+        while let Decision::Send(ticket) = core.acquire(GET, next) {
+            tickets.push(ticket);
+            if tickets.len() == 1 {
+                // The opener, served: the others may go.
+                core.report(&tickets[0], SERVED, next + RTT, 0.5);
+            }
+        }
+        // The opener, 7 more, and a ninth that goes alone (a scout).
+        assert_eq!(tickets.len(), 9);
+        assert_eq!(tickets[8].role, Some(Role::Scout));
+        // The ninth is refused, and its 429 is the first answer back.
+        core.report(&tickets[8], THROTTLED, next + RTT * 2, 0.5);
+        for ticket in &tickets[1..8] {
+            core.report(ticket, SERVED, next + RTT * 3, 0.5);
+        }
+        let capacity = core.buckets[&BucketId::Endpoint(GET)].capacity;
+        assert_eq!((capacity.confirmed, capacity.hold), (Some(8), 2));
     }
 
     /// Requests far apart, then many: the windows the sparse ones opened closed

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::core::{BucketId, BudgetScope, Core, Shared, Time};
+use super::core::{BucketId, BudgetScope, Core, HOLD_MAX, Shared, Time};
 
 /// The format of the file.
 const FORMAT: u32 = 1;
@@ -154,7 +154,8 @@ impl FileBucket {
             lower: time(self.lower_ms),
             upper: self.upper_ms.map(time),
             confirmed: self.confirmed.zip(self.measured_ms.map(time)),
-            hold: self.hold,
+            // A corrupt count must not stop the burst from ever growing.
+            hold: self.hold.clamp(1, HOLD_MAX),
             learned: self.burst.zip(self.period_ms.map(time)),
         }
     }
@@ -643,6 +644,17 @@ mod tests {
                 "{endpoint}: {capacity:?}"
             );
         }
+        // A count no process wrote is read as the most there is.
+        let text = std::fs::read_to_string(&list.store.path).unwrap();
+        let mut state: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for bucket in state["buckets"].as_object_mut().unwrap().values_mut() {
+            bucket["hold"] = u32::MAX.into();
+        }
+        std::fs::write(&list.store.path, state.to_string()).unwrap();
+        let mut next = Process::of(dir.path(), "delete");
+        next.acquire(end + next.length * 3);
+        let capacity = next.core.buckets[&BucketId::Endpoint("delete")].capacity;
+        assert_eq!(capacity.hold, HOLD_MAX, "{capacity:?}");
     }
 
     /// A process paused after a 429 learns from the file that another one's probe
