@@ -4,6 +4,7 @@
 //! waiting at once, and a dropped permit gives its role back.
 
 use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -19,7 +20,9 @@ use crate::retry::random_unit;
 /// The shortest and the longest a process sharing a state file sleeps before it
 /// reads the file again while it waits (a tenth of the wait in between): long
 /// enough that the file is not read in a busy loop, short enough that a wait
-/// another process ended costs little of the window.
+/// another process ended costs little of the window. However many requests
+/// wait, the process reads it about once per such interval: a waiter that
+/// wakes within its interval of the last read takes the pacer as it is.
 const STORE_POLL_MIN: Duration = Duration::from_millis(50);
 /// See [`STORE_POLL_MIN`].
 const STORE_POLL_MAX: Duration = Duration::from_secs(1);
@@ -59,6 +62,8 @@ pub(crate) struct Pacer {
     wakeup: Notify,
     clock: Clock,
     store: Option<Store>,
+    /// When `store` was last merged, in milliseconds of `clock`.
+    synced_ms: AtomicU64,
 }
 
 impl Default for Pacer {
@@ -75,6 +80,7 @@ impl Pacer {
             wakeup: Notify::new(),
             clock: Clock::new(),
             store,
+            synced_ms: AtomicU64::new(0),
         }
     }
 
@@ -83,32 +89,49 @@ impl Pacer {
     }
 
     /// The core, after what other processes recorded (for its buckets and
-    /// `endpoint`'s) was merged into it.
-    fn synced(&self, now: Time, endpoint: &'static str) -> MutexGuard<'_, Core> {
+    /// `endpoint`'s) was merged into it; with `unless_within`, only if this
+    /// process has not merged the file that recently (a poll: another
+    /// waiter's read serves it, and a waiter that skipped it learns what was
+    /// read at its next poll at the latest).
+    fn synced(
+        &self,
+        now: Time,
+        endpoint: &'static str,
+        unless_within: Option<Duration>,
+    ) -> MutexGuard<'_, Core> {
         let mut core = self.lock();
-        if let Some(store) = &self.store {
-            store.sync(&mut core, now, Some(endpoint));
+        let last = Duration::from_millis(self.synced_ms.load(Ordering::Relaxed));
+        if unless_within.is_none_or(|within| now.saturating_sub(last) >= within) {
+            self.sync(&mut core, now, endpoint);
         }
         core
+    }
+
+    /// Merges the state file into `core` and writes it back, if there is one.
+    fn sync(&self, core: &mut Core, now: Time, endpoint: &'static str) {
+        if let Some(store) = &self.store {
+            store.sync(core, now, Some(endpoint));
+            self.synced_ms.store(millis(now), Ordering::Relaxed);
+        }
     }
 
     /// Waits until a request to `endpoint` may go. Every wait is logged.
     pub(crate) async fn acquire(&self, endpoint: &'static str) -> Permit<'_> {
         let mut slot_wait = Duration::ZERO;
         let mut logged: Option<Time> = None;
+        // After a wait of its own: how often this request polls the file.
+        let mut poll: Option<Duration> = None;
         loop {
             let notified = self.wakeup.notified();
             let mut notified = pin!(notified);
+            let now = self.clock.now();
             // Registered under the lock every wake-up takes: none is missed.
             let decision = {
-                let now = self.clock.now();
-                let mut core = self.synced(now, endpoint);
+                let mut core = self.synced(now, endpoint, poll);
                 notified.as_mut().enable();
                 let decision = core.acquire(endpoint, now);
-                if matches!(decision, Decision::Send(_))
-                    && let Some(store) = &self.store
-                {
-                    store.sync(&mut core, now, Some(endpoint));
+                if matches!(decision, Decision::Send(_)) {
+                    self.sync(&mut core, now, endpoint);
                 }
                 decision
             };
@@ -125,7 +148,7 @@ impl Pacer {
             let started = Instant::now();
             match until {
                 Some(until) => {
-                    let left = until.saturating_sub(self.clock.now());
+                    let left = until.saturating_sub(now);
                     if logged != Some(until) {
                         logged = Some(until);
                         match reason {
@@ -144,12 +167,14 @@ impl Pacer {
                     // A state change (an answer, a released permit) may let it go
                     // sooner: ask again then too. So may another process's (a
                     // probe served, a window opened sooner): with a state file,
-                    // ask again every tenth of the wait.
+                    // ask again every tenth of the wait, reading the file unless
+                    // another waiter did within that time.
                     let wake = match self.store {
                         Some(_) => left.div_f64(10.0).clamp(STORE_POLL_MIN, STORE_POLL_MAX),
                         None => left,
                     };
-                    let wake = self.clock.instant(until.min(self.clock.now() + wake));
+                    poll = Some(wake);
+                    let wake = self.clock.instant(until.min(now + wake));
                     let sleep = pin!(tokio::time::sleep_until(wake));
                     futures::future::select(sleep, notified).await;
                 }
@@ -158,6 +183,7 @@ impl Pacer {
                         endpoint,
                         "pacing: waiting for the answer to the request that went alone"
                     );
+                    poll = None;
                     notified.await;
                 }
             }
@@ -184,7 +210,7 @@ impl Pacer {
     fn finish(&self, ticket: &Ticket, answer: Option<Answer>) -> Duration {
         let now = self.clock.now();
         let pause = {
-            let mut core = self.synced(now, ticket.endpoint);
+            let mut core = self.synced(now, ticket.endpoint, None);
             let pause = match answer {
                 Some(answer) => core.report(ticket, answer, now, random_unit()),
                 None => {
@@ -192,9 +218,7 @@ impl Pacer {
                     Duration::ZERO
                 }
             };
-            if let Some(store) = &self.store {
-                store.sync(&mut core, now, Some(ticket.endpoint));
-            }
+            self.sync(&mut core, now, ticket.endpoint);
             pause
         };
         self.wakeup.notify_waiters();
@@ -328,6 +352,49 @@ mod tests {
         assert!(waiter.await.unwrap());
         let waited = started.elapsed();
         assert!(waited < Duration::from_millis(150), "{waited:?}");
+    }
+
+    /// However many requests wait out one pause, the process reads the state
+    /// file about once per poll, not once per waiting request.
+    #[tokio::test(start_paused = true)]
+    async fn waiting_requests_share_one_poll_of_the_state_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path(), "http://127.0.0.1:9/v1", "sk-admin-x");
+        let pacer = Arc::new(Pacer::new(Pacing::learned(), Some(store)));
+        let syncs = || pacer.store.as_ref().unwrap().syncs.load(Ordering::Relaxed);
+        let told = Duration::from_secs(5);
+        pacer.acquire(EP).await.report(
+            Outcome::Throttled {
+                retry_after: Some(told),
+            },
+            None,
+        );
+        let before = syncs();
+        let started = Instant::now();
+        let waiters: Vec<_> = (0..32)
+            .map(|_| {
+                let pacer = pacer.clone();
+                tokio::spawn(async move { pacer.acquire(EP).await.report(Outcome::Answered, None) })
+            })
+            .collect();
+        for waiter in waiters {
+            waiter.await.unwrap();
+        }
+        assert!(started.elapsed() >= told);
+        // Each request reads it when it asks, when it goes, and before and
+        // after its answer; one waiter's polls (a tenth of what is left of the
+        // wait, 50 ms at least) add the rest.
+        let mut polls = 0;
+        let mut left = told;
+        while !left.is_zero() {
+            left -= left
+                .div_f64(10.0)
+                .clamp(STORE_POLL_MIN, STORE_POLL_MAX)
+                .min(left);
+            polls += 1;
+        }
+        let read = syncs() - before;
+        assert!(read <= 4 * 32 + polls + 1, "{read} reads, {polls} polls");
     }
 
     #[tokio::test(start_paused = true)]

@@ -11,9 +11,10 @@
 //! limit; and which requests share a budget.
 //!
 //! Every acquire and every answer merges the file into the pacer and writes the
-//! pacer back, under an exclusive lock held for the merge only; so does every
-//! tenth of a wait (see [`gate`](super::gate)), so that a process learns that
-//! another's probe was served, or that a window opened sooner. Nothing here may
+//! pacer back, under an exclusive lock held for the merge only; so does a poll
+//! every tenth of a wait, once per process (see [`gate`](super::gate)), so that
+//! a process learns that another's probe was served, or that a window opened
+//! sooner. Nothing here may
 //! stop a request: a file that is corrupt, foreign (another format, base URL or
 //! key), stale (untouched for an hour) or locked for long by another process is
 //! skipped, with one warning per process.
@@ -57,6 +58,9 @@ pub(crate) struct Store {
     warned: AtomicBool,
     /// Whether it stopped using the file (another process held its lock too long).
     given_up: AtomicBool,
+    /// The syncs tried, for the tests of how often the gate reads the file.
+    #[cfg(test)]
+    pub(crate) syncs: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -193,6 +197,8 @@ impl Store {
             key,
             warned: AtomicBool::new(false),
             given_up: AtomicBool::new(false),
+            #[cfg(test)]
+            syncs: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -209,6 +215,8 @@ impl Store {
     /// Merges the file into `core` (for its buckets and `endpoint`'s), then writes
     /// `core` back. Never fails: a problem is said once and the sync is skipped.
     pub(crate) fn sync(&self, core: &mut Core, now: Time, endpoint: Option<&'static str>) {
+        #[cfg(test)]
+        self.syncs.fetch_add(1, Ordering::Relaxed);
         if self.given_up.load(Ordering::Relaxed) {
             return;
         }
