@@ -21,8 +21,9 @@ use crate::retry::random_unit;
 /// reads the file again while it waits (a tenth of the wait in between): long
 /// enough that the file is not read in a busy loop, short enough that a wait
 /// another process ended costs little of the window. However many requests
-/// wait, the process reads it about once per such interval: a waiter that
-/// wakes within its interval of the last read takes the pacer as it is.
+/// wait, the process polls it about once per such interval: a waiter that
+/// wakes before its wait ends, within its interval of the last read, takes the
+/// pacer as it is. When a wait ends, the request reads the file before it goes.
 const STORE_POLL_MIN: Duration = Duration::from_millis(50);
 /// See [`STORE_POLL_MIN`].
 const STORE_POLL_MAX: Duration = Duration::from_secs(1);
@@ -173,7 +174,9 @@ impl Pacer {
                         Some(_) => left.div_f64(10.0).clamp(STORE_POLL_MIN, STORE_POLL_MAX),
                         None => left,
                     };
-                    poll = Some(wake);
+                    // Only a wake before the wait ends may skip the file: a
+                    // request about to go reads what the others did last.
+                    poll = (now + wake < until).then_some(wake);
                     let wake = self.clock.instant(until.min(now + wake));
                     let sleep = pin!(tokio::time::sleep_until(wake));
                     futures::future::select(sleep, notified).await;
@@ -354,6 +357,41 @@ mod tests {
         assert!(waited < Duration::from_millis(150), "{waited:?}");
     }
 
+    /// Two processes waiting out one pause: when it ends, one probes and the
+    /// other, reading the file before it goes, waits for that probe's answer.
+    #[tokio::test(start_paused = true)]
+    async fn processes_whose_pause_ends_together_send_one_probe() {
+        let dir = tempfile::tempdir().unwrap();
+        let pacer = || {
+            let store = Store::new(dir.path(), "http://127.0.0.1:9/v1", "sk-admin-x");
+            Arc::new(Pacer::new(Pacing::learned(), Some(store)))
+        };
+        let (first, second) = (pacer(), pacer());
+        let pause = first
+            .acquire(EP)
+            .await
+            .report(Outcome::Throttled { retry_after: None }, None);
+        let went = Arc::new(AtomicU64::new(0));
+        let waiters: Vec<_> = [first, second]
+            .into_iter()
+            .map(|pacer| {
+                let went = went.clone();
+                tokio::spawn(async move {
+                    let permit = pacer.acquire(EP).await;
+                    went.fetch_add(1, Ordering::Relaxed);
+                    // The probe's answer takes longer than this test looks.
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    drop(permit);
+                })
+            })
+            .collect();
+        tokio::time::sleep(pause + Duration::from_millis(200)).await;
+        assert_eq!(went.load(Ordering::Relaxed), 1, "after {pause:?}");
+        for waiter in waiters {
+            waiter.abort();
+        }
+    }
+
     /// However many requests wait out one pause, the process reads the state
     /// file about once per poll, not once per waiting request.
     #[tokio::test(start_paused = true)]
@@ -381,9 +419,9 @@ mod tests {
             waiter.await.unwrap();
         }
         assert!(started.elapsed() >= told);
-        // Each request reads it when it asks, when it goes, and before and
-        // after its answer; one waiter's polls (a tenth of what is left of the
-        // wait, 50 ms at least) add the rest.
+        // Each request reads it when it asks, when its wait ends, when it goes,
+        // and before and after its answer; one waiter's polls (a tenth of what
+        // is left of the wait, 50 ms at least) add the rest.
         let mut polls = 0;
         let mut left = told;
         while !left.is_zero() {
@@ -394,7 +432,7 @@ mod tests {
             polls += 1;
         }
         let read = syncs() - before;
-        assert!(read <= 4 * 32 + polls + 1, "{read} reads, {polls} polls");
+        assert!(read <= 5 * 32 + polls + 1, "{read} reads, {polls} polls");
     }
 
     #[tokio::test(start_paused = true)]
