@@ -382,6 +382,26 @@ impl Bucket {
         )
     }
 
+    /// Why a request would wait at `now`, and until when (`None`: until an
+    /// answer); `None` when it may go. Changes nothing.
+    fn waits(&self, now: Time) -> Option<(Option<Time>, WaitReason)> {
+        match self.phase {
+            Phase::Paused { until, .. } if now < until => Some((Some(until), WaitReason::Pause)),
+            Phase::Gated { .. } => Some((None, WaitReason::Gate)),
+            Phase::Paused { probe: true, .. } => None,
+            Phase::Paused { probe: false, .. } | Phase::Open => {
+                match (self.limit, self.window_end(), self.window) {
+                    (Some(limit), Some(end), Some(window))
+                        if now < end && window.sent >= limit.burst =>
+                    {
+                        Some((Some(end), WaitReason::Slot))
+                    }
+                    _ => None,
+                }
+            }
+        }
+    }
+
     /// When the current window closes, as far as the limit tells; or, when it
     /// has served the whole confirmed budget and the window's length is
     /// uncertain, when the next window is tried: halfway between the bounds.
@@ -776,35 +796,29 @@ impl Core {
         let id = self.bucket_of(endpoint);
         let ticket = self.next_ticket;
         let bucket = self.bucket_mut(id);
+        if let Some((until, reason)) = bucket.waits(now) {
+            if reason == WaitReason::Slot {
+                // Open (a pause without a probe may have ended), and full with
+                // requests left waiting: see [`Bucket::roll`].
+                bucket.phase = Phase::Open;
+                if let Some(window) = bucket.window.as_mut() {
+                    window.waited = true;
+                }
+            }
+            return Decision::Wait { until, reason };
+        }
         let role = match bucket.phase {
-            Phase::Paused { until, .. } if now < until => {
-                return Decision::Wait {
-                    until: Some(until),
-                    reason: WaitReason::Pause,
-                };
-            }
-            Phase::Gated { .. } => {
-                return Decision::Wait {
-                    until: None,
-                    reason: WaitReason::Gate,
-                };
-            }
             Phase::Paused { probe: true, .. } => {
                 // The probe: it opens the next window, alone.
                 bucket.roll(now);
                 Some(Role::Probe)
             }
-            Phase::Paused { probe: false, .. } | Phase::Open => {
+            // Open, or a pause without a probe that ended (a gated bucket
+            // waits: above).
+            _ => {
                 bucket.phase = Phase::Open;
-                match (bucket.limit, bucket.window_end(), bucket.window.as_mut()) {
+                match (bucket.limit, bucket.window_end(), bucket.window) {
                     (Some(limit), Some(end), Some(window)) if now < end => {
-                        if window.sent >= limit.burst {
-                            window.waited = true;
-                            return Decision::Wait {
-                                until: Some(end),
-                                reason: WaitReason::Slot,
-                            };
-                        }
                         let known = bucket.capacity.confirmed.unwrap_or(limit.burst);
                         (limit.origin == Origin::Learned && window.sent >= known)
                             .then_some(Role::Scout)
@@ -831,6 +845,14 @@ impl Core {
             place,
             role,
         })
+    }
+
+    /// Whether [`Core::acquire`] would make a request to `endpoint` wait at
+    /// `now`, as the core stands. Changes nothing.
+    pub(crate) fn would_wait(&self, endpoint: &'static str, now: Time) -> bool {
+        self.buckets
+            .get(&self.bucket_of(endpoint))
+            .is_some_and(|bucket| bucket.waits(now).is_some())
     }
 
     /// Gives back the ticket of a request that was dropped: a request that went

@@ -22,8 +22,8 @@ use crate::retry::random_unit;
 /// enough that the file is not read in a busy loop, short enough that a wait
 /// another process ended costs little of the window. However many requests
 /// wait, the process polls it about once per such interval: a waiter that
-/// wakes before its wait ends, within its interval of the last read, takes the
-/// pacer as it is. When a wait ends, the request reads the file before it goes.
+/// wakes within its interval of the last read, to wait on, takes the pacer as
+/// it stands; a request about to go reads the file first.
 const STORE_POLL_MIN: Duration = Duration::from_millis(50);
 /// See [`STORE_POLL_MIN`].
 const STORE_POLL_MAX: Duration = Duration::from_secs(1);
@@ -63,7 +63,8 @@ pub(crate) struct Pacer {
     wakeup: Notify,
     clock: Clock,
     store: Option<Store>,
-    /// When `store` was last merged, in milliseconds of `clock`.
+    /// When `store` was last read (or tried), in milliseconds of `clock`; only
+    /// touched under the `core` lock.
     synced_ms: AtomicU64,
 }
 
@@ -90,19 +91,21 @@ impl Pacer {
     }
 
     /// The core, after what other processes recorded (for its buckets and
-    /// `endpoint`'s) was merged into it; with `unless_within`, only if this
-    /// process has not merged the file that recently (a poll: another
-    /// waiter's read serves it, and a waiter that skipped it learns what was
-    /// read at its next poll at the latest).
+    /// `endpoint`'s) was merged into it. At a poll (`poll`: the waiter's
+    /// interval), the file is skipped when this process read it within that
+    /// interval and the core as it stands still makes the request wait: what
+    /// another waiter read is in the core already, and a request never goes
+    /// on an older view than its own read.
     fn synced(
         &self,
         now: Time,
         endpoint: &'static str,
-        unless_within: Option<Duration>,
+        poll: Option<Duration>,
     ) -> MutexGuard<'_, Core> {
         let mut core = self.lock();
         let last = Duration::from_millis(self.synced_ms.load(Ordering::Relaxed));
-        if unless_within.is_none_or(|within| now.saturating_sub(last) >= within) {
+        let recent = poll.is_some_and(|within| now.saturating_sub(last) < within);
+        if !(recent && core.would_wait(endpoint, now)) {
             self.sync(&mut core, now, endpoint);
         }
         core
@@ -169,14 +172,12 @@ impl Pacer {
                     // sooner: ask again then too. So may another process's (a
                     // probe served, a window opened sooner): with a state file,
                     // ask again every tenth of the wait, reading the file unless
-                    // another waiter did within that time.
+                    // another waiter did within that time (see `synced`).
                     let wake = match self.store {
                         Some(_) => left.div_f64(10.0).clamp(STORE_POLL_MIN, STORE_POLL_MAX),
                         None => left,
                     };
-                    // Only a wake before the wait ends may skip the file: a
-                    // request about to go reads what the others did last.
-                    poll = (now + wake < until).then_some(wake);
+                    poll = Some(wake);
                     let wake = self.clock.instant(until.min(now + wake));
                     let sleep = pin!(tokio::time::sleep_until(wake));
                     futures::future::select(sleep, notified).await;
@@ -358,7 +359,7 @@ mod tests {
     }
 
     /// Two processes waiting out one pause: when it ends, one probes and the
-    /// other, reading the file before it goes, waits for that probe's answer.
+    /// other, reading the file before it goes, sees that probe and waits.
     #[tokio::test(start_paused = true)]
     async fn processes_whose_pause_ends_together_send_one_probe() {
         let dir = tempfile::tempdir().unwrap();
@@ -389,6 +390,8 @@ mod tests {
         assert_eq!(went.load(Ordering::Relaxed), 1, "after {pause:?}");
         for waiter in waiters {
             waiter.abort();
+            // Its permit is dropped (and the file written) before `dir` goes.
+            let _ = waiter.await;
         }
     }
 
@@ -419,9 +422,10 @@ mod tests {
             waiter.await.unwrap();
         }
         assert!(started.elapsed() >= told);
-        // Each request reads it when it asks, when its wait ends, when it goes,
-        // and before and after its answer; one waiter's polls (a tenth of what
-        // is left of the wait, 50 ms at least) add the rest.
+        // Each request reads it when it asks, when its wait ends (about to go),
+        // when it goes, and before and after its answer; one waiter's polls (a
+        // tenth of what is left of the wait, 50 ms at least; the last of them
+        // is the end of the wait) add the rest.
         let mut polls = 0;
         let mut left = told;
         while !left.is_zero() {
@@ -432,7 +436,7 @@ mod tests {
             polls += 1;
         }
         let read = syncs() - before;
-        assert!(read <= 5 * 32 + polls + 1, "{read} reads, {polls} polls");
+        assert!(read <= 5 * 32 + polls, "{read} reads, {polls} polls");
     }
 
     #[tokio::test(start_paused = true)]

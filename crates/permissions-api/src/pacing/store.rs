@@ -12,11 +12,11 @@
 //!
 //! Every acquire and every answer merges the file into the pacer and writes the
 //! pacer back, under an exclusive lock held for the merge only; so does a poll
-//! every tenth of a wait, once per process (see [`gate`](super::gate)), so that
-//! a process learns that another's probe was served, or that a window opened
-//! sooner. Nothing here may
-//! stop a request: a file that is corrupt, foreign (another format, base URL or
-//! key), stale (untouched for an hour) or locked for long by another process is
+//! every tenth of a wait, about once per process however many requests wait
+//! (see [`gate`](super::gate)), so that a process learns that another's probe
+//! was served, or that a window opened sooner. Nothing here may stop a
+//! request: a file that is corrupt, foreign (another format, base URL or key),
+//! stale (untouched for an hour) or locked for long by another process is
 //! skipped, with one warning per process.
 
 use std::collections::BTreeMap;
