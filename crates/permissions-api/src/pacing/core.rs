@@ -1761,6 +1761,20 @@ mod tests {
             run.wall = self.now - started;
             run
         }
+
+        /// Runs the `jobs` one after another (each alone, as a job's steps go),
+        /// with what they did added up.
+        fn run_in_turn(&mut self, server: &mut Server, jobs: &[(&'static str, u32, u32)]) -> Run {
+            let mut total = Run::default();
+            for job in jobs {
+                let run = self.run(server, std::slice::from_ref(job));
+                total.wall += run.wall;
+                total.sent += run.sent;
+                total.throttled += run.throttled;
+                total.served_at.extend(run.served_at);
+            }
+            total
+        }
     }
 
     /// The fewest windows `requests` need at `capacity` per window.
@@ -1838,15 +1852,13 @@ mod tests {
             let mut sim = Sim::new(None);
             sim.jitter = Some(seed);
             let mut server = Server::new(8, length, false);
-            let start = sim.now;
-            let mut minimum_total = Duration::ZERO;
-            for (endpoint, requests, concurrency) in [(GET, 31, 1), (POST, 20, 4), (DELETE, 30, 1)]
-            {
-                sim.run(&mut server, &[(endpoint, requests, concurrency)]);
-                minimum_total += minimum(requests, 8, length);
-            }
+            let jobs = [(GET, 31, 1), (POST, 20, 4), (DELETE, 30, 1)];
+            let wall = sim.run_in_turn(&mut server, &jobs).wall;
+            let minimum_total: Duration = jobs
+                .iter()
+                .map(|&(_, requests, _)| minimum(requests, 8, length))
+                .sum();
             assert_eq!(sim.core.scope, BudgetScope::Route, "seed {seed}");
-            let wall = sim.now - start;
             assert!(
                 wall < minimum_total.mul_f64(1.2),
                 "seed {seed}: {wall:?} against {minimum_total:?}"
@@ -1878,8 +1890,6 @@ mod tests {
     #[test]
     fn a_probe_429_after_a_full_window_is_no_evidence_of_sharing() {
         let mut core = Core::new(None, BudgetScope::Route);
-        let served = Answer::Served { exhausted: None };
-        let throttled = Answer::Throttled { retry_after: None };
         let send = |core: &mut Core, endpoint, at: Time, answer| {
             let Decision::Send(ticket) = core.acquire(endpoint, at) else {
                 panic!("{endpoint} waits at {at:?}");
@@ -1887,15 +1897,15 @@ mod tests {
             core.report(&ticket, answer, at + RTT, 0.5)
         };
         for i in 0..8 {
-            send(&mut core, POST, START + ms(10 * i), served);
+            send(&mut core, POST, START + ms(10 * i), SERVED);
         }
         for i in 0..8 {
-            send(&mut core, DELETE, START + ms(100 + 10 * i), served);
+            send(&mut core, DELETE, START + ms(100 + 10 * i), SERVED);
         }
-        let pause = send(&mut core, DELETE, START + ms(200), throttled);
+        let pause = send(&mut core, DELETE, START + ms(200), THROTTLED);
         assert!(pause > Duration::ZERO);
         // The probe, when the pause ends: the window has not refilled yet.
-        send(&mut core, DELETE, START + ms(200) + RTT + pause, throttled);
+        send(&mut core, DELETE, START + ms(200) + RTT + pause, THROTTLED);
         assert_eq!(core.scope, BudgetScope::Route);
     }
 
@@ -1976,12 +1986,7 @@ mod tests {
         let Decision::Send(first) = core.acquire(DELETE, START) else {
             panic!("the first request waits");
         };
-        core.report(
-            &first,
-            Answer::Throttled { retry_after: None },
-            START + RTT,
-            0.5,
-        );
+        core.report(&first, THROTTLED, START + RTT, 0.5);
         let mut now = START + RTT;
         let probe = loop {
             match core.acquire(DELETE, now) {
@@ -2023,20 +2028,18 @@ mod tests {
                 other => panic!("{other:?}"),
             })
             .collect();
-        let served = Answer::Served { exhausted: None };
-        let throttled = Answer::Throttled { retry_after: None };
         let at = now + RTT;
         for ticket in &tickets[..4] {
-            core.report(ticket, served, at, 0.5);
+            core.report(ticket, SERVED, at, 0.5);
         }
-        core.report(&tickets[8], throttled, at, 0.5);
+        core.report(&tickets[8], THROTTLED, at, 0.5);
         let bucket = &core.buckets[&BucketId::Endpoint(POST)];
         assert_eq!(bucket.capacity.confirmed, Some(4));
         for ticket in &tickets[4..8] {
-            core.report(ticket, served, at + ms(1), 0.5);
+            core.report(ticket, SERVED, at + ms(1), 0.5);
         }
         for ticket in &tickets[9..] {
-            core.report(ticket, throttled, at + ms(1), 0.5);
+            core.report(ticket, THROTTLED, at + ms(1), 0.5);
         }
         let bucket = &core.buckets[&BucketId::Endpoint(POST)];
         assert_eq!(bucket.capacity.confirmed, Some(8));
@@ -2136,14 +2139,8 @@ mod tests {
         let length = Duration::from_secs(3);
         let mut sim = Sim::new(None);
         let mut server = Server::new(8, length, true);
-        let start = sim.now;
-        let mut total = Run::default();
-        for (endpoint, requests, concurrency) in [(GET, 5, 1), (POST, 2, 1), (DELETE, 60, 4)] {
-            let run = sim.run(&mut server, &[(endpoint, requests, concurrency)]);
-            total.sent += run.sent;
-            total.throttled += run.throttled;
-        }
-        let wall = sim.now - start;
+        let total = sim.run_in_turn(&mut server, &[(GET, 5, 1), (POST, 2, 1), (DELETE, 60, 4)]);
+        let wall = total.wall;
         let minimum = minimum(67, 8, length);
         assert_eq!(sim.core.scope, BudgetScope::Key);
         assert!(
@@ -2168,13 +2165,7 @@ mod tests {
         let length = Duration::from_secs(3);
         let mut sim = Sim::new(Some((1, length / 8)));
         let mut server = Server::new(8, length, true);
-        let mut total = Run::default();
-        for (endpoint, requests, concurrency) in [(GET, 5, 1), (POST, 2, 1), (DELETE, 60, 4)] {
-            let run = sim.run(&mut server, &[(endpoint, requests, concurrency)]);
-            total.sent += run.sent;
-            total.throttled += run.throttled;
-            total.served_at.extend(run.served_at);
-        }
+        let total = sim.run_in_turn(&mut server, &[(GET, 5, 1), (POST, 2, 1), (DELETE, 60, 4)]);
         assert_eq!(sim.core.scope, BudgetScope::Key);
         assert_eq!(total.throttled, 1, "{total:?}");
     }
@@ -2263,9 +2254,7 @@ mod tests {
         };
         // The window's opener, then the rest of the budget.
         let send = |core: &mut Core, at: Time| match core.acquire(GET, at) {
-            Decision::Send(ticket) => {
-                core.report(&ticket, Answer::Served { exhausted: None }, at + RTT, 0.5)
-            }
+            Decision::Send(ticket) => core.report(&ticket, SERVED, at + RTT, 0.5),
             other => panic!("{other:?}"),
         };
         send(&mut core, START);
