@@ -64,7 +64,8 @@
 //!   serves such an opener early; the upper bound it sets is dropped by the
 //!   first 429 met past it.) Before any length is known a window never rolls,
 //!   so at the first 429 it is taken to have opened after the last pause in
-//!   sending ([`run_start`]), not at a request long ago.
+//!   sending ([`run_start`]), not at a request long ago (this process's
+//!   successes before that pause drop out; the others' still count).
 //! - **Sharing.** A 429 on an endpoint whose own window had not used the known
 //!   budget while other endpoints (of this process, or of others through the
 //!   store) were served in that window for the rest of it, or, with no budget
@@ -112,6 +113,11 @@ const RECENT: usize = 256;
 /// The fewest successes after a pause in sending that [`run_start`] takes for
 /// the start of a window.
 const RUN_MIN: usize = 2;
+/// The earliest a probe goes after a 429, jitter included: half of
+/// [`FIRST_PAUSE`]. No window is taken for shorter, so a shorter stretch without
+/// sending is no pause in which one closed ([`run_start`]): such gaps come from
+/// round trips and from waiting for the state file's lock.
+const EARLIEST_PROBE: Duration = Duration::from_millis(250);
 /// The longest window the admin API was seen to keep.
 const LONGEST_WINDOW: Duration = Duration::from_secs(60);
 /// How far back successes count as evidence of a shared budget, when no pause in
@@ -485,7 +491,8 @@ impl Bucket {
 
     /// Before a period is known the window never rolls, so at a first 429 it may
     /// span windows that closed long ago: it is moved to where the server's
-    /// window most likely opened ([`run_start`]), with the successes since.
+    /// window most likely opened ([`run_start`]), without this process's
+    /// successes before it.
     fn reanchor(&mut self, at: Time) {
         let Some(window) = self.window.as_mut().filter(|w| w.throttled_at.is_none()) else {
             return;
@@ -495,16 +502,21 @@ impl Bucket {
         let Some(start) = run_start(&times, window.opened, at) else {
             return;
         };
-        let served =
-            u32::try_from(times.iter().filter(|t| **t >= start).count()).unwrap_or(u32::MAX);
-        let dropped = window.served.saturating_sub(served);
+        // Only this process's successes before the pause drop out: the others'
+        // (through the store) are counted without their times, and a budget
+        // taken too large is followed down at the next 429 anyway.
+        let before = times
+            .iter()
+            .filter(|t| **t >= window.opened && **t < start)
+            .count();
+        let dropped = u32::try_from(before).unwrap_or(u32::MAX);
         tracing::debug!(
             bucket_window_ms = millis(start.saturating_sub(window.opened)),
-            served,
+            served = window.served.saturating_sub(dropped),
             "pacing: the window is taken to have opened after the last pause in sending"
         );
         window.opened = start;
-        window.served -= dropped;
+        window.served = window.served.saturating_sub(dropped);
         window.sent = window.sent.saturating_sub(dropped).max(window.served);
     }
 
@@ -533,7 +545,7 @@ impl Bucket {
             .max(elapsed + FIRST_PAUSE)
             .min(elapsed + LONGEST_PAUSE);
         let jitter = 1.0 - 0.1 * random.clamp(0.0, 1.0);
-        opened + grown.mul_f64(jitter).max(elapsed + FIRST_PAUSE / 2)
+        opened + grown.mul_f64(jitter).max(elapsed + EARLIEST_PROBE)
     }
 
     /// Under a configured limit, when its rate allows the next request at
@@ -1513,9 +1525,9 @@ impl Core {
 /// Where the window met by a 429 at `at` most likely opened, if later than
 /// `opened`: at the first success (of `served`, send times in ascending order)
 /// of a run of at least [`RUN_MIN`] after the last pause in sending more than
-/// twice as long as all that was sent since, unless an equally long stretch
-/// before that pause served more (then the budget could not be as small as the
-/// later run suggests).
+/// twice as long as all that was sent since (and than [`EARLIEST_PROBE`]),
+/// unless an equally long stretch before that pause served more (then the
+/// budget could not be as small as the later run suggests).
 ///
 /// Why the later choice: a window taken too short is corrected by the next
 /// probe's 429, which raises the lower bound; one taken too long would never be.
@@ -1531,7 +1543,7 @@ fn run_start(served: &[Time], opened: Time, at: Time) -> Option<Time> {
     for k in (1..=times.len().saturating_sub(RUN_MIN)).rev() {
         let (start, before) = (times[k], times[k - 1]);
         let span = at - start;
-        if start - before <= span * 2 {
+        if start - before <= (span * 2).max(EARLIEST_PROBE) {
             continue;
         }
         let since = times.len() - k;
