@@ -1163,10 +1163,20 @@ impl Core {
             .max()
             .unwrap_or_default();
         let floor = at.saturating_sub(LOOKBACK);
+        // Other processes' successes are known only by the windows they were
+        // served in: one that opened just before this run means no pause in
+        // sending.
         let mut everyone: Vec<Time> = self
             .buckets
             .values()
             .flat_map(|b| b.recent.iter().map(|(t, _)| *t))
+            .chain(
+                self.elsewhere
+                    .values()
+                    .filter_map(|e| e.window)
+                    .filter(|(_, _, served, _)| *served > 0)
+                    .map(|(opened, ..)| opened),
+            )
             .filter(|t| *t >= floor && *t <= at)
             .collect();
         everyone.sort_unstable();

@@ -419,8 +419,16 @@ mod tests {
         }
 
         fn of(dir: &Path, endpoint: &'static str) -> Self {
+            Self::configured(dir, endpoint, None)
+        }
+
+        fn configured(
+            dir: &Path,
+            endpoint: &'static str,
+            configured: Option<(u32, Duration)>,
+        ) -> Self {
             Self {
-                core: Core::new(None, BudgetScope::Route),
+                core: Core::new(configured, BudgetScope::Route),
                 store: Store::new(dir, URL, KEY),
                 endpoint,
                 length: Duration::from_secs(3),
@@ -592,6 +600,29 @@ mod tests {
         // 80 requests, 8 per 3 s: at least 27 s; within 1.2x of it.
         let minimum = Duration::from_secs(27);
         assert!(end - start < minimum.mul_f64(1.2), "{:?}", end - start);
+    }
+
+    /// The same script under a configured limit that the key's budget allows
+    /// (`OPENAI_ADMIN_MAX_RPM=160` against 8 per 3 s): `create`, which starts
+    /// in a window `list` used, finds the budget shared at its first 429 (the
+    /// file shows `list` served then), and `delete` starts with it and meets
+    /// none. (The file holds only the last window of each endpoint, one
+    /// request long under this limit, and it was not counted: `create` never
+    /// found the sharing, and each process met a 429 of its own.)
+    #[test]
+    fn processes_under_a_configured_limit_find_the_budget_they_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = wall();
+        let mut window = (start, 0);
+        let limit = Some((1, Duration::from_millis(375)));
+        let mut list = Process::configured(dir.path(), "list", limit);
+        let (now, first) = list.job(30, &mut window, start);
+        let mut create = Process::configured(dir.path(), "create", limit);
+        let (now, second) = create.job(20, &mut window, now);
+        let mut delete = Process::configured(dir.path(), DELETE, limit);
+        let (_, third) = delete.job(30, &mut window, now);
+        assert_eq!(create.core.scope, BudgetScope::Key, "{first} {second}");
+        assert_eq!((first, second, third), (0, 1, 0));
     }
 
     /// A process alone with its file reads back its own windows. While the
