@@ -1033,7 +1033,7 @@ impl Core {
     /// A 429 without a delay: the window of `ticket` is spent.
     fn throttled(&mut self, id: BucketId, ticket: &Ticket, now: Time, random: f64) {
         if self.scope == BudgetScope::Route && self.shares_budget(id, ticket) {
-            self.share(ticket.endpoint, Some(now));
+            self.share(Some(ticket.endpoint), Some(now));
             return self.throttled(BucketId::Key, ticket, now, random);
         }
         let bucket = self.bucket_mut(id);
@@ -1251,9 +1251,10 @@ impl Core {
 
     /// Switches to one budget for the whole key, merging what every endpoint knew
     /// (with `elsewhere_at`, the time, also what other processes recorded for
-    /// endpoints this one has not used, in windows still open then); `endpoint`
-    /// is the one whose 429 showed it (or the store's, for the log).
-    pub(crate) fn share(&mut self, endpoint: &str, elsewhere_at: Option<Time>) {
+    /// endpoints this one has not used, in windows still open then);
+    /// `found_by` is the endpoint whose 429 showed it, or `None` when another
+    /// process found it (the store), for the log.
+    pub(crate) fn share(&mut self, found_by: Option<&str>, elsewhere_at: Option<Time>) {
         let mut merged = Bucket::new(self.configured);
         let mut opened: Option<Time> = None;
         let (mut sent, mut served) = (0, 0);
@@ -1306,8 +1307,8 @@ impl Core {
                 });
             }
         }
-        match self.configured {
-            Some(limit) => tracing::warn!(
+        match (self.configured, found_by) {
+            (Some(limit), Some(endpoint)) => tracing::warn!(
                 endpoint,
                 burst = limit.burst,
                 period_ms = millis(limit.period),
@@ -1315,11 +1316,15 @@ impl Core {
                  endpoint used its own); the configured limit now applies to all of them \
                  together"
             ),
-            None => tracing::info!(
+            (None, Some(endpoint)) => tracing::info!(
                 endpoint,
                 served_in_window = served,
                 "pacing: the admin endpoints share one budget (a 429 came before this \
                  endpoint used its own); pacing them together"
+            ),
+            (_, None) => tracing::info!(
+                "pacing: another process found that the admin endpoints share one budget \
+                 (the pacing state file says so); pacing them together"
             ),
         }
         self.buckets.clear();

@@ -270,7 +270,7 @@ impl Store {
             Found::Ours(state) => state,
         };
         if state.scope == FileScope::Key && core.scope == BudgetScope::Route {
-            core.share("(another process)", None);
+            core.share(None, None);
         }
         let named = |name: &str| -> Option<BucketId> {
             if name == BucketId::Key.name() {
