@@ -115,10 +115,11 @@ const RECENT: usize = 256;
 /// The fewest successes after a pause in sending that [`run_start`] takes for
 /// the start of a window.
 const RUN_MIN: usize = 2;
-/// The earliest a probe goes after a 429, jitter included: half of
-/// [`FIRST_PAUSE`]. No window is taken for shorter, so a shorter stretch without
-/// sending is no pause in which one closed ([`run_start`]): such gaps come from
-/// round trips and from waiting for the state file's lock.
+/// How soon after a refused request was sent the first probe may go, jitter
+/// included, while the window's length is unknown: half of [`FIRST_PAUSE`]. A
+/// shorter stretch without sending is no pause in which a window closed
+/// ([`run_start`]): such gaps come from round trips and from waiting for the
+/// state file's lock.
 const EARLIEST_PROBE: Duration = Duration::from_millis(250);
 /// The longest window the admin API was seen to keep.
 const LONGEST_WINDOW: Duration = Duration::from_secs(60);
@@ -322,6 +323,9 @@ pub(crate) struct Bucket {
     told_until: Time,
     /// Recent successes (time, endpoint), for the evidence of a shared budget.
     recent: VecDeque<(Time, &'static str)>,
+    /// Other processes' successes in the current window, by when the store
+    /// first showed them (they happened before): see [`Bucket::reanchor`].
+    others_seen: VecDeque<(Time, u32)>,
 }
 
 impl Bucket {
@@ -346,6 +350,7 @@ impl Bucket {
             bisecting: false,
             told_until: Time::ZERO,
             recent: VecDeque::new(),
+            others_seen: VecDeque::new(),
         }
     }
 
@@ -442,6 +447,7 @@ impl Bucket {
         }
         self.previous = self.window.take();
         self.window = Some(Window::opened_at(now));
+        self.others_seen.clear();
     }
 
     /// After a clean window whose whole budget was used: the burst grows by half.
@@ -493,8 +499,8 @@ impl Bucket {
 
     /// Before a period is known the window never rolls, so at a first 429 it may
     /// span windows that closed long ago: it is moved to where the server's
-    /// window most likely opened ([`run_start`]), without this process's
-    /// successes before it.
+    /// window most likely opened ([`run_start`]), without the successes known
+    /// to be older.
     fn reanchor(&mut self, at: Time) {
         let Some(window) = self.window.as_mut().filter(|w| w.throttled_at.is_none()) else {
             return;
@@ -504,14 +510,23 @@ impl Bucket {
         let Some(start) = run_start(&times, window.opened, at) else {
             return;
         };
-        // Only this process's successes before the pause drop out: the others'
-        // (through the store) are counted without their times, and a budget
-        // taken too large is followed down at the next 429 anyway.
-        let before = times
+        // This process's successes before the pause drop out, and the others'
+        // that the store showed before it (those it showed later may be older
+        // too, but they are kept: a budget taken too large is followed down at
+        // the next 429, one taken too small costs windows).
+        let own = times
             .iter()
             .filter(|t| **t >= window.opened && **t < start)
             .count();
-        let dropped = u32::try_from(before).unwrap_or(u32::MAX);
+        let others: u32 = self
+            .others_seen
+            .iter()
+            .filter(|(seen, _)| *seen < start)
+            .map(|(_, n)| *n)
+            .sum();
+        let dropped = u32::try_from(own)
+            .unwrap_or(u32::MAX)
+            .saturating_add(others);
         tracing::debug!(
             bucket_window_ms = millis(start.saturating_sub(window.opened)),
             served = window.served.saturating_sub(dropped),
@@ -520,6 +535,25 @@ impl Bucket {
         window.opened = start;
         window.served = window.served.saturating_sub(dropped);
         window.sent = window.sent.saturating_sub(dropped).max(window.served);
+    }
+
+    /// Takes another process's window for the current one, as the store showed
+    /// it at `now`.
+    fn adopt(&mut self, theirs: Window, now: Time) {
+        self.window = Some(theirs);
+        self.others_seen.clear();
+        self.seen_others(theirs.served, now);
+    }
+
+    /// Notes that the store showed `count` more successes of other processes
+    /// in the current window at `now`.
+    fn seen_others(&mut self, count: u32, now: Time) {
+        if count > 0 {
+            self.others_seen.push_back((now, count));
+            if self.others_seen.len() > RECENT {
+                self.others_seen.pop_front();
+            }
+        }
     }
 
     /// Records a request sent at `now` in the current window: when the window
@@ -1043,6 +1077,7 @@ impl Core {
             // It opened a window too early: the server's is still the previous one.
             if let Some(previous) = bucket.previous.take() {
                 bucket.window = Some(previous);
+                bucket.others_seen.clear();
             }
         }
         if bucket.limit.is_none() && !was_probe {
@@ -1166,9 +1201,10 @@ impl Core {
             .max()
             .unwrap_or_default();
         let floor = at.saturating_sub(LOOKBACK);
-        // Other processes' successes are known only by the windows they were
-        // served in: one that opened just before this run means no pause in
-        // sending.
+        // Other processes' successes on endpoints this one has not used are
+        // known only by the windows they were served in: one that opened just
+        // before this run means no pause in sending. Only a window of a known
+        // length: one that never rolled may hold a whole job's successes.
         let mut everyone: Vec<Time> = self
             .buckets
             .values()
@@ -1176,6 +1212,7 @@ impl Core {
             .chain(
                 self.elsewhere
                     .values()
+                    .filter(|e| e.upper.is_some())
                     .filter_map(|e| e.window)
                     .filter(|(_, _, served, _)| *served > 0)
                     .map(|(opened, ..)| opened),
@@ -1435,7 +1472,7 @@ impl Core {
             let rolled_from = bucket.previous.map(|w| w.opened);
             match bucket.window.as_mut() {
                 // Theirs, unless it is known to have closed.
-                None if period.is_none_or(|p| now < opened + p) => bucket.window = Some(theirs),
+                None if period.is_none_or(|p| now < opened + p) => bucket.adopt(theirs, now),
                 None => {}
                 // A window opened before a 429 met in an older one never opened on
                 // the server (a probe or an opener that met that 429): forget it.
@@ -1445,7 +1482,7 @@ impl Core {
                 Some(ours)
                     if ours.opened > opened && throttled_at.is_some_and(|at| at >= ours.opened) =>
                 {
-                    bucket.window = Some(theirs);
+                    bucket.adopt(theirs, now);
                 }
                 Some(ours) => {
                     let (earlier, later) = (ours.opened.min(opened), ours.opened.max(opened));
@@ -1469,14 +1506,18 @@ impl Core {
                         || (first_spent && later > earlier + lower && later_served > 0);
                     let same = !next && period.is_none_or(|p| later < earlier + p);
                     if same {
+                        // What the others were served since the last sync.
+                        let grown =
+                            served.saturating_sub(ours.served.saturating_sub(ours.unsynced_served));
                         ours.opened = earlier;
                         ours.sent = sent + ours.unsynced_sent;
                         ours.served = served + ours.unsynced_served;
                         ours.throttled_at = ours.throttled_at.max(throttled_at);
+                        bucket.seen_others(grown, now);
                         bucket.count_late_successes();
                     } else if opened > ours.opened {
                         bucket.previous = bucket.window.take();
-                        bucket.window = Some(theirs);
+                        bucket.adopt(theirs, now);
                     }
                 }
             }
@@ -1560,7 +1601,8 @@ impl Core {
 }
 
 /// Where the window met by a 429 at `at` most likely opened, if later than
-/// `opened`: at the first success (of `served`, send times in ascending order)
+/// `opened`: at the first success (of `served`: the send times of successes, and
+/// the openings of other processes' windows, in ascending order)
 /// of a run of at least [`RUN_MIN`] after the last pause in sending more than
 /// twice as long as all that was sent since (and than [`EARLIEST_PROBE`]),
 /// unless an equally long stretch before that pause served more (then the

@@ -625,6 +625,36 @@ mod tests {
         assert_eq!((first, second, third), (0, 1, 0));
     }
 
+    /// One budget per route. `list` is served 9 times, 375 ms apart, in a
+    /// process that never meets a 429 (so its window, of unknown length, never
+    /// closes); `create` starts in another right after and meets the 429 of
+    /// its own route's budget at its ninth request. That is no evidence of a
+    /// shared budget: the 9 `list` successes of the file span the whole job,
+    /// not `create`'s window. (Taking `list`'s window's opening for a send in
+    /// `create`'s run, the pacer counted all 9 and switched every later
+    /// process of the key to one budget.)
+    #[test]
+    fn a_window_of_unknown_length_elsewhere_shows_no_shared_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = wall();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut list = Process::of(dir.path(), "list");
+        for i in 0..9 {
+            list.send(at(i * 375), SERVED);
+        }
+        let mut create = Process::of(dir.path(), "create");
+        for i in 0..8 {
+            create.send(at(3_400 + i * 250), SERVED);
+        }
+        create.send(at(5_400), THROTTLED);
+        assert_eq!(
+            create.core.scope,
+            BudgetScope::Route,
+            "{:?}",
+            create.core.buckets
+        );
+    }
+
     /// A process alone with its file reads back its own windows. While the
     /// window's length is uncertain, an opener goes halfway between the bounds
     /// and, served, opens a new window there: the window the file still holds
@@ -827,6 +857,33 @@ mod tests {
         first.report(&firsts[3], THROTTLED, at(2_012));
         let bucket = &first.core.buckets[&BucketId::Endpoint(DELETE)];
         assert_eq!(bucket.capacity.confirmed, Some(7), "{bucket:?}");
+    }
+
+    /// One process was served 5 long ago, in a window that never closed for
+    /// the pacer (no length known yet); another is served once, then, after a
+    /// real pause, in a burst that meets a 429. The window is taken to have
+    /// opened at the burst, and the first process's successes, which the file
+    /// showed before it, drop out with the second's own before the pause.
+    /// (Kept, they made a budget of 13 where the server's was 8.)
+    #[test]
+    fn a_window_moved_after_a_pause_drops_what_the_others_were_served_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = wall();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut first = Process::new(dir.path());
+        for i in 0..5 {
+            first.send(at(i * 20), SERVED);
+        }
+        let mut second = Process::new(dir.path());
+        second.send(at(20_000), SERVED);
+        let times: Vec<u64> = (23_500..23_509).collect();
+        let tickets = burst(&mut second, t0, &times);
+        for ticket in &tickets[..8] {
+            second.report(ticket, SERVED, at(23_520));
+        }
+        second.report(&tickets[8], THROTTLED, at(23_521));
+        let bucket = &second.core.buckets[&BucketId::Endpoint(DELETE)];
+        assert_eq!(bucket.capacity.confirmed, Some(8), "{bucket:?}");
     }
 
     #[test]
