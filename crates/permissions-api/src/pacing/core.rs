@@ -68,10 +68,10 @@
 //!   successes before that pause drop out; the others' still count).
 //! - **Sharing.** A 429 on an endpoint whose own window had not used the known
 //!   budget while other endpoints (of this process, or of others through the
-//!   store) were served in that window for the rest of it (its own requests
-//!   counted whatever order they were answered in, while it never sent more
-//!   than the budget in that window), or, with no budget known, were served
-//!   more than it was, means the endpoints share one budget: the pacer
+//!   store) were served in that window for the rest of it, or, with no budget
+//!   known, were served more than it was, means the endpoints share one
+//!   budget (its own successes count as they are answered: requests sent with
+//!   the refused one may be served before it and answered after it): the pacer
 //!   switches to [`BudgetScope::Key`] and paces them together (a configured
 //!   limit then applies to them together, and the pause after that 429 lasts
 //!   until its rate allows what they were all served in the last minute, at
@@ -200,6 +200,38 @@ pub(crate) struct Window {
     /// Requests sent and served by this process since the store last saw them.
     pub(crate) unsynced_sent: u32,
     pub(crate) unsynced_served: u32,
+    /// A 429 in it shows the budget shared if this endpoint's successes in it,
+    /// some answered after that 429, reach what it says.
+    pub(crate) shared_if: Option<SharedIf>,
+}
+
+/// What the successes of a window must reach, with the others', to show that
+/// the endpoints share one budget ([`Core::shares_budget`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SharedIf {
+    /// Other endpoints' successes in that window.
+    others: u32,
+    /// The budget known.
+    known: u32,
+}
+
+impl SharedIf {
+    /// Whether `served` successes of the endpoint show it: fewer than the
+    /// budget, and with the others' as many.
+    fn shown_by(self, served: u32) -> bool {
+        served < self.known && served.saturating_add(self.others) >= self.known
+    }
+}
+
+/// What a 429 shows of a budget shared by the endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sharing {
+    /// That they share it.
+    Shown,
+    /// That they do if the window's successes answered later reach it.
+    If(SharedIf),
+    /// Nothing.
+    No,
 }
 
 impl Window {
@@ -219,6 +251,7 @@ impl Window {
             waited: false,
             unsynced_sent: 0,
             unsynced_served: 0,
+            shared_if: None,
         }
     }
 }
@@ -958,9 +991,11 @@ impl Core {
 
     fn served(&mut self, id: BucketId, ticket: &Ticket, now: Time, exhausted: Option<Duration>) {
         let bucket = self.bucket_mut(id);
+        let mut shown = false;
         if let Some(window) = bucket.window.as_mut().filter(|w| w.holds(ticket)) {
             window.served += 1;
             window.unsynced_served += 1;
+            shown = window.shared_if.is_some_and(|c| c.shown_by(window.served));
             bucket.count_late_successes();
         }
         bucket.recent.push_back((ticket.sent_at, ticket.endpoint));
@@ -1034,6 +1069,11 @@ impl Core {
                 "pacing: x-ratelimit-remaining-requests is 0, pausing until the reset"
             );
         }
+        if shown && self.scope == BudgetScope::Route {
+            // Answered after a 429 of its window, it completes what showed the
+            // budget shared: see [`Core::shares_budget`].
+            self.share(Some(ticket.endpoint), Some(now));
+        }
     }
 
     /// A 429 that says when to retry: honoured as said, and no evidence of the
@@ -1066,10 +1106,17 @@ impl Core {
 
     /// A 429 without a delay: the window of `ticket` is spent.
     fn throttled(&mut self, id: BucketId, ticket: &Ticket, now: Time, random: f64) {
-        if self.scope == BudgetScope::Route && self.shares_budget(id, ticket) {
-            self.share(Some(ticket.endpoint), Some(now));
-            return self.throttled(BucketId::Key, ticket, now, random);
-        }
+        let shared_if = match self.scope {
+            BudgetScope::Route => match self.shares_budget(id, ticket) {
+                Sharing::Shown => {
+                    self.share(Some(ticket.endpoint), Some(now));
+                    return self.throttled(BucketId::Key, ticket, now, random);
+                }
+                Sharing::If(shared_if) => Some(shared_if),
+                Sharing::No => None,
+            },
+            BudgetScope::Key => None,
+        };
         let bucket = self.bucket_mut(id);
         let was_probe = bucket.gate_role(ticket) == Some(Role::Probe);
         let of_previous = bucket.speaks_of_previous(ticket);
@@ -1131,6 +1178,7 @@ impl Core {
         }
         if let Some(current) = bucket.window.as_mut().filter(|w| w.opened == window.opened) {
             current.throttled_at = Some(current.throttled_at.map_or(now, |t| t.max(now)));
+            current.shared_if = shared_if.or(current.shared_if);
         }
         // Requests sent before this round began add no strike: they wait on one
         // pause (which still covers the window they speak of).
@@ -1169,15 +1217,16 @@ impl Core {
     /// before), or as long before its own as a window is known to last. Then:
     ///
     /// - with a known budget (its own, or the largest another endpoint, here or in
-    ///   another process, measured): its own window had not used it, and the
-    ///   others' successes in that window account for the rest (with all its
-    ///   own requests in it, while they were no more than the budget);
+    ///   another process, measured): its own window's successes had not used
+    ///   it, and the others' successes in that window account for the rest;
+    ///   while its requests still unanswered could make up the difference, its
+    ///   successes answered later decide ([`SharedIf`]);
     /// - with none: the others were served more in that window than it was (had
     ///   it a budget of its own, it would be smaller than what the others got,
     ///   and the admin endpoints are alike).
-    fn shares_budget(&self, id: BucketId, ticket: &Ticket) -> bool {
+    fn shares_budget(&self, id: BucketId, ticket: &Ticket) -> Sharing {
         let Some(bucket) = self.buckets.get(&id) else {
-            return false;
+            return Sharing::No;
         };
         // A probe's or an opener's 429 may speak of the window before the one it
         // opened: the one whose 429 paused the bucket, or that it took for spent.
@@ -1190,7 +1239,7 @@ impl Core {
             bucket.window.filter(|w| w.holds(ticket))
         };
         let Some(window) = window else {
-            return false;
+            return Sharing::No;
         };
         let at = ticket.sent_at;
         let span = self
@@ -1250,39 +1299,47 @@ impl Core {
                 )
                 .max()
         });
-        // What its own window used before it: the requests sent before it (some
-        // may be answered after the 429), or all of the window it speaks of.
-        let used = if opened_one {
-            window.sent.max(window.served)
+        // What its own window used before it: the requests sent before it, or
+        // all of the window a probe or an opener speaks of. If they fill the
+        // budget, the 429 is its own. Of those, its successes so far: requests
+        // sent with it may be served before it and answered after it, and the
+        // judgement then waits for them.
+        let (before, served) = if opened_one {
+            let all = window.sent.max(window.served);
+            (all, all)
         } else if window.opened == ticket.window {
-            ticket.place.saturating_sub(1).max(window.served)
+            (
+                ticket.place.saturating_sub(1).max(window.served),
+                window.served,
+            )
         } else {
             // The window was replaced since (merged): the place was counted in
             // another.
-            window.served
+            (window.served, window.served)
         };
-        // What it may have been served in that window: while no more than the
-        // budget was sent in it, every request but this one, whatever order the
-        // server took them in (a success sent before it, or with it, may be
-        // answered after it).
-        let may_have_used = match known {
-            Some(known) if window.sent <= known => window.sent.saturating_sub(1).max(used),
-            _ => used,
-        };
+        let others = u32::try_from(others).unwrap_or(u32::MAX);
         tracing::debug!(
             bucket = id.name(),
-            used,
-            may_have_used,
+            before,
+            served,
+            sent = window.sent,
             others,
             own,
             known,
             "pacing: is the budget shared?"
         );
         match known {
-            Some(known) => {
-                used < known && others > 0 && may_have_used as usize + others >= known as usize
+            Some(_) if others == 0 => Sharing::No,
+            Some(known) if before >= known => Sharing::No,
+            Some(known) if served.saturating_add(others) >= known => Sharing::Shown,
+            Some(known)
+                if !opened_one && window.sent.saturating_sub(1).saturating_add(others) >= known =>
+            {
+                Sharing::If(SharedIf { others, known })
             }
-            None => others > own,
+            Some(_) => Sharing::No,
+            None if others as usize > own => Sharing::Shown,
+            None => Sharing::No,
         }
     }
 
@@ -1359,7 +1416,14 @@ impl Core {
                 "pacing: the admin endpoints share one budget (a 429 came before this \
                  endpoint used its own); pacing them together"
             ),
-            (_, None) => tracing::info!(
+            (Some(limit), None) => tracing::info!(
+                burst = limit.burst,
+                period_ms = millis(limit.period),
+                "pacing: another process found that the admin endpoints share one budget \
+                 (the pacing state file says so); the configured limit applies to all of \
+                 them together"
+            ),
+            (None, None) => tracing::info!(
                 "pacing: another process found that the admin endpoints share one budget \
                  (the pacing state file says so); pacing them together"
             ),
@@ -2414,19 +2478,17 @@ mod tests {
         assert_eq!((capacity.confirmed, capacity.hold), (Some(8), 2));
     }
 
-    /// Requests far apart, then many: the windows the sparse ones opened closed
-    /// long ago, and must not be taken for one long window.
     /// `create` starts in a window `list` was served 6 of 8 in (one budget for
     /// the key): its opener is served, and of the 4 it sends next the server
     /// serves one, answered last, and refuses the others. The first 429 back is
-    /// for the first of the 4 sent: with the others' 6 and its own, the window
-    /// may have held the whole budget, and this process never sent more than
-    /// that in it, so the budget is shared. (Judged by the requests sent before
-    /// the refused one, 1 + 6 fell short of 8; the 429 then measured a budget
-    /// of 1, and no later 429 of that window could show the sharing. Seen in 2
-    /// of 6 runs of `list`, `create` and `delete` as processes in a row.)
+    /// for the first of the 4 sent: the request before it (1) and the others'
+    /// 6 fall short of 8, but the success answered last makes them 8: the
+    /// budget is shared. (Judged at the 429 alone, it was not; the 429 then
+    /// measured a budget of 1, and no later 429 of that window could show the
+    /// sharing. Seen in 2 of 6 runs of `list`, `create` and `delete` as
+    /// processes in a row.)
     #[test]
-    fn a_429_answered_before_an_earlier_success_still_shows_the_budget_shared() {
+    fn a_success_answered_after_a_429_completes_the_evidence_of_sharing() {
         let mut core = learned_and_spent(6);
         let now = START + RTT * 2;
         let Decision::Send(opener) = core.acquire(POST, now) else {
@@ -2439,10 +2501,47 @@ mod tests {
                 other => panic!("{other:?}: {:?}", core.buckets),
             })
             .collect();
-        core.report(&tickets[0], THROTTLED, now + RTT * 2, 0.5);
+        for ticket in &tickets[..3] {
+            core.report(ticket, THROTTLED, now + RTT * 2, 0.5);
+        }
+        core.report(&tickets[3], SERVED, now + RTT * 3, 0.5);
         assert_eq!(core.scope, BudgetScope::Key, "{:?}", core.buckets);
+        let key = &core.buckets[&BucketId::Key];
+        assert_eq!(key.capacity.confirmed, Some(8), "{key:?}");
     }
 
+    /// Per-route budgets, and a client this process does not see spends 2 of
+    /// `delete`'s window while `list` was served once in it: `delete` sends
+    /// its whole budget (8) and 2 are refused, the first of them answered
+    /// first. Its own 6 and `list`'s 1 fall short of 8: no evidence that the
+    /// endpoints share one budget. (Counting every request it sent in the
+    /// window as served, the pacer took it for evidence and paced `list` and
+    /// `delete` together from then on.)
+    #[test]
+    fn an_unseen_client_on_one_route_shows_no_shared_budget() {
+        let mut core = learned_and_spent(1);
+        let now = START + RTT * 2;
+        let Decision::Send(opener) = core.acquire(DELETE, now) else {
+            panic!("the opener waited: {:?}", core.buckets);
+        };
+        core.report(&opener, SERVED, now + RTT, 0.5);
+        let tickets: Vec<Ticket> = (0..7)
+            .map(|_| match core.acquire(DELETE, now + RTT) {
+                Decision::Send(ticket) => ticket,
+                other => panic!("{other:?}: {:?}", core.buckets),
+            })
+            .collect();
+        for ticket in &tickets[..2] {
+            core.report(ticket, THROTTLED, now + RTT * 2, 0.5);
+        }
+        for ticket in &tickets[2..] {
+            core.report(ticket, SERVED, now + RTT * 3, 0.5);
+        }
+        assert_eq!(core.scope, BudgetScope::Route, "{:?}", core.buckets);
+    }
+
+    /// Requests far apart, then many: the windows the sparse ones opened closed
+    /// long ago, and must not be taken for one long window.
     #[test]
     fn sparse_requests_then_a_burst_learn_the_real_window() {
         let length = Duration::from_secs(3);
