@@ -65,14 +65,15 @@
 //!   first 429 met past it.) Before any length is known a window never rolls,
 //!   so at the first 429 it is taken to have opened after the last pause in
 //!   sending ([`run_start`]), not at a request long ago (this process's
-//!   successes before that pause drop out; the others' still count).
+//!   successes before that pause drop out, and other processes' that the store
+//!   showed before it).
 //! - **Sharing.** A 429 on an endpoint whose own window had not used the known
 //!   budget while other endpoints (of this process, or of others through the
 //!   store) were served in that window for the rest of it, or, with no budget
 //!   known, were served more than it was, means the endpoints share one
-//!   budget (its own successes count as they are answered: requests sent with
-//!   the refused one may be served before it and answered after it): the pacer
-//!   switches to [`BudgetScope::Key`] and paces them together (a configured
+//!   budget (every 429 of a window is judged against the budget known at its
+//!   first, not against what that one measured): the pacer switches to
+//!   [`BudgetScope::Key`] and paces them together (a configured
 //!   limit then applies to them together, and the pause after that 429 lasts
 //!   until its rate allows what they were all served in the last minute, at
 //!   most a minute: [`Bucket::configured_rate_allows`]).
@@ -200,38 +201,9 @@ pub(crate) struct Window {
     /// Requests sent and served by this process since the store last saw them.
     pub(crate) unsynced_sent: u32,
     pub(crate) unsynced_served: u32,
-    /// A 429 in it shows the budget shared if this endpoint's successes in it,
-    /// some answered after that 429, reach what it says.
-    pub(crate) shared_if: Option<SharedIf>,
-}
-
-/// What the successes of a window must reach, with the others', to show that
-/// the endpoints share one budget ([`Core::shares_budget`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SharedIf {
-    /// Other endpoints' successes in that window.
-    others: u32,
-    /// The budget known.
-    known: u32,
-}
-
-impl SharedIf {
-    /// Whether `served` successes of the endpoint show it: fewer than the
-    /// budget, and with the others' as many.
-    fn shown_by(self, served: u32) -> bool {
-        served < self.known && served.saturating_add(self.others) >= self.known
-    }
-}
-
-/// What a 429 shows of a budget shared by the endpoints.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Sharing {
-    /// That they share it.
-    Shown,
-    /// That they do if the window's successes answered later reach it.
-    If(SharedIf),
-    /// Nothing.
-    No,
+    /// The budget its first 429 was judged against ([`Core::shares_budget`]):
+    /// later 429s of the window are too, not against what that 429 measured.
+    pub(crate) judged_with: Option<u32>,
 }
 
 impl Window {
@@ -251,7 +223,7 @@ impl Window {
             waited: false,
             unsynced_sent: 0,
             unsynced_served: 0,
-            shared_if: None,
+            judged_with: None,
         }
     }
 }
@@ -991,11 +963,9 @@ impl Core {
 
     fn served(&mut self, id: BucketId, ticket: &Ticket, now: Time, exhausted: Option<Duration>) {
         let bucket = self.bucket_mut(id);
-        let mut shown = false;
         if let Some(window) = bucket.window.as_mut().filter(|w| w.holds(ticket)) {
             window.served += 1;
             window.unsynced_served += 1;
-            shown = window.shared_if.is_some_and(|c| c.shown_by(window.served));
             bucket.count_late_successes();
         }
         bucket.recent.push_back((ticket.sent_at, ticket.endpoint));
@@ -1069,11 +1039,6 @@ impl Core {
                 "pacing: x-ratelimit-remaining-requests is 0, pausing until the reset"
             );
         }
-        if shown && self.scope == BudgetScope::Route {
-            // Answered after a 429 of its window, it completes what showed the
-            // budget shared: see [`Core::shares_budget`].
-            self.share(Some(ticket.endpoint), Some(now));
-        }
     }
 
     /// A 429 that says when to retry: honoured as said, and no evidence of the
@@ -1106,15 +1071,15 @@ impl Core {
 
     /// A 429 without a delay: the window of `ticket` is spent.
     fn throttled(&mut self, id: BucketId, ticket: &Ticket, now: Time, random: f64) {
-        let shared_if = match self.scope {
-            BudgetScope::Route => match self.shares_budget(id, ticket) {
-                Sharing::Shown => {
+        let judged_with = match self.scope {
+            BudgetScope::Route => {
+                let (shared, known) = self.shares_budget(id, ticket);
+                if shared {
                     self.share(Some(ticket.endpoint), Some(now));
                     return self.throttled(BucketId::Key, ticket, now, random);
                 }
-                Sharing::If(shared_if) => Some(shared_if),
-                Sharing::No => None,
-            },
+                known
+            }
             BudgetScope::Key => None,
         };
         let bucket = self.bucket_mut(id);
@@ -1178,7 +1143,7 @@ impl Core {
         }
         if let Some(current) = bucket.window.as_mut().filter(|w| w.opened == window.opened) {
             current.throttled_at = Some(current.throttled_at.map_or(now, |t| t.max(now)));
-            current.shared_if = shared_if.or(current.shared_if);
+            current.judged_with = current.judged_with.or(judged_with);
         }
         // Requests sent before this round began add no strike: they wait on one
         // pause (which still covers the window they speak of).
@@ -1212,21 +1177,20 @@ impl Core {
     }
 
     /// Whether a 429 on `ticket`'s endpoint shows that the endpoints share one
-    /// budget. The window it speaks of, if the budget is shared, opened at the
+    /// budget, and the budget it was judged against. The window it speaks of, if the budget is shared, opened at the
     /// last pause in everyone's sending ([`run_start`]; at most [`LOOKBACK`]
     /// before), or as long before its own as a window is known to last. Then:
     ///
     /// - with a known budget (its own, or the largest another endpoint, here or in
-    ///   another process, measured): its own window's successes had not used
-    ///   it, and the others' successes in that window account for the rest;
-    ///   while its requests still unanswered could make up the difference, its
-    ///   successes answered later decide ([`SharedIf`]);
+    ///   another process, measured; for a later 429 of a window, the one its
+    ///   first was judged against): its own window had not used it, and the
+    ///   others' successes in that window account for the rest;
     /// - with none: the others were served more in that window than it was (had
     ///   it a budget of its own, it would be smaller than what the others got,
     ///   and the admin endpoints are alike).
-    fn shares_budget(&self, id: BucketId, ticket: &Ticket) -> Sharing {
+    fn shares_budget(&self, id: BucketId, ticket: &Ticket) -> (bool, Option<u32>) {
         let Some(bucket) = self.buckets.get(&id) else {
-            return Sharing::No;
+            return (false, None);
         };
         // A probe's or an opener's 429 may speak of the window before the one it
         // opened: the one whose 429 paused the bucket, or that it took for spent.
@@ -1239,7 +1203,7 @@ impl Core {
             bucket.window.filter(|w| w.holds(ticket))
         };
         let Some(window) = window else {
-            return Sharing::No;
+            return (false, None);
         };
         let at = ticket.sent_at;
         let span = self
@@ -1287,60 +1251,46 @@ impl Core {
                 .filter(|(opened, ..)| *opened >= since && *opened <= at)
                 .map(|(_, _, served, _)| served as usize)
                 .sum::<usize>();
-        let known = bucket.capacity.confirmed.or_else(|| {
-            self.buckets
-                .iter()
-                .filter(|(other, _)| **other != id)
-                .filter_map(|(_, b)| b.capacity.confirmed)
-                .chain(
-                    self.elsewhere
-                        .values()
-                        .filter_map(|e| e.confirmed.map(|(c, _)| c)),
-                )
-                .max()
-        });
-        // What its own window used before it: the requests sent before it, or
-        // all of the window a probe or an opener speaks of. If they fill the
-        // budget, the 429 is its own. Of those, its successes so far: requests
-        // sent with it may be served before it and answered after it, and the
-        // judgement then waits for them.
-        let (before, served) = if opened_one {
-            let all = window.sent.max(window.served);
-            (all, all)
+        let known = window
+            .judged_with
+            .or(bucket.capacity.confirmed)
+            .or_else(|| {
+                self.buckets
+                    .iter()
+                    .filter(|(other, _)| **other != id)
+                    .filter_map(|(_, b)| b.capacity.confirmed)
+                    .chain(
+                        self.elsewhere
+                            .values()
+                            .filter_map(|e| e.confirmed.map(|(c, _)| c)),
+                    )
+                    .max()
+            });
+        // What its own window used before it: the requests sent before it (some
+        // may be answered after the 429), or all of the window it speaks of.
+        let used = if opened_one {
+            window.sent.max(window.served)
         } else if window.opened == ticket.window {
-            (
-                ticket.place.saturating_sub(1).max(window.served),
-                window.served,
-            )
+            ticket.place.saturating_sub(1).max(window.served)
         } else {
             // The window was replaced since (merged): the place was counted in
             // another.
-            (window.served, window.served)
+            window.served
         };
         let others = u32::try_from(others).unwrap_or(u32::MAX);
         tracing::debug!(
             bucket = id.name(),
-            before,
-            served,
-            sent = window.sent,
+            used,
             others,
             own,
             known,
             "pacing: is the budget shared?"
         );
-        match known {
-            Some(_) if others == 0 => Sharing::No,
-            Some(known) if before >= known => Sharing::No,
-            Some(known) if served.saturating_add(others) >= known => Sharing::Shown,
-            Some(known)
-                if !opened_one && window.sent.saturating_sub(1).saturating_add(others) >= known =>
-            {
-                Sharing::If(SharedIf { others, known })
-            }
-            Some(_) => Sharing::No,
-            None if others as usize > own => Sharing::Shown,
-            None => Sharing::No,
-        }
+        let shared = match known {
+            Some(known) => used < known && others > 0 && used.saturating_add(others) >= known,
+            None => others as usize > own,
+        };
+        (shared, known)
     }
 
     /// Switches to one budget for the whole key, merging what every endpoint knew
@@ -2482,13 +2432,13 @@ mod tests {
     /// the key): its opener is served, and of the 4 it sends next the server
     /// serves one, answered last, and refuses the others. The first 429 back is
     /// for the first of the 4 sent: the request before it (1) and the others'
-    /// 6 fall short of 8, but the success answered last makes them 8: the
-    /// budget is shared. (Judged at the 429 alone, it was not; the 429 then
-    /// measured a budget of 1, and no later 429 of that window could show the
-    /// sharing. Seen in 2 of 6 runs of `list`, `create` and `delete` as
-    /// processes in a row.)
+    /// 6 fall short of 8. The next, for the second, is judged against the same
+    /// budget (2 + 6): the budget is shared. (It was judged against what the
+    /// first 429 measured, 1, which its own requests had used: no 429 of that
+    /// window could show the sharing. Seen in 2 of 6 runs of `list`, `create`
+    /// and `delete` as processes in a row.)
     #[test]
-    fn a_success_answered_after_a_429_completes_the_evidence_of_sharing() {
+    fn later_429s_of_a_window_are_judged_against_the_budget_known_at_its_first() {
         let mut core = learned_and_spent(6);
         let now = START + RTT * 2;
         let Decision::Send(opener) = core.acquire(POST, now) else {
@@ -2515,7 +2465,7 @@ mod tests {
     /// its whole budget (8) and 2 are refused, the first of them answered
     /// first. Its own 6 and `list`'s 1 fall short of 8: no evidence that the
     /// endpoints share one budget. (Counting every request it sent in the
-    /// window as served, the pacer took it for evidence and paced `list` and
+    /// window as served would take it for evidence, and pace `list` and
     /// `delete` together from then on.)
     #[test]
     fn an_unseen_client_on_one_route_shows_no_shared_budget() {
