@@ -555,8 +555,13 @@ impl Bucket {
     fn seen_others(&mut self, count: u32, now: Time) {
         if count > 0 {
             self.others_seen.push_back((now, count));
-            if self.others_seen.len() > RECENT {
-                self.others_seen.pop_front();
+            if self.others_seen.len() > RECENT
+                && let (Some((_, first)), Some((later, second))) =
+                    (self.others_seen.pop_front(), self.others_seen.pop_front())
+            {
+                // The two oldest as one, dated by the later: none is lost.
+                self.others_seen
+                    .push_front((later, first.saturating_add(second)));
             }
         }
     }
@@ -1616,7 +1621,8 @@ impl Core {
 
 /// Where the window met by a 429 at `at` most likely opened, if later than
 /// `opened`: at the first success (of `served`: the send times of successes, and
-/// the openings of other processes' windows, in ascending order)
+/// the openings of other processes' windows of a known length, in ascending
+/// order)
 /// of a run of at least [`RUN_MIN`] after the last pause in sending more than
 /// twice as long as all that was sent since (and than [`EARLIEST_PROBE`]),
 /// unless an equally long stretch before that pause served more (then the
