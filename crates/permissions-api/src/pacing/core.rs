@@ -1182,9 +1182,11 @@ impl Core {
     }
 
     /// Whether a 429 on `ticket`'s endpoint shows that the endpoints share one
-    /// budget, and the budget it was judged against. The window it speaks of, if the budget is shared, opened at the
-    /// last pause in everyone's sending ([`run_start`]; at most [`LOOKBACK`]
-    /// before), or as long before its own as a window is known to last. Then:
+    /// budget, and the budget it was judged against. The window it speaks of,
+    /// if the budget is shared, opened after the last pause in everyone's
+    /// sending ([`run_start`]; at most [`LOOKBACK`] before) and at most as long
+    /// before its own as a window is known to last (under a configured limit,
+    /// [`LONGEST_WINDOW`]). Then:
     ///
     /// - with a known budget (its own, or the largest another endpoint, here or in
     ///   another process, measured; for a later 429 of a window, the one its
@@ -1211,13 +1213,19 @@ impl Core {
             return (false, None);
         };
         let at = ticket.sent_at;
-        let span = self
-            .buckets
-            .values()
-            .filter_map(|b| b.bounds.upper)
-            .chain(self.elsewhere.values().filter_map(|e| e.upper))
-            .max()
-            .unwrap_or_default();
+        // How long the server's window may last: the longest measured; under a
+        // configured limit (its period is the user's pacing, not the server's
+        // window), the longest seen.
+        let span = if bucket.learns() {
+            self.buckets
+                .values()
+                .filter_map(|b| b.bounds.upper)
+                .chain(self.elsewhere.values().filter_map(|e| e.upper))
+                .max()
+                .unwrap_or_default()
+        } else {
+            LONGEST_WINDOW
+        };
         let floor = at.saturating_sub(LOOKBACK);
         // Other processes' successes on endpoints this one has not used are
         // known only by the windows they were served in: one that opened just
@@ -1241,7 +1249,14 @@ impl Core {
         let run = run_start(&everyone, floor, at)
             .or(everyone.first().copied())
             .unwrap_or(window.opened);
-        let since = run.min(window.opened.saturating_sub(span));
+        // The window opened after the last pause in everyone's sending, and at
+        // most `span` before its own: the later of the two (without a length
+        // known, the pause alone).
+        let since = if span.is_zero() {
+            run.min(window.opened)
+        } else {
+            run.max(window.opened.saturating_sub(span))
+        };
         let own = bucket.recent.iter().filter(|(t, _)| *t >= since).count();
         let others: usize = self
             .buckets
@@ -2464,6 +2479,40 @@ mod tests {
         assert_eq!(core.scope, BudgetScope::Key, "{:?}", core.buckets);
         let key = &core.buckets[&BucketId::Key];
         assert_eq!(key.capacity.confirmed, Some(8), "{key:?}");
+    }
+
+    /// Per-route budgets: `list` was served its 8; `create` is served its 8 in
+    /// the next window, and in the one after 7, its 8th refused (a client this
+    /// process does not see took one). `list`'s successes are two windows
+    /// back: no evidence of a shared budget. (With no pause in sending between
+    /// them, the window was taken to reach back to `list`'s, and they were
+    /// counted.)
+    #[test]
+    fn successes_windows_ago_show_no_shared_budget() {
+        let mut core = learned_and_spent(8);
+        let open = |core: &mut Core, at: Time| -> Vec<Ticket> {
+            let Decision::Send(opener) = core.acquire(POST, at) else {
+                panic!("the opener waited at {at:?}: {:?}", core.buckets);
+            };
+            core.report(&opener, SERVED, at + RTT, 0.5);
+            (1..8)
+                .map(|_| match core.acquire(POST, at + RTT) {
+                    Decision::Send(ticket) => ticket,
+                    other => panic!("{other:?}: {:?}", core.buckets),
+                })
+                .collect()
+        };
+        let first = START + ms(3_100);
+        for ticket in open(&mut core, first) {
+            core.report(&ticket, SERVED, first + RTT * 2, 0.5);
+        }
+        let second = first + ms(3_100);
+        let tickets = open(&mut core, second);
+        for ticket in &tickets[..6] {
+            core.report(ticket, SERVED, second + RTT * 2, 0.5);
+        }
+        core.report(&tickets[6], THROTTLED, second + RTT * 2, 0.5);
+        assert_eq!(core.scope, BudgetScope::Route, "{:?}", core.buckets);
     }
 
     /// Per-route budgets, and a client this process does not see spends 2 of
