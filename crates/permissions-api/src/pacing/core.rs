@@ -2391,6 +2391,21 @@ mod tests {
         core
     }
 
+    /// Opens a window of `endpoint` at `at` with its opener (served), then
+    /// sends `more` requests at once; returns their tickets, unanswered.
+    fn open_window(core: &mut Core, endpoint: &'static str, at: Time, more: usize) -> Vec<Ticket> {
+        let Decision::Send(opener) = core.acquire(endpoint, at) else {
+            panic!("the opener waited at {at:?}: {:?}", core.buckets);
+        };
+        core.report(&opener, SERVED, at + RTT, 0.5);
+        (0..more)
+            .map(|_| match core.acquire(endpoint, at + RTT) {
+                Decision::Send(ticket) => ticket,
+                other => panic!("{other:?}: {:?}", core.buckets),
+            })
+            .collect()
+    }
+
     /// An opener that tests the window's length halfway between the bounds, and
     /// meets a 429, is no failed try of a larger burst (the window it speaks of
     /// was filled before the try began): the try its roll began goes on.
@@ -2462,16 +2477,7 @@ mod tests {
     fn later_429s_of_a_window_are_judged_against_the_budget_known_at_its_first() {
         let mut core = learned_and_spent(6);
         let now = START + RTT * 2;
-        let Decision::Send(opener) = core.acquire(POST, now) else {
-            panic!("the opener waited: {:?}", core.buckets);
-        };
-        core.report(&opener, SERVED, now + RTT, 0.5);
-        let tickets: Vec<Ticket> = (0..4)
-            .map(|_| match core.acquire(POST, now + RTT) {
-                Decision::Send(ticket) => ticket,
-                other => panic!("{other:?}: {:?}", core.buckets),
-            })
-            .collect();
+        let tickets = open_window(&mut core, POST, now, 4);
         for ticket in &tickets[..3] {
             core.report(ticket, THROTTLED, now + RTT * 2, 0.5);
         }
@@ -2490,24 +2496,12 @@ mod tests {
     #[test]
     fn successes_windows_ago_show_no_shared_budget() {
         let mut core = learned_and_spent(8);
-        let open = |core: &mut Core, at: Time| -> Vec<Ticket> {
-            let Decision::Send(opener) = core.acquire(POST, at) else {
-                panic!("the opener waited at {at:?}: {:?}", core.buckets);
-            };
-            core.report(&opener, SERVED, at + RTT, 0.5);
-            (1..8)
-                .map(|_| match core.acquire(POST, at + RTT) {
-                    Decision::Send(ticket) => ticket,
-                    other => panic!("{other:?}: {:?}", core.buckets),
-                })
-                .collect()
-        };
         let first = START + ms(3_100);
-        for ticket in open(&mut core, first) {
+        for ticket in open_window(&mut core, POST, first, 7) {
             core.report(&ticket, SERVED, first + RTT * 2, 0.5);
         }
         let second = first + ms(3_100);
-        let tickets = open(&mut core, second);
+        let tickets = open_window(&mut core, POST, second, 7);
         for ticket in &tickets[..6] {
             core.report(ticket, SERVED, second + RTT * 2, 0.5);
         }
@@ -2526,16 +2520,7 @@ mod tests {
     fn an_unseen_client_on_one_route_shows_no_shared_budget() {
         let mut core = learned_and_spent(1);
         let now = START + RTT * 2;
-        let Decision::Send(opener) = core.acquire(DELETE, now) else {
-            panic!("the opener waited: {:?}", core.buckets);
-        };
-        core.report(&opener, SERVED, now + RTT, 0.5);
-        let tickets: Vec<Ticket> = (0..7)
-            .map(|_| match core.acquire(DELETE, now + RTT) {
-                Decision::Send(ticket) => ticket,
-                other => panic!("{other:?}: {:?}", core.buckets),
-            })
-            .collect();
+        let tickets = open_window(&mut core, DELETE, now, 7);
         for ticket in &tickets[..2] {
             core.report(ticket, THROTTLED, now + RTT * 2, 0.5);
         }
