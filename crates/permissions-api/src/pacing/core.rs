@@ -1297,7 +1297,6 @@ impl Core {
             // another.
             window.served
         };
-        let others = u32::try_from(others).unwrap_or(u32::MAX);
         tracing::debug!(
             bucket = id.name(),
             used,
@@ -1307,8 +1306,8 @@ impl Core {
             "pacing: is the budget shared?"
         );
         let shared = match known {
-            Some(known) => used < known && others > 0 && used.saturating_add(others) >= known,
-            None => others as usize > own,
+            Some(known) => used < known && others > 0 && used as usize + others >= known as usize,
+            None => others > own,
         };
         (shared, known)
     }
