@@ -88,10 +88,12 @@
 //!   is the same server window as this one's, their sends added up, unless the
 //!   earlier of the two is known to have been left: it met a 429, this process
 //!   rolled past it, or it served the whole learned budget and the later one
-//!   opened more than the lower bound after it and served a request. A pause
-//!   ends when the file shows a request served in a window opened after the
-//!   pause began (never one the server asked for), and a limit another process
-//!   learned is taken when this one has none.
+//!   opened more than the lower bound after it and served a request; and a
+//!   window is taken as open no longer than its length, or with none known
+//!   than [`LONGEST_WINDOW`] ([`closes`]). A pause ends when the file shows a
+//!   request served in a window opened after the pause began (never one the
+//!   server asked for), and a limit another process learned is taken when this
+//!   one has none.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -360,7 +362,7 @@ impl Bucket {
     }
 
     /// A bucket as another process recorded it, with its window if still open
-    /// at `now` (as far as its bounds tell, and within [`LOOKBACK`]).
+    /// at `now` (as far as its bounds tell: [`closes`]).
     fn recorded(configured: Option<Limit>, shared: Shared, now: Time) -> Self {
         let mut bucket = Self::new(configured);
         bucket.bounds.merge(Bounds {
@@ -374,13 +376,7 @@ impl Bucket {
         }
         bucket.window = shared
             .window
-            .filter(|(opened, ..)| {
-                *opened + LOOKBACK > now
-                    && bucket
-                        .bounds
-                        .upper
-                        .is_none_or(|u| *opened + stretched(u) > now)
-            })
+            .filter(|(opened, ..)| now < closes(*opened, bucket.bounds.upper))
             .map(|(opened, sent, served, throttled_at)| Window {
                 sent,
                 served,
@@ -1485,12 +1481,11 @@ impl Core {
         // The window: the same server window (it opened with the first request of
         // anyone), or a newer one that another process opened.
         if let Some((opened, sent, served, throttled_at)) = other.window {
-            let period = bucket
+            let length = bucket
                 .limit
                 .map(|l| l.period)
                 .or(bucket.bounds.upper)
-                .or(measured)
-                .map(stretched);
+                .or(measured);
             let theirs = Window {
                 sent,
                 served,
@@ -1505,7 +1500,7 @@ impl Core {
             let rolled_from = bucket.previous.map(|w| w.opened);
             match bucket.window.as_mut() {
                 // Theirs, unless it is known to have closed.
-                None if period.is_none_or(|p| now < opened + p) => bucket.adopt(theirs, now),
+                None if now < closes(opened, length) => bucket.adopt(theirs, now),
                 None => {}
                 // A window opened before a 429 met in an older one never opened on
                 // the server (a probe or an opener that met that 429): forget it.
@@ -1537,7 +1532,7 @@ impl Core {
                     let next = (first.is_some() && later > earlier)
                         || rolled_past
                         || (first_spent && later > earlier + lower && later_served > 0);
-                    let same = !next && period.is_none_or(|p| later < earlier + p);
+                    let same = !next && later < closes(earlier, length);
                     if same {
                         // What the others were served since the last sync.
                         let grown =
@@ -1666,6 +1661,14 @@ fn run_start(served: &[Time], opened: Time, at: Time) -> Option<Time> {
         }
     }
     None
+}
+
+/// When a window opened at `opened` has closed, if windows last `length`: with
+/// none known, at most the longest the admin API keeps. (A window never rolls
+/// before its length is known: an older one taken as open would add requests
+/// served long ago to its budget, and the time since it opened to its length.)
+fn closes(opened: Time, length: Option<Duration>) -> Time {
+    opened + stretched(length.unwrap_or(LONGEST_WINDOW))
 }
 
 /// A period with the safety margin.

@@ -886,6 +886,35 @@ mod tests {
         assert_eq!(bucket.capacity.confirmed, Some(8), "{bucket:?}");
     }
 
+    /// One process was served 5 in a window that never closed for the pacer
+    /// (no length known yet); another starts ten minutes later, in a burst that
+    /// meets a 429 after 8. No admin window lasts that long: the first's
+    /// successes were in one that closed, the budget is 8, and the window is
+    /// no longer than the burst showed. (The file's window was taken as still
+    /// open, whatever its age: the second learned a budget of 13 and a window
+    /// of at least ten minutes, and every run of the hour before added to
+    /// them.)
+    #[test]
+    fn a_window_of_unknown_length_from_long_ago_is_not_taken_as_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = wall();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut first = Process::new(dir.path());
+        for i in 0..5 {
+            first.send(at(i * 20), SERVED);
+        }
+        let mut second = Process::new(dir.path());
+        let start = 600_000;
+        let tickets = burst(&mut second, t0, &(start..start + 9).collect::<Vec<_>>());
+        for ticket in &tickets[..8] {
+            second.report(ticket, SERVED, at(start + 20));
+        }
+        second.report(&tickets[8], THROTTLED, at(start + 21));
+        let bucket = &second.core.buckets[&BucketId::Endpoint(DELETE)];
+        assert_eq!(bucket.capacity.confirmed, Some(8), "{bucket:?}");
+        assert!(bucket.bounds.lower < Duration::from_secs(1), "{bucket:?}");
+    }
+
     #[test]
     fn a_corrupt_foreign_or_stale_file_is_ignored_and_never_blocks() {
         let dir = tempfile::tempdir().unwrap();
