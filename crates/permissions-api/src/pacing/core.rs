@@ -64,9 +64,9 @@
 //!   serves such an opener early; the upper bound it sets is dropped by the
 //!   first 429 met past it.) Before any length is known a window never rolls,
 //!   so at the first 429 it is taken to have opened after the last pause in
-//!   sending ([`run_start`]), not at a request long ago (this process's
-//!   successes before that pause drop out, and other processes' that the store
-//!   showed before it).
+//!   everyone's sending ([`run_start`]), not at a request long ago: the
+//!   successes before that pause drop out (other processes' are dated by the
+//!   latest the store records for their window).
 //! - **Sharing.** A 429 on an endpoint whose own window had not used the known
 //!   budget while other endpoints (of this process, or of others through the
 //!   store) were served in that window for the rest of it, or, with no budget
@@ -117,7 +117,7 @@ pub(crate) const HOLD_MAX: u32 = 2;
 const RECENT: usize = 256;
 /// The fewest successes after a pause in sending that [`run_start`] takes for
 /// the start of a window.
-const RUN_MIN: usize = 2;
+const RUN_MIN: u64 = 2;
 /// How soon after a refused request was sent the first probe may go, jitter
 /// included, while the window's length is unknown: half of [`FIRST_PAUSE`]. A
 /// shorter stretch without sending is no pause in which a window closed
@@ -206,6 +206,8 @@ pub(crate) struct Window {
     /// The budget its first 429 was judged against ([`Core::shares_budget`]):
     /// later 429s of the window are too, not against what that 429 measured.
     pub(crate) judged_with: Option<u32>,
+    /// When its latest success known (here, or through the store) was sent.
+    pub(crate) last_success: Option<Time>,
 }
 
 impl Window {
@@ -226,7 +228,36 @@ impl Window {
             unsynced_sent: 0,
             unsynced_served: 0,
             judged_with: None,
+            last_success: None,
         }
+    }
+
+    /// A window as another process recorded it.
+    fn recorded(theirs: SharedWindow) -> Self {
+        Self {
+            sent: theirs.sent,
+            served: theirs.served,
+            throttled_at: theirs.throttled_at,
+            last_success: theirs.last_success,
+            ..Self::opened_at(theirs.opened)
+        }
+    }
+
+    /// What other processes learn of this window.
+    fn shared(&self) -> SharedWindow {
+        SharedWindow {
+            opened: self.opened,
+            sent: self.sent,
+            served: self.served,
+            throttled_at: self.throttled_at,
+            last_success: self.last_success,
+        }
+    }
+
+    /// By when the successes it holds at `now` were sent: no later than the
+    /// latest (or than `now`, in a window recorded without it).
+    fn successes_by(&self, now: Time) -> Time {
+        self.last_success.map_or(now, |at| at.min(now))
     }
 }
 
@@ -330,8 +361,9 @@ pub(crate) struct Bucket {
     told_until: Time,
     /// Recent successes (time, endpoint), for the evidence of a shared budget.
     recent: VecDeque<(Time, &'static str)>,
-    /// Other processes' successes in the current window, by when the store
-    /// first showed them (they happened before): see [`Bucket::reanchor`].
+    /// Other processes' successes in the current window, by when they were
+    /// sent at the latest (as far as the store tells, else when it showed
+    /// them): see [`Bucket::reanchor`].
     others_seen: VecDeque<(Time, u32)>,
 }
 
@@ -376,13 +408,8 @@ impl Bucket {
         }
         bucket.window = shared
             .window
-            .filter(|(opened, ..)| now < closes(*opened, bucket.bounds.upper))
-            .map(|(opened, sent, served, throttled_at)| Window {
-                sent,
-                served,
-                throttled_at,
-                ..Window::opened_at(opened)
-            });
+            .filter(|w| now < closes(w.opened, bucket.bounds.upper))
+            .map(Window::recorded);
         bucket
     }
 
@@ -500,31 +527,39 @@ impl Bucket {
 
     /// Before a period is known the window never rolls, so at a first 429 it may
     /// span windows that closed long ago: it is moved to where the server's
-    /// window most likely opened ([`run_start`]), without the successes known
-    /// to be older.
+    /// window most likely opened ([`run_start`] of this process's successes and
+    /// the others'), without the successes known to be older.
     fn reanchor(&mut self, at: Time) {
         let Some(window) = self.window.as_mut().filter(|w| w.throttled_at.is_none()) else {
             return;
         };
-        let mut times: Vec<Time> = self.recent.iter().map(|(t, _)| *t).collect();
-        times.sort_unstable();
-        let Some(start) = run_start(&times, window.opened, at) else {
+        // The others' successes are placed as late as they may have been sent
+        // (the pause before this run is then the shortest it may have been).
+        let mut sent: Vec<(Time, u64)> = self
+            .recent
+            .iter()
+            .map(|(t, _)| (*t, 1))
+            .chain(self.others_seen.iter().map(|(by, n)| (*by, u64::from(*n))))
+            .collect();
+        sent.sort_unstable();
+        let Some(start) = run_start(&sent, window.opened, at) else {
             return;
         };
-        // This process's successes before the pause drop out, and the others'
-        // that the store showed before it (those it showed later may be older
-        // too, but they are kept: a budget taken too large is followed down at
-        // the next 429, one taken too small costs windows).
-        let own = times
+        // The successes sent before the pause drop out: this process's, and the
+        // others' known to be (those the store showed without saying when they
+        // were sent may be older too, but they are kept: a budget taken too
+        // large is followed down at the next 429, one taken too small costs
+        // windows).
+        let own = self
+            .recent
             .iter()
-            .filter(|t| **t >= window.opened && **t < start)
+            .filter(|(t, _)| *t >= window.opened && *t < start)
             .count();
-        let others: u32 = self
+        let others = self
             .others_seen
             .iter()
-            .filter(|(seen, _)| *seen < start)
-            .map(|(_, n)| *n)
-            .sum();
+            .filter(|(by, _)| *by < start)
+            .fold(0u32, |sum, (_, n)| sum.saturating_add(*n));
         let dropped = u32::try_from(own)
             .unwrap_or(u32::MAX)
             .saturating_add(others);
@@ -543,14 +578,14 @@ impl Bucket {
     fn adopt(&mut self, theirs: Window, now: Time) {
         self.window = Some(theirs);
         self.others_seen.clear();
-        self.seen_others(theirs.served, now);
+        self.seen_others(theirs.served, theirs.successes_by(now));
     }
 
     /// Notes that the store showed `count` more successes of other processes
-    /// in the current window at `now`.
-    fn seen_others(&mut self, count: u32, now: Time) {
+    /// in the current window, sent by `by`.
+    fn seen_others(&mut self, count: u32, by: Time) {
         if count > 0 {
-            self.others_seen.push_back((now, count));
+            self.others_seen.push_back((by, count));
             if self.others_seen.len() > RECENT
                 && let (Some((_, first)), Some((later, second))) =
                     (self.others_seen.pop_front(), self.others_seen.pop_front())
@@ -967,6 +1002,7 @@ impl Core {
         if let Some(window) = bucket.window.as_mut().filter(|w| w.holds(ticket)) {
             window.served += 1;
             window.unsynced_served += 1;
+            window.last_success = window.last_success.max(Some(ticket.sent_at));
             bucket.count_late_successes();
         }
         bucket.recent.push_back((ticket.sent_at, ticket.endpoint));
@@ -1227,7 +1263,7 @@ impl Core {
         // known only by the windows they were served in: one that opened just
         // before this run means no pause in sending. Only a window of a known
         // length: one that never rolled may hold a whole job's successes.
-        let mut everyone: Vec<Time> = self
+        let mut everyone: Vec<(Time, u64)> = self
             .buckets
             .values()
             .flat_map(|b| b.recent.iter().map(|(t, _)| *t))
@@ -1236,14 +1272,15 @@ impl Core {
                     .values()
                     .filter(|e| e.upper.is_some())
                     .filter_map(|e| e.window)
-                    .filter(|(_, _, served, _)| *served > 0)
-                    .map(|(opened, ..)| opened),
+                    .filter(|w| w.served > 0)
+                    .map(|w| w.opened),
             )
             .filter(|t| *t >= floor && *t <= at)
+            .map(|t| (t, 1))
             .collect();
         everyone.sort_unstable();
         let run = run_start(&everyone, floor, at)
-            .or(everyone.first().copied())
+            .or(everyone.first().map(|(t, _)| *t))
             .unwrap_or(window.opened);
         // The window opened after the last pause in everyone's sending, and at
         // most `span` before its own: the later of the two (without a length
@@ -1264,8 +1301,8 @@ impl Core {
                 .elsewhere
                 .values()
                 .filter_map(|e| e.window)
-                .filter(|(opened, ..)| *opened >= since && *opened <= at)
-                .map(|(_, _, served, _)| served as usize)
+                .filter(|w| w.opened >= since && w.opened <= at)
+                .map(|w| w.served as usize)
                 .sum::<usize>();
         let known = window
             .judged_with
@@ -1426,8 +1463,8 @@ impl Core {
 /// store), and learns from them.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct Shared {
-    /// The current window: opened, sent, served, when it last met a 429.
-    pub(crate) window: Option<(Time, u32, u32, Option<Time>)>,
+    /// The current window.
+    pub(crate) window: Option<SharedWindow>,
     /// A pause: until when, whether a probe ends it, and when it was decided.
     pub(crate) paused_until: Option<(Time, bool, Time)>,
     pub(crate) lower: Duration,
@@ -1439,6 +1476,18 @@ pub(crate) struct Shared {
     pub(crate) hold: u32,
     /// The learned limit: burst and period.
     pub(crate) learned: Option<(u32, Duration)>,
+}
+
+/// A window as the store records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SharedWindow {
+    pub(crate) opened: Time,
+    pub(crate) sent: u32,
+    pub(crate) served: u32,
+    /// When it last met a 429 that taught something.
+    pub(crate) throttled_at: Option<Time>,
+    /// When its latest success was sent: the others were sent no later.
+    pub(crate) last_success: Option<Time>,
 }
 
 impl Core {
@@ -1454,9 +1503,7 @@ impl Core {
             _ => None,
         };
         Some(Shared {
-            window: bucket
-                .window
-                .map(|w| (w.opened, w.sent, w.served, w.throttled_at)),
+            window: bucket.window.map(|w| w.shared()),
             paused_until,
             lower: bucket.bounds.lower,
             upper: bucket.bounds.upper,
@@ -1480,18 +1527,20 @@ impl Core {
         let bucket = self.bucket_mut(id);
         // The window: the same server window (it opened with the first request of
         // anyone), or a newer one that another process opened.
-        if let Some((opened, sent, served, throttled_at)) = other.window {
+        if let Some(recorded) = other.window {
+            let SharedWindow {
+                opened,
+                sent,
+                served,
+                throttled_at,
+                ..
+            } = recorded;
             let length = bucket
                 .limit
                 .map(|l| l.period)
                 .or(bucket.bounds.upper)
                 .or(measured);
-            let theirs = Window {
-                sent,
-                served,
-                throttled_at,
-                ..Window::opened_at(opened)
-            };
+            let theirs = Window::recorded(recorded);
             let (ours_spent, theirs_spent) = (
                 bucket.window.is_some_and(|w| bucket.spent(&w)),
                 bucket.spent(&theirs),
@@ -1541,7 +1590,8 @@ impl Core {
                         ours.sent = sent + ours.unsynced_sent;
                         ours.served = served + ours.unsynced_served;
                         ours.throttled_at = ours.throttled_at.max(throttled_at);
-                        bucket.seen_others(grown, now);
+                        ours.last_success = ours.last_success.max(theirs.last_success);
+                        bucket.seen_others(grown, theirs.successes_by(now));
                         bucket.count_late_successes();
                     } else if opened > ours.opened {
                         bucket.previous = bucket.window.take();
@@ -1629,10 +1679,10 @@ impl Core {
 }
 
 /// Where the window met by a 429 at `at` most likely opened, if later than
-/// `opened`: at the first success (of `served`: the send times of successes, and
-/// the openings of other processes' windows of a known length, in ascending
-/// order)
-/// of a run of at least [`RUN_MIN`] after the last pause in sending more than
+/// `opened`: at the first success (of `served`, in ascending order: when
+/// successes were sent and how many, or the openings of other processes'
+/// windows of a known length, each as one) of a run of at least [`RUN_MIN`]
+/// after the last pause in sending more than
 /// twice as long as all that was sent since (and than [`EARLIEST_PROBE`]),
 /// unless an equally long stretch before that pause served more (then the
 /// budget could not be as small as the later run suggests).
@@ -1642,20 +1692,24 @@ impl Core {
 /// Why a run and a clear pause: requests sent one after another are spaced by
 /// their round trips, which vary; one slow answer before the last success is no
 /// pause, and taking it for one would learn a budget of one request.
-fn run_start(served: &[Time], opened: Time, at: Time) -> Option<Time> {
-    let times: Vec<Time> = served
+fn run_start(served: &[(Time, u64)], opened: Time, at: Time) -> Option<Time> {
+    let served: Vec<(Time, u64)> = served
         .iter()
         .copied()
-        .filter(|t| *t >= opened && *t <= at)
+        .filter(|(t, _)| *t >= opened && *t <= at)
         .collect();
-    for k in (1..=times.len().saturating_sub(RUN_MIN)).rev() {
-        let (start, before) = (times[k], times[k - 1]);
+    let count = |sent: &[(Time, u64)]| sent.iter().fold(0u64, |sum, (_, n)| sum.saturating_add(*n));
+    for k in (1..served.len()).rev() {
+        let ((start, _), (before, _)) = (served[k], served[k - 1]);
+        let since = count(&served[k..]);
         let span = at - start;
-        if start - before <= (span * 2).max(EARLIEST_PROBE) {
+        if since < RUN_MIN || start - before <= (span * 2).max(EARLIEST_PROBE) {
             continue;
         }
-        let since = times.len() - k;
-        let earlier = times[..k].iter().filter(|t| **t + span >= before).count();
+        let earlier = served[..k]
+            .iter()
+            .filter(|(t, _)| *t + span >= before)
+            .fold(0u64, |sum, (_, n)| sum.saturating_add(*n));
         if since >= earlier {
             return Some(start);
         }
@@ -2094,7 +2148,13 @@ mod tests {
         );
         let theirs = window.opened + halfway;
         let shared = Shared {
-            window: Some((theirs, 1, 0, None)),
+            window: Some(SharedWindow {
+                opened: theirs,
+                sent: 1,
+                served: 0,
+                throttled_at: None,
+                last_success: None,
+            }),
             ..Shared::default()
         };
         let now = theirs + ms(5);
@@ -2131,7 +2191,13 @@ mod tests {
         core.report(&probe, told, now + RTT, 0.5);
         let theirs = now + Duration::from_secs(2);
         let shared = Shared {
-            window: Some((theirs, 1, 1, None)),
+            window: Some(SharedWindow {
+                opened: theirs,
+                sent: 1,
+                served: 1,
+                throttled_at: None,
+                last_success: Some(theirs),
+            }),
             ..Shared::default()
         };
         core.merge(BucketId::Endpoint(DELETE), shared, theirs + RTT);

@@ -5,7 +5,8 @@
 //! One small JSON file per base URL and key, named by a SHA-256 fingerprint of
 //! both (the key itself is never written), in a directory the caller chooses
 //! ([`default_dir`]: the user's cache directory). Per budget it holds the current
-//! window (when it opened, what was sent and served in it, whether it met a 429),
+//! window (when it opened, what was sent and served in it, when its latest
+//! success was sent, whether it met a 429),
 //! a pause after a 429, the learned bounds of the window's length, the budget a
 //! window last held (and how long to wait before trying more), and the learned
 //! limit; and which requests share a budget.
@@ -29,7 +30,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::core::{BucketId, BudgetScope, Core, HOLD_MAX, Shared, Time};
+use super::core::{BucketId, BudgetScope, Core, HOLD_MAX, Shared, SharedWindow, Time};
 
 /// The format of the file.
 const FORMAT: u32 = 1;
@@ -104,6 +105,10 @@ struct FileWindow {
     sent: u32,
     served: u32,
     throttled_ms: Option<u64>,
+    /// When its latest success was sent. Absent from files older than it: the
+    /// successes are then dated by when this process read them.
+    #[serde(default)]
+    last_success_ms: Option<u64>,
 }
 
 fn ms(time: Duration) -> u64 {
@@ -117,14 +122,13 @@ fn time(ms: u64) -> Time {
 impl FileBucket {
     fn from_shared(shared: Shared) -> Self {
         Self {
-            window: shared
-                .window
-                .map(|(opened, sent, served, throttled)| FileWindow {
-                    opened_ms: ms(opened),
-                    sent,
-                    served,
-                    throttled_ms: throttled.map(ms),
-                }),
+            window: shared.window.map(|w| FileWindow {
+                opened_ms: ms(w.opened),
+                sent: w.sent,
+                served: w.served,
+                throttled_ms: w.throttled_at.map(ms),
+                last_success_ms: w.last_success.map(ms),
+            }),
             paused_until_ms: shared.paused_until.map(|(until, _, _)| ms(until)),
             paused_at_ms: shared.paused_until.map(|(_, _, at)| ms(at)),
             probe: shared.paused_until.is_some_and(|(_, probe, _)| probe),
@@ -140,13 +144,12 @@ impl FileBucket {
 
     fn to_shared(&self) -> Shared {
         Shared {
-            window: self.window.map(|w| {
-                (
-                    time(w.opened_ms),
-                    w.sent,
-                    w.served,
-                    w.throttled_ms.map(time),
-                )
+            window: self.window.map(|w| SharedWindow {
+                opened: time(w.opened_ms),
+                sent: w.sent,
+                served: w.served,
+                throttled_at: w.throttled_ms.map(time),
+                last_success: w.last_success_ms.map(time),
             }),
             paused_until: self.paused_until_ms.map(|until| {
                 (
@@ -862,8 +865,8 @@ mod tests {
     /// One process was served 5 long ago, in a window that never closed for
     /// the pacer (no length known yet); another is served once, then, after a
     /// real pause, in a burst that meets a 429. The window is taken to have
-    /// opened at the burst, and the first process's successes, which the file
-    /// showed before it, drop out with the second's own before the pause.
+    /// opened at the burst, and the first process's successes, sent before
+    /// the pause, drop out with the second's own.
     /// (Kept, they made a budget of 13 where the server's was 8.)
     #[test]
     fn a_window_moved_after_a_pause_drops_what_the_others_were_served_before() {
@@ -887,32 +890,67 @@ mod tests {
     }
 
     /// One process was served 5 in a window that never closed for the pacer
-    /// (no length known yet); another starts ten minutes later, in a burst that
-    /// meets a 429 after 8. No admin window lasts that long: the first's
-    /// successes were in one that closed, the budget is 8, and the window is
-    /// no longer than the burst showed. (The file's window was taken as still
-    /// open, whatever its age: the second learned a budget of 13 and a window
-    /// of at least ten minutes, and every run of the hour before added to
-    /// them.)
+    /// (no length known yet); another starts later, 20 s (a window of unknown
+    /// length may last that long) or ten minutes (no admin window does), in a
+    /// burst that meets a 429 after 8. The first's successes were before a
+    /// pause in everyone's sending, in a window that closed: the budget is 8,
+    /// and the window no longer than the burst showed. (The second learned a
+    /// budget of 13, and a window longer than the time since the first's
+    /// opened: at ten minutes, the file's window was taken as open whatever its
+    /// age; at 20 s, the first's successes were known only by when the file
+    /// showed them, and counted.)
     #[test]
-    fn a_window_of_unknown_length_from_long_ago_is_not_taken_as_open() {
+    fn successes_elsewhere_before_a_pause_count_neither_in_budget_nor_length() {
+        for start in [20_000, 600_000] {
+            let dir = tempfile::tempdir().unwrap();
+            let t0 = wall();
+            let at = |ms: u64| t0 + Duration::from_millis(ms);
+            let mut first = Process::new(dir.path());
+            for i in 0..5 {
+                first.send(at(i * 20), SERVED);
+            }
+            let mut second = Process::new(dir.path());
+            let tickets = burst(&mut second, t0, &(start..start + 9).collect::<Vec<_>>());
+            for ticket in &tickets[..8] {
+                second.report(ticket, SERVED, at(start + 20));
+            }
+            second.report(&tickets[8], THROTTLED, at(start + 21));
+            let bucket = &second.core.buckets[&BucketId::Endpoint(DELETE)];
+            assert_eq!(bucket.capacity.confirmed, Some(8), "{start}: {bucket:?}");
+            assert!(
+                bucket.bounds.lower < Duration::from_secs(1),
+                "{start}: {bucket:?}"
+            );
+        }
+    }
+
+    /// A file written before windows recorded their latest success (by an older
+    /// `ckpt-perms`) is read, not replaced: its window is taken as it is.
+    #[test]
+    fn a_window_recorded_without_its_latest_success_is_read() {
         let dir = tempfile::tempdir().unwrap();
         let t0 = wall();
-        let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut first = Process::new(dir.path());
         for i in 0..5 {
-            first.send(at(i * 20), SERVED);
+            first.send(t0 + Duration::from_millis(i * 20), SERVED);
         }
+        let path = &first.store.path;
+        let mut state: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let window = state["buckets"][DELETE]["window"].as_object_mut().unwrap();
+        assert_eq!(
+            window.remove("last_success_ms"),
+            Some(ms(t0 + Duration::from_millis(80)).into())
+        );
+        std::fs::write(path, state.to_string()).unwrap();
         let mut second = Process::new(dir.path());
-        let start = 600_000;
-        let tickets = burst(&mut second, t0, &(start..start + 9).collect::<Vec<_>>());
-        for ticket in &tickets[..8] {
-            second.report(ticket, SERVED, at(start + 20));
-        }
-        second.report(&tickets[8], THROTTLED, at(start + 21));
-        let bucket = &second.core.buckets[&BucketId::Endpoint(DELETE)];
-        assert_eq!(bucket.capacity.confirmed, Some(8), "{bucket:?}");
-        assert!(bucket.bounds.lower < Duration::from_secs(1), "{bucket:?}");
+        second.acquire(t0 + Duration::from_secs(1));
+        let window = second.core.buckets[&BucketId::Endpoint(DELETE)].window;
+        assert_eq!(
+            window.map(|w| (w.opened, w.served, w.last_success)),
+            Some((time(ms(t0)), 5, None)),
+            "{window:?}"
+        );
     }
 
     #[test]
