@@ -64,9 +64,9 @@
 //!   serves such an opener early; the upper bound it sets is dropped by the
 //!   first 429 met past it.) Before any length is known a window never rolls,
 //!   so at the first 429 it is taken to have opened after the last pause in
-//!   everyone's sending ([`run_start`]), not at a request long ago: the
-//!   successes before that pause drop out (other processes' are dated by the
-//!   latest the store records for their window).
+//!   everyone's sending ([`run_start`]), and at most [`LONGEST_WINDOW`] before,
+//!   not at a request long ago: the successes before drop out (other
+//!   processes' are dated by the latest the store records for their window).
 //! - **Sharing.** A 429 on an endpoint whose own window had not used the known
 //!   budget while other endpoints (of this process, or of others through the
 //!   store) were served in that window for the rest of it, or, with no budget
@@ -88,9 +88,9 @@
 //!   is the same server window as this one's, their sends added up, unless the
 //!   earlier of the two is known to have been left: it met a 429, this process
 //!   rolled past it, or it served the whole learned budget and the later one
-//!   opened more than the lower bound after it and served a request; and a
-//!   window is taken as open no longer than its length, or with none known
-//!   than [`LONGEST_WINDOW`] ([`closes`]). A pause ends when the file shows a
+//!   opened more than the lower bound after it and served a request; and
+//!   another process's window is taken as open no longer than its length, or
+//!   with none known than [`LONGEST_WINDOW`] ([`closes`]). A pause ends when the file shows a
 //!   request served in a window opened after the pause began (never one the
 //!   server asked for), and a limit another process learned is taken when this
 //!   one has none.
@@ -493,15 +493,14 @@ impl Bucket {
             self.capacity.confirmed = Some(limit.burst);
             self.capacity.measured_at = Some(now);
             self.capacity.hold = 1;
-            limit.burst += (limit.burst / 2).max(2);
         } else {
             self.capacity.clean += 1;
             if self.capacity.clean < self.capacity.hold {
                 return;
             }
             self.capacity.clean = 0;
-            limit.burst += (limit.burst / 2).max(2);
         }
+        limit.burst = limit.burst.saturating_add((limit.burst / 2).max(2));
         tracing::debug!(
             burst = limit.burst,
             period_ms = millis(limit.period),
@@ -528,23 +527,33 @@ impl Bucket {
     /// Before a period is known the window never rolls, so at a first 429 it may
     /// span windows that closed long ago: it is moved to where the server's
     /// window most likely opened ([`run_start`] of this process's successes and
-    /// the others'), without the successes known to be older.
+    /// the others'; at most [`LONGEST_WINDOW`] before), without the successes
+    /// known to be older.
     fn reanchor(&mut self, at: Time) {
         let Some(window) = self.window.as_mut().filter(|w| w.throttled_at.is_none()) else {
             return;
         };
-        // The others' successes are placed as late as they may have been sent
-        // (the pause before this run is then the shortest it may have been).
-        let mut sent: Vec<(Time, u64)> = self
+        // The others' successes are placed as late as they may have been sent:
+        // a pause after them is then the shortest it may have been.
+        let mut sent: Vec<Sent> = self
             .recent
             .iter()
-            .map(|(t, _)| (*t, 1))
-            .chain(self.others_seen.iter().map(|(by, n)| (*by, u64::from(*n))))
+            .map(|(t, _)| Sent::at(*t))
+            .chain(self.others_seen.iter().map(|(by, n)| Sent {
+                at: *by,
+                count: u64::from(*n),
+                exact: false,
+            }))
             .collect();
         sent.sort_unstable();
-        let Some(start) = run_start(&sent, window.opened, at) else {
+        // No admin window lasts longer than LONGEST_WINDOW.
+        let from = window
+            .opened
+            .max(at.saturating_sub(stretched(LONGEST_WINDOW)));
+        let start = run_start(&sent, from, at).unwrap_or(from);
+        if start == window.opened {
             return;
-        };
+        }
         // The successes sent before the pause drop out: this process's, and the
         // others' known to be (those the store showed without saying when they
         // were sent may be older too, but they are kept: a budget taken too
@@ -576,9 +585,13 @@ impl Bucket {
     /// Takes another process's window for the current one, as the store showed
     /// it at `now`.
     fn adopt(&mut self, theirs: Window, now: Time) {
-        self.window = Some(theirs);
+        let by = theirs.successes_by(now);
+        self.window = Some(Window {
+            last_success: (theirs.served > 0).then_some(by),
+            ..theirs
+        });
         self.others_seen.clear();
-        self.seen_others(theirs.served, theirs.successes_by(now));
+        self.seen_others(theirs.served, by);
     }
 
     /// Notes that the store showed `count` more successes of other processes
@@ -587,12 +600,12 @@ impl Bucket {
         if count > 0 {
             self.others_seen.push_back((by, count));
             if self.others_seen.len() > RECENT
-                && let (Some((_, first)), Some((later, second))) =
+                && let (Some((by_first, first)), Some((by_second, second))) =
                     (self.others_seen.pop_front(), self.others_seen.pop_front())
             {
                 // The two oldest as one, dated by the later: none is lost.
                 self.others_seen
-                    .push_front((later, first.saturating_add(second)));
+                    .push_front((by_first.max(by_second), first.saturating_add(second)));
             }
         }
     }
@@ -601,7 +614,7 @@ impl Bucket {
     /// opened, and the request's place in it.
     fn sent(&mut self, now: Time) -> (Time, u32) {
         let window = self.window.get_or_insert_with(|| Window::opened_at(now));
-        window.sent += 1;
+        window.sent = window.sent.saturating_add(1);
         window.unsynced_sent += 1;
         (window.opened, window.sent)
     }
@@ -1000,7 +1013,7 @@ impl Core {
     fn served(&mut self, id: BucketId, ticket: &Ticket, now: Time, exhausted: Option<Duration>) {
         let bucket = self.bucket_mut(id);
         if let Some(window) = bucket.window.as_mut().filter(|w| w.holds(ticket)) {
-            window.served += 1;
+            window.served = window.served.saturating_add(1);
             window.unsynced_served += 1;
             window.last_success = window.last_success.max(Some(ticket.sent_at));
             bucket.count_late_successes();
@@ -1263,7 +1276,7 @@ impl Core {
         // known only by the windows they were served in: one that opened just
         // before this run means no pause in sending. Only a window of a known
         // length: one that never rolled may hold a whole job's successes.
-        let mut everyone: Vec<(Time, u64)> = self
+        let mut everyone: Vec<Sent> = self
             .buckets
             .values()
             .flat_map(|b| b.recent.iter().map(|(t, _)| *t))
@@ -1276,11 +1289,11 @@ impl Core {
                     .map(|w| w.opened),
             )
             .filter(|t| *t >= floor && *t <= at)
-            .map(|t| (t, 1))
+            .map(Sent::at)
             .collect();
         everyone.sort_unstable();
         let run = run_start(&everyone, floor, at)
-            .or(everyone.first().map(|(t, _)| *t))
+            .or(everyone.first().map(|s| s.at))
             .unwrap_or(window.opened);
         // The window opened after the last pause in everyone's sending, and at
         // most `span` before its own: the later of the two (without a length
@@ -1353,7 +1366,8 @@ impl Core {
     pub(crate) fn share(&mut self, found_by: Option<&str>, elsewhere_at: Option<Time>) {
         let mut merged = Bucket::new(self.configured);
         let mut opened: Option<Time> = None;
-        let (mut sent, mut served) = (0, 0);
+        let mut last_success: Option<Time> = None;
+        let (mut sent, mut served) = (0u32, 0u32);
         // Only the endpoints that measured a budget measured the window: the others'
         // 429s may have come from a window the rest spent.
         let measured = self
@@ -1376,8 +1390,9 @@ impl Core {
             }
             if let Some(window) = bucket.window {
                 opened = Some(opened.map_or(window.opened, |o| o.min(window.opened)));
-                sent += window.sent;
-                served += window.served;
+                last_success = last_success.max(window.last_success);
+                sent = sent.saturating_add(window.sent);
+                served = served.saturating_add(window.served);
             }
             merged.recent.extend(bucket.recent.iter().copied());
             if let Phase::Paused { until, probe } = bucket.phase {
@@ -1390,6 +1405,7 @@ impl Core {
                 served,
                 unsynced_sent: sent,
                 unsynced_served: served,
+                last_success,
                 ..Window::opened_at(opened)
             });
         }
@@ -1587,11 +1603,19 @@ impl Core {
                         let grown =
                             served.saturating_sub(ours.served.saturating_sub(ours.unsynced_served));
                         ours.opened = earlier;
-                        ours.sent = sent + ours.unsynced_sent;
-                        ours.served = served + ours.unsynced_served;
+                        ours.sent = sent.saturating_add(ours.unsynced_sent);
+                        ours.served = served.saturating_add(ours.unsynced_served);
                         ours.throttled_at = ours.throttled_at.max(throttled_at);
-                        ours.last_success = ours.last_success.max(theirs.last_success);
-                        bucket.seen_others(grown, theirs.successes_by(now));
+                        // Successes it did not date (an older process's) were
+                        // sent by now.
+                        let by = theirs.successes_by(now);
+                        let latest = if grown > 0 {
+                            Some(by)
+                        } else {
+                            theirs.last_success
+                        };
+                        ours.last_success = ours.last_success.max(latest);
+                        bucket.seen_others(grown, by);
                         bucket.count_late_successes();
                     } else if opened > ours.opened {
                         bucket.previous = bucket.window.take();
@@ -1679,10 +1703,9 @@ impl Core {
 }
 
 /// Where the window met by a 429 at `at` most likely opened, if later than
-/// `opened`: at the first success (of `served`, in ascending order: when
-/// successes were sent and how many, or the openings of other processes'
-/// windows of a known length, each as one) of a run of at least [`RUN_MIN`]
-/// after the last pause in sending more than
+/// `opened`: at the first success (of `sent`, in ascending order: successes,
+/// and the openings of other processes' windows of a known length) of a run of
+/// at least [`RUN_MIN`] after the last pause in sending more than
 /// twice as long as all that was sent since (and than [`EARLIEST_PROBE`]),
 /// unless an equally long stretch before that pause served more (then the
 /// budget could not be as small as the later run suggests).
@@ -1692,29 +1715,51 @@ impl Core {
 /// Why a run and a clear pause: requests sent one after another are spaced by
 /// their round trips, which vary; one slow answer before the last success is no
 /// pause, and taking it for one would learn a budget of one request.
-fn run_start(served: &[(Time, u64)], opened: Time, at: Time) -> Option<Time> {
-    let served: Vec<(Time, u64)> = served
+fn run_start(sent: &[Sent], opened: Time, at: Time) -> Option<Time> {
+    let sent: Vec<Sent> = sent
         .iter()
         .copied()
-        .filter(|(t, _)| *t >= opened && *t <= at)
+        .filter(|s| s.at >= opened && s.at <= at)
         .collect();
-    let count = |sent: &[(Time, u64)]| sent.iter().fold(0u64, |sum, (_, n)| sum.saturating_add(*n));
-    for k in (1..served.len()).rev() {
-        let ((start, _), (before, _)) = (served[k], served[k - 1]);
-        let since = count(&served[k..]);
-        let span = at - start;
-        if since < RUN_MIN || start - before <= (span * 2).max(EARLIEST_PROBE) {
+    let mut since = 0u64;
+    for k in (1..sent.len()).rev() {
+        let (start, before) = (sent[k], sent[k - 1].at);
+        since = since.saturating_add(start.count);
+        let span = at - start.at;
+        // Only a success known to be sent then starts a run: others' dated at
+        // the latest may have been sent long before.
+        if !start.exact || since < RUN_MIN || start.at - before <= (span * 2).max(EARLIEST_PROBE) {
             continue;
         }
-        let earlier = served[..k]
+        let earlier = sent[..k]
             .iter()
-            .filter(|(t, _)| *t + span >= before)
-            .fold(0u64, |sum, (_, n)| sum.saturating_add(*n));
+            .filter(|s| s.at + span >= before)
+            .fold(0u64, |sum, s| sum.saturating_add(s.count));
         if since >= earlier {
-            return Some(start);
+            return Some(start.at);
         }
     }
     None
+}
+
+/// Successes sent at one time, as [`run_start`] weighs them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Sent {
+    /// When: exactly, or (not `exact`) at the latest.
+    at: Time,
+    count: u64,
+    exact: bool,
+}
+
+impl Sent {
+    /// One success sent at `at`, or another process's window opened then.
+    fn at(at: Time) -> Self {
+        Self {
+            at,
+            count: 1,
+            exact: true,
+        }
+    }
 }
 
 /// When a window opened at `opened` has closed, if windows last `length`: with
@@ -2600,6 +2645,90 @@ mod tests {
 
     /// Requests far apart, then many: the windows the sparse ones opened closed
     /// long ago, and must not be taken for one long window.
+    /// A batch of other processes' successes, dated as late as they may have
+    /// been sent, opens no run: they may have come one by one since long before.
+    /// The same successes sent then by this process do; and a run of its own
+    /// after a pause that follows the others' starts the window.
+    #[test]
+    fn only_successes_known_to_be_sent_then_start_a_run() {
+        let own = |at: u64| Sent::at(START + ms(at));
+        let others = |at: u64, count| Sent {
+            at: START + ms(at),
+            count,
+            exact: false,
+        };
+        let at = START + ms(30_500);
+        let batch = [own(0), own(20), own(40), others(30_000, 30)];
+        assert_eq!(run_start(&batch, START, at), None);
+        let exact = Sent {
+            exact: true,
+            ..others(30_000, 30)
+        };
+        let run = [own(0), own(20), own(40), exact];
+        assert_eq!(run_start(&run, START, at), Some(exact.at));
+        let mut after = vec![others(80, 5)];
+        after.extend((20_000..20_008).map(own));
+        assert_eq!(
+            run_start(&after, START, START + ms(20_008)),
+            Some(START + ms(20_000))
+        );
+    }
+
+    /// When the endpoints are found to share one budget, the key's window
+    /// holds their successes and when the latest was sent (by which other
+    /// processes date them).
+    #[test]
+    fn a_budget_found_shared_keeps_when_its_latest_success_was_sent() {
+        let mut core = Core::new(None, BudgetScope::Route);
+        for (endpoint, at) in [(POST, START + ms(40)), (GET, START)] {
+            let Decision::Send(ticket) = core.acquire(endpoint, at) else {
+                panic!("{endpoint} waits");
+            };
+            core.report(&ticket, SERVED, at + RTT, 0.5);
+        }
+        core.share(Some(GET), None);
+        let window = core.buckets[&BucketId::Key].window;
+        assert_eq!(
+            window.map(|w| (w.served, w.last_success)),
+            Some((2, Some(START + ms(40)))),
+            "{window:?}"
+        );
+    }
+
+    /// Counts no process could have written (a corrupt state file) saturate
+    /// instead of overflowing: merged, sent, served, and added up when the
+    /// endpoints are found to share one budget.
+    #[test]
+    fn counts_at_their_largest_saturate() {
+        let mut core = Core::new(None, BudgetScope::Route);
+        let huge = Shared {
+            window: Some(SharedWindow {
+                opened: START,
+                sent: u32::MAX,
+                served: u32::MAX,
+                throttled_at: None,
+                last_success: Some(START),
+            }),
+            ..Shared::default()
+        };
+        let now = START + RTT;
+        for endpoint in [DELETE, POST] {
+            core.merge(BucketId::Endpoint(endpoint), huge, now);
+            let Decision::Send(ticket) = core.acquire(endpoint, now) else {
+                panic!("{endpoint} waits");
+            };
+            core.merge(BucketId::Endpoint(endpoint), huge, now);
+            core.report(&ticket, SERVED, now + RTT, 0.5);
+        }
+        core.share(Some(DELETE), None);
+        let window = core.buckets[&BucketId::Key].window;
+        assert_eq!(
+            window.map(|w| (w.sent, w.served)),
+            Some((u32::MAX, u32::MAX)),
+            "{window:?}"
+        );
+    }
+
     #[test]
     fn sparse_requests_then_a_burst_learn_the_real_window() {
         let length = Duration::from_secs(3);

@@ -925,30 +925,29 @@ mod tests {
     }
 
     /// A file written before windows recorded their latest success (by an older
-    /// `ckpt-perms`) is read, not replaced: its window is taken as it is.
+    /// `ckpt-perms`) is read, not replaced: its window is taken as it is, its
+    /// successes dated by when this process read them.
     #[test]
     fn a_window_recorded_without_its_latest_success_is_read() {
         let dir = tempfile::tempdir().unwrap();
         let t0 = wall();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut first = Process::new(dir.path());
         for i in 0..5 {
-            first.send(t0 + Duration::from_millis(i * 20), SERVED);
+            first.send(at(i * 20), SERVED);
         }
         let path = &first.store.path;
         let mut state: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let window = state["buckets"][DELETE]["window"].as_object_mut().unwrap();
-        assert_eq!(
-            window.remove("last_success_ms"),
-            Some(ms(t0 + Duration::from_millis(80)).into())
-        );
+        assert_eq!(window.remove("last_success_ms"), Some(ms(at(80)).into()));
         std::fs::write(path, state.to_string()).unwrap();
         let mut second = Process::new(dir.path());
-        second.acquire(t0 + Duration::from_secs(1));
+        second.acquire(at(1_000));
         let window = second.core.buckets[&BucketId::Endpoint(DELETE)].window;
         assert_eq!(
             window.map(|w| (w.opened, w.served, w.last_success)),
-            Some((time(ms(t0)), 5, None)),
+            Some((time(ms(t0)), 5, Some(at(1_000)))),
             "{window:?}"
         );
     }
