@@ -64,9 +64,9 @@
 //!   serves such an opener early; the upper bound it sets is dropped by the
 //!   first 429 met past it.) Before any length is known a window never rolls,
 //!   so at the first 429 it is taken to have opened after the last pause in
-//!   everyone's sending ([`run_start`]), and at most [`LONGEST_WINDOW`] before,
-//!   not at a request long ago: the successes before drop out (other
-//!   processes' are dated by the latest the store records for their window).
+//!   everyone's sending ([`run_start`]), not at a request long ago: the
+//!   successes before that pause drop out (other processes' are dated by the
+//!   latest the store records for their window).
 //! - **Sharing.** A 429 on an endpoint whose own window had not used the known
 //!   budget while other endpoints (of this process, or of others through the
 //!   store) were served in that window for the rest of it, or, with no budget
@@ -89,11 +89,11 @@
 //!   earlier of the two is known to have been left: it met a 429, this process
 //!   rolled past it, or it served the whole learned budget and the later one
 //!   opened more than the lower bound after it and served a request; and
-//!   another process's window is taken as open no longer than its length, or
-//!   with none known than [`LONGEST_WINDOW`] ([`closes`]). A pause ends when the file shows a
-//!   request served in a window opened after the pause began (never one the
-//!   server asked for), and a limit another process learned is taken when this
-//!   one has none.
+//!   when processes compare windows, one is open no longer than its length,
+//!   or with none known than [`LONGEST_WINDOW`] ([`closes`]). A pause ends
+//!   when the file shows a request served in a window opened after the pause
+//!   began (never one the server asked for), and a limit another process
+//!   learned is taken when this one has none.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -206,7 +206,9 @@ pub(crate) struct Window {
     /// The budget its first 429 was judged against ([`Core::shares_budget`]):
     /// later 429s of the window are too, not against what that 429 measured.
     pub(crate) judged_with: Option<u32>,
-    /// When its latest success known (here, or through the store) was sent.
+    /// When its latest success known (here, or through the store) was sent:
+    /// every success it holds was sent by then (those another process recorded
+    /// without saying when: by when they were read).
     pub(crate) last_success: Option<Time>,
 }
 
@@ -232,13 +234,15 @@ impl Window {
         }
     }
 
-    /// A window as another process recorded it.
-    fn recorded(theirs: SharedWindow) -> Self {
+    /// A window as another process recorded it, read at `now`: successes it
+    /// did not date (an older process's) were sent by then.
+    fn recorded(theirs: SharedWindow, now: Time) -> Self {
         Self {
             sent: theirs.sent,
             served: theirs.served,
             throttled_at: theirs.throttled_at,
-            last_success: theirs.last_success,
+            last_success: (theirs.served > 0)
+                .then(|| theirs.last_success.map_or(now, |at| at.min(now))),
             ..Self::opened_at(theirs.opened)
         }
     }
@@ -254,8 +258,7 @@ impl Window {
         }
     }
 
-    /// By when the successes it holds at `now` were sent: no later than the
-    /// latest (or than `now`, in a window recorded without it).
+    /// By when the successes it holds at `now` were sent.
     fn successes_by(&self, now: Time) -> Time {
         self.last_success.map_or(now, |at| at.min(now))
     }
@@ -409,7 +412,7 @@ impl Bucket {
         bucket.window = shared
             .window
             .filter(|w| now < closes(w.opened, bucket.bounds.upper))
-            .map(Window::recorded);
+            .map(|w| Window::recorded(w, now));
         bucket
     }
 
@@ -527,8 +530,7 @@ impl Bucket {
     /// Before a period is known the window never rolls, so at a first 429 it may
     /// span windows that closed long ago: it is moved to where the server's
     /// window most likely opened ([`run_start`] of this process's successes and
-    /// the others'; at most [`LONGEST_WINDOW`] before), without the successes
-    /// known to be older.
+    /// the others'), without the successes known to be older.
     fn reanchor(&mut self, at: Time) {
         let Some(window) = self.window.as_mut().filter(|w| w.throttled_at.is_none()) else {
             return;
@@ -546,14 +548,9 @@ impl Bucket {
             }))
             .collect();
         sent.sort_unstable();
-        // No admin window lasts longer than LONGEST_WINDOW.
-        let from = window
-            .opened
-            .max(at.saturating_sub(stretched(LONGEST_WINDOW)));
-        let start = run_start(&sent, from, at).unwrap_or(from);
-        if start == window.opened {
+        let Some(start) = run_start(&sent, window.opened, at) else {
             return;
-        }
+        };
         // The successes sent before the pause drop out: this process's, and the
         // others' known to be (those the store showed without saying when they
         // were sent may be older too, but they are kept: a budget taken too
@@ -585,13 +582,9 @@ impl Bucket {
     /// Takes another process's window for the current one, as the store showed
     /// it at `now`.
     fn adopt(&mut self, theirs: Window, now: Time) {
-        let by = theirs.successes_by(now);
-        self.window = Some(Window {
-            last_success: (theirs.served > 0).then_some(by),
-            ..theirs
-        });
+        self.window = Some(theirs);
         self.others_seen.clear();
-        self.seen_others(theirs.served, by);
+        self.seen_others(theirs.served, theirs.successes_by(now));
     }
 
     /// Notes that the store showed `count` more successes of other processes
@@ -615,7 +608,7 @@ impl Bucket {
     fn sent(&mut self, now: Time) -> (Time, u32) {
         let window = self.window.get_or_insert_with(|| Window::opened_at(now));
         window.sent = window.sent.saturating_add(1);
-        window.unsynced_sent += 1;
+        window.unsynced_sent = window.unsynced_sent.saturating_add(1);
         (window.opened, window.sent)
     }
 
@@ -1014,7 +1007,7 @@ impl Core {
         let bucket = self.bucket_mut(id);
         if let Some(window) = bucket.window.as_mut().filter(|w| w.holds(ticket)) {
             window.served = window.served.saturating_add(1);
-            window.unsynced_served += 1;
+            window.unsynced_served = window.unsynced_served.saturating_add(1);
             window.last_success = window.last_success.max(Some(ticket.sent_at));
             bucket.count_late_successes();
         }
@@ -1556,7 +1549,7 @@ impl Core {
                 .map(|l| l.period)
                 .or(bucket.bounds.upper)
                 .or(measured);
-            let theirs = Window::recorded(recorded);
+            let theirs = Window::recorded(recorded, now);
             let (ours_spent, theirs_spent) = (
                 bucket.window.is_some_and(|w| bucket.spent(&w)),
                 bucket.spent(&theirs),
@@ -1606,16 +1599,8 @@ impl Core {
                         ours.sent = sent.saturating_add(ours.unsynced_sent);
                         ours.served = served.saturating_add(ours.unsynced_served);
                         ours.throttled_at = ours.throttled_at.max(throttled_at);
-                        // Successes it did not date (an older process's) were
-                        // sent by now.
-                        let by = theirs.successes_by(now);
-                        let latest = if grown > 0 {
-                            Some(by)
-                        } else {
-                            theirs.last_success
-                        };
-                        ours.last_success = ours.last_success.max(latest);
-                        bucket.seen_others(grown, by);
+                        ours.last_success = ours.last_success.max(theirs.last_success);
+                        bucket.seen_others(grown, theirs.successes_by(now));
                         bucket.count_late_successes();
                     } else if opened > ours.opened {
                         bucket.previous = bucket.window.take();
@@ -1704,8 +1689,10 @@ impl Core {
 
 /// Where the window met by a 429 at `at` most likely opened, if later than
 /// `opened`: at the first success (of `sent`, in ascending order: successes,
-/// and the openings of other processes' windows of a known length) of a run of
-/// at least [`RUN_MIN`] after the last pause in sending more than
+/// other processes' counted at the latest they may have been sent, and the
+/// openings of other processes' windows of a known length; only one known to
+/// be sent then starts a run) of a run of at least [`RUN_MIN`] after the last
+/// pause in sending more than
 /// twice as long as all that was sent since (and than [`EARLIEST_PROBE`]),
 /// unless an equally long stretch before that pause served more (then the
 /// budget could not be as small as the later run suggests).
@@ -2643,8 +2630,6 @@ mod tests {
         assert_eq!(core.scope, BudgetScope::Route, "{:?}", core.buckets);
     }
 
-    /// Requests far apart, then many: the windows the sparse ones opened closed
-    /// long ago, and must not be taken for one long window.
     /// A batch of other processes' successes, dated as late as they may have
     /// been sent, opens no run: they may have come one by one since long before.
     /// The same successes sent then by this process do; and a run of its own
@@ -2729,6 +2714,8 @@ mod tests {
         );
     }
 
+    /// Requests far apart, then many: the windows the sparse ones opened closed
+    /// long ago, and must not be taken for one long window.
     #[test]
     fn sparse_requests_then_a_burst_learn_the_real_window() {
         let length = Duration::from_secs(3);
