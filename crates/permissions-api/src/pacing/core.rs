@@ -93,7 +93,8 @@
 //!   or with none known than [`LONGEST_WINDOW`] ([`closes`]). A pause ends
 //!   when the file shows a request served in a window opened after the pause
 //!   began (never one the server asked for), and a limit another process
-//!   learned is taken when this one has none.
+//!   learned is taken when this one has none. Another process's pause is
+//!   waited out for at most [`TAKEN_PAUSE`] after it was decided.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -126,6 +127,12 @@ const RUN_MIN: u64 = 2;
 const EARLIEST_PROBE: Duration = Duration::from_millis(250);
 /// The longest window the admin API was seen to keep.
 const LONGEST_WINDOW: Duration = Duration::from_secs(60);
+/// The longest of another process's pauses that this one waits out: what a
+/// pause after a 429 lasts at most in a window of [`LONGEST_WINDOW`]. A longer
+/// one (a server's `Retry-After`) the server tells this process itself; a
+/// corrupt state file cannot stop it for longer.
+const TAKEN_PAUSE: Duration =
+    Duration::from_secs(LONGEST_WINDOW.as_secs() + LONGEST_PAUSE.as_secs());
 /// How far back successes count as evidence of a shared budget, when no pause in
 /// sending bounds the window: twice [`LONGEST_WINDOW`].
 const LOOKBACK: Duration = Duration::from_secs(2 * LONGEST_WINDOW.as_secs());
@@ -1610,9 +1617,14 @@ impl Core {
             }
         }
         // Another process's pause, decided after our phase last changed (never our
-        // own, which the file still holds after we moved on).
+        // own, which the file still holds after we moved on); decided by now,
+        // and taken for at most TAKEN_PAUSE since.
         if let Some((until, probe, decided)) = other
             .paused_until
+            .map(|(until, probe, decided)| {
+                let decided = decided.min(now);
+                (until.min(decided + TAKEN_PAUSE), probe, decided)
+            })
             .filter(|(until, _, decided)| *until > now && *decided > bucket.phase_at)
         {
             bucket.phase_at = decided;
@@ -2712,6 +2724,30 @@ mod tests {
             Some((u32::MAX, u32::MAX)),
             "{window:?}"
         );
+    }
+
+    /// A pause another process recorded, however far ahead it ends (and
+    /// whenever it says it was decided: a corrupt state file), holds this one
+    /// back for at most [`TAKEN_PAUSE`].
+    #[test]
+    fn another_process_pause_holds_for_at_most_a_bounded_time() {
+        let mut core = Core::new(None, BudgetScope::Route);
+        let far = START + Duration::from_secs(10 * 365 * 24 * 3600);
+        let shared = Shared {
+            paused_until: Some((far, true, far)),
+            ..Shared::default()
+        };
+        core.merge(BucketId::Endpoint(DELETE), shared, START);
+        match core.acquire(DELETE, START) {
+            Decision::Wait {
+                until: Some(until), ..
+            } => assert!(until <= START + TAKEN_PAUSE, "{until:?}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            core.acquire(DELETE, START + TAKEN_PAUSE),
+            Decision::Send(_)
+        ));
     }
 
     /// Requests far apart, then many: the windows the sparse ones opened closed
