@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::{StatusCode, header::HeaderMap};
 
 /// The longest window reset believed from `x-ratelimit-reset-requests`.
-const LONGEST_RESET: Duration = Duration::from_secs(600);
+pub(crate) const LONGEST_RESET: Duration = Duration::from_secs(600);
 
 fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers

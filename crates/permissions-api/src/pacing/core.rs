@@ -94,10 +94,13 @@
 //!   when the file shows a request served in a window opened after the pause
 //!   began (never one the server asked for), and a limit another process
 //!   learned is taken when this one has none. Another process's pause is
-//!   waited out for at most [`TAKEN_PAUSE`] after it was decided.
+//!   waited out for at most [`TAKEN_PAUSE`] after it was decided (one the
+//!   server asked for, [`LONGEST_RESET`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
+
+use crate::signals::LONGEST_RESET;
 
 /// A point in time: the wall clock since the UNIX epoch, as the gate measures it,
 /// so that processes sharing a state file agree on it.
@@ -127,12 +130,18 @@ const RUN_MIN: u64 = 2;
 const EARLIEST_PROBE: Duration = Duration::from_millis(250);
 /// The longest window the admin API was seen to keep.
 const LONGEST_WINDOW: Duration = Duration::from_secs(60);
-/// The longest of another process's pauses that this one waits out: what a
-/// pause after a 429 lasts at most in a window of [`LONGEST_WINDOW`]. A longer
-/// one (a server's `Retry-After`) the server tells this process itself; a
-/// corrupt state file cannot stop it for longer.
+/// The longest of another process's pauses after a 429 without a delay that
+/// this one waits out: what such a pause lasts at most in a window of
+/// [`LONGEST_WINDOW`]. (Pauses that end with no probe, which the server asked
+/// for, are waited out for at most [`LONGEST_RESET`]: a longer `Retry-After`
+/// the server tells this process itself.) With the lengths the store reads
+/// ([`LONGEST_RECORDED`]), a corrupt state file cannot stop a process for
+/// longer.
 const TAKEN_PAUSE: Duration =
     Duration::from_secs(LONGEST_WINDOW.as_secs() + LONGEST_PAUSE.as_secs());
+/// The longest window length taken from the state file: twice the longest the
+/// admin API keeps. A longer one is a corrupt file's.
+pub(crate) const LONGEST_RECORDED: Duration = Duration::from_secs(2 * LONGEST_WINDOW.as_secs());
 /// How far back successes count as evidence of a shared budget, when no pause in
 /// sending bounds the window: twice [`LONGEST_WINDOW`].
 const LOOKBACK: Duration = Duration::from_secs(2 * LONGEST_WINDOW.as_secs());
@@ -1151,7 +1160,15 @@ impl Core {
             Some(w) if of_previous || w.holds(ticket) => w,
             _ => Window::opened_at(ticket.window),
         };
-        let elapsed = ticket.sent_at.saturating_sub(window.opened);
+        // Without a length known, a window is open at most LONGEST_WINDOW: a
+        // 429 later than that speaks of one opened since, at a time unknown,
+        // which bounds nothing (the search for its end starts at the request).
+        let (opened, elapsed) =
+            if bucket.bounds.upper.is_some() || ticket.sent_at < closes(window.opened, None) {
+                (window.opened, ticket.sent_at.saturating_sub(window.opened))
+            } else {
+                (ticket.sent_at, Duration::ZERO)
+            };
         bucket.bounds.lower = bucket.bounds.lower.max(elapsed);
         if bucket.bounds.upper.is_some_and(|upper| elapsed >= upper) {
             // The server's answers contradict the upper bound: drop it.
@@ -1210,7 +1227,7 @@ impl Core {
             bucket.bisecting = bucket.learns() && bucket.bounds.halfway().is_some();
         }
         let until = bucket
-            .pause_after(window.opened, elapsed, random)
+            .pause_after(opened, elapsed, random)
             .max(bucket.configured_rate_allows(now).unwrap_or_default());
         let until = match bucket.phase {
             Phase::Paused { until: already, .. } => already.max(until),
@@ -1515,7 +1532,15 @@ impl Core {
             Phase::Paused { until, probe } => Some((until, probe, bucket.phase_at)),
             Phase::Gated {
                 role: Role::Probe, ..
-            } => Some((now + FIRST_PAUSE, true, bucket.phase_at)),
+            } => Some((
+                now + FIRST_PAUSE,
+                true,
+                // However long the probe is out, its pause stays within the
+                // span other processes take one for.
+                bucket
+                    .phase_at
+                    .max(now.saturating_sub(TAKEN_PAUSE - FIRST_PAUSE)),
+            )),
             _ => None,
         };
         Some(Shared {
@@ -1618,12 +1643,13 @@ impl Core {
         }
         // Another process's pause, decided after our phase last changed (never our
         // own, which the file still holds after we moved on); decided by now,
-        // and taken for at most TAKEN_PAUSE since.
+        // and taken for at most as long as such a pause may last.
         if let Some((until, probe, decided)) = other
             .paused_until
             .map(|(until, probe, decided)| {
                 let decided = decided.min(now);
-                (until.min(decided + TAKEN_PAUSE), probe, decided)
+                let longest = if probe { TAKEN_PAUSE } else { LONGEST_RESET };
+                (until.min(decided + longest), probe, decided)
             })
             .filter(|(until, _, decided)| *until > now && *decided > bucket.phase_at)
         {
@@ -2645,7 +2671,8 @@ mod tests {
     /// A batch of other processes' successes, dated as late as they may have
     /// been sent, opens no run: they may have come one by one since long before.
     /// The same successes sent then by this process do; and a run of its own
-    /// after a pause that follows the others' starts the window.
+    /// after a pause that follows the others' starts the window, unless they
+    /// were more (an equally long stretch before the pause served more).
     #[test]
     fn only_successes_known_to_be_sent_then_start_a_run() {
         let own = |at: u64| Sent::at(START + ms(at));
@@ -2663,12 +2690,12 @@ mod tests {
         };
         let run = [own(0), own(20), own(40), exact];
         assert_eq!(run_start(&run, START, at), Some(exact.at));
-        let mut after = vec![others(80, 5)];
-        after.extend((20_000..20_008).map(own));
-        assert_eq!(
-            run_start(&after, START, START + ms(20_008)),
-            Some(START + ms(20_000))
-        );
+        // Behind a pause, the others' count weighs against the run after it.
+        for (count, start) in [(8, Some(START + ms(20_000))), (9, None)] {
+            let mut after = vec![others(80, count)];
+            after.extend((20_000..20_008).map(own));
+            assert_eq!(run_start(&after, START, START + ms(20_008)), start);
+        }
     }
 
     /// When the endpoints are found to share one budget, the key's window
@@ -2744,10 +2771,37 @@ mod tests {
             } => assert!(until <= START + TAKEN_PAUSE, "{until:?}"),
             other => panic!("{other:?}"),
         }
+        // Its decision is taken as made by now: later ones still win.
+        assert!(core.buckets[&BucketId::Endpoint(DELETE)].phase_at <= START);
         assert!(matches!(
             core.acquire(DELETE, START + TAKEN_PAUSE),
             Decision::Send(_)
         ));
+    }
+
+    /// A steady stream, every request served, for longer than any admin window
+    /// lasts: the window never rolled (no length known), and a 429 then speaks
+    /// of one opened since, at a time unknown. It bounds nothing, and the probe
+    /// goes soon. (The time since the stream began, 70 s, was taken for a lower
+    /// bound, which every process of the key shares and nothing lowers.)
+    #[test]
+    fn a_429_after_a_stream_longer_than_any_window_bounds_nothing() {
+        let mut core = Core::new(None, BudgetScope::Route);
+        let mut now = START;
+        for _ in 0..350 {
+            let Decision::Send(ticket) = core.acquire(DELETE, now) else {
+                panic!("waits at {now:?}: {:?}", core.buckets);
+            };
+            core.report(&ticket, SERVED, now + RTT, 0.5);
+            now += ms(200);
+        }
+        let Decision::Send(ticket) = core.acquire(DELETE, now) else {
+            panic!("waits at {now:?}: {:?}", core.buckets);
+        };
+        let pause = core.report(&ticket, THROTTLED, now + RTT, 0.5);
+        let bucket = &core.buckets[&BucketId::Endpoint(DELETE)];
+        assert!(bucket.bounds.lower < Duration::from_secs(1), "{bucket:?}");
+        assert!(pause < Duration::from_secs(1), "{pause:?}");
     }
 
     /// Requests far apart, then many: the windows the sparse ones opened closed

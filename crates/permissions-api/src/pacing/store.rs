@@ -30,7 +30,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::core::{BucketId, BudgetScope, Core, HOLD_MAX, Shared, SharedWindow, Time};
+use super::core::{
+    BucketId, BudgetScope, Core, HOLD_MAX, LONGEST_RECORDED, Shared, SharedWindow, Time,
+};
 
 /// The format of the file.
 const FORMAT: u32 = 1;
@@ -119,6 +121,11 @@ fn time(ms: u64) -> Time {
     Duration::from_millis(ms)
 }
 
+/// A window's length from the file: at most [`LONGEST_RECORDED`].
+fn length(ms: u64) -> Duration {
+    time(ms).min(LONGEST_RECORDED)
+}
+
 impl FileBucket {
     fn from_shared(shared: Shared) -> Self {
         Self {
@@ -158,12 +165,13 @@ impl FileBucket {
                     time(self.paused_at_ms.unwrap_or(0)),
                 )
             }),
-            lower: time(self.lower_ms),
-            upper: self.upper_ms.map(time),
+            // Nor must a corrupt length stop the processes that read it.
+            lower: length(self.lower_ms),
+            upper: self.upper_ms.map(length),
             confirmed: self.confirmed.zip(self.measured_ms.map(time)),
             // A corrupt count must not stop the burst from ever growing.
             hold: self.hold.clamp(1, HOLD_MAX),
-            learned: self.burst.zip(self.period_ms.map(time)),
+            learned: self.burst.zip(self.period_ms.map(length)),
         }
     }
 }
@@ -394,7 +402,7 @@ mod tests {
     use std::time::SystemTime;
 
     use super::*;
-    use crate::pacing::core::{Answer, Decision, HOLD_MAX, Limit, Ticket};
+    use crate::pacing::core::{Answer, Bucket, Decision, HOLD_MAX, Limit, Ticket};
 
     const DELETE: &str = "deleteFineTuningCheckpointPermission";
     const URL: &str = "http://127.0.0.1:9/v1";
@@ -862,60 +870,55 @@ mod tests {
         assert_eq!(bucket.capacity.confirmed, Some(7), "{bucket:?}");
     }
 
-    /// One process was served 5 long ago, in a window that never closed for
-    /// the pacer (no length known yet); another is served once, then, after a
-    /// real pause, in a burst that meets a 429. The window is taken to have
-    /// opened at the burst, and the first process's successes, sent before
-    /// the pause, drop out with the second's own.
-    /// (Kept, they made a budget of 13 where the server's was 8.)
-    #[test]
-    fn a_window_moved_after_a_pause_drops_what_the_others_were_served_before() {
+    /// One process is served `first` times, 20 ms apart, in a window that never
+    /// closes for the pacer (no length known yet); another is served at
+    /// `earlier` ms, if given, then in a burst of 9 from `start` ms whose last
+    /// meets a 429. The second's bucket.
+    fn served_then_a_burst(first: u64, earlier: Option<u64>, start: u64) -> Bucket {
         let dir = tempfile::tempdir().unwrap();
         let t0 = wall();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let mut first = Process::new(dir.path());
-        for i in 0..5 {
-            first.send(at(i * 20), SERVED);
+        let mut process = Process::new(dir.path());
+        for i in 0..first {
+            process.send(at(i * 20), SERVED);
         }
         let mut second = Process::new(dir.path());
-        second.send(at(20_000), SERVED);
-        let times: Vec<u64> = (23_500..23_509).collect();
-        let tickets = burst(&mut second, t0, &times);
-        for ticket in &tickets[..8] {
-            second.report(ticket, SERVED, at(23_520));
+        if let Some(earlier) = earlier {
+            second.send(at(earlier), SERVED);
         }
-        second.report(&tickets[8], THROTTLED, at(23_521));
-        let bucket = &second.core.buckets[&BucketId::Endpoint(DELETE)];
+        let tickets = burst(&mut second, t0, &(start..start + 9).collect::<Vec<_>>());
+        for ticket in &tickets[..8] {
+            second.report(ticket, SERVED, at(start + 20));
+        }
+        second.report(&tickets[8], THROTTLED, at(start + 21));
+        second.core.buckets[&BucketId::Endpoint(DELETE)].clone()
+    }
+
+    /// In [`served_then_a_burst`], the first process is served 5, and the
+    /// second once at 20 s, then, after a real pause, in the burst. The window
+    /// is taken to have opened at the burst, and the first process's
+    /// successes, sent before the pause, drop out with the second's own.
+    /// (Kept, they made a budget of 13 where the server's was 8.)
+    #[test]
+    fn a_window_moved_after_a_pause_drops_what_the_others_were_served_before() {
+        let bucket = served_then_a_burst(5, Some(20_000), 23_500);
         assert_eq!(bucket.capacity.confirmed, Some(8), "{bucket:?}");
     }
 
-    /// One process was served 5 in a window that never closed for the pacer
-    /// (no length known yet); another starts later, 20 s (a window of unknown
-    /// length may last that long) or ten minutes (no admin window does), in a
-    /// burst that meets a 429 after 8. The first's successes were before a
-    /// pause in everyone's sending, in a window that closed: the budget is 8,
-    /// and the window no longer than the burst showed. (The second learned a
-    /// budget of 13, and a window longer than the time since the first's
-    /// opened: at ten minutes, the file's window was taken as open whatever its
-    /// age; at 20 s, the first's successes were known only by when the file
-    /// showed them, and counted.)
+    /// In [`served_then_a_burst`], the second process starts with the burst:
+    /// 20 s after the first was served 5 (a window of unknown length may last
+    /// that long), or ten minutes after it was served 10 (no admin window
+    /// lasts that long). The first's successes were before a pause in
+    /// everyone's sending, in a window that closed: the budget is 8, and the
+    /// window no longer than the burst showed. (The second learned a budget of
+    /// 13 or 18, and a window longer than the time since the first's opened:
+    /// at 20 s, the first's successes were known only by when the file showed
+    /// them, and counted; at ten minutes, the file's window was taken as open
+    /// whatever its age.)
     #[test]
     fn successes_elsewhere_before_a_pause_count_neither_in_budget_nor_length() {
-        for start in [20_000, 600_000] {
-            let dir = tempfile::tempdir().unwrap();
-            let t0 = wall();
-            let at = |ms: u64| t0 + Duration::from_millis(ms);
-            let mut first = Process::new(dir.path());
-            for i in 0..5 {
-                first.send(at(i * 20), SERVED);
-            }
-            let mut second = Process::new(dir.path());
-            let tickets = burst(&mut second, t0, &(start..start + 9).collect::<Vec<_>>());
-            for ticket in &tickets[..8] {
-                second.report(ticket, SERVED, at(start + 20));
-            }
-            second.report(&tickets[8], THROTTLED, at(start + 21));
-            let bucket = &second.core.buckets[&BucketId::Endpoint(DELETE)];
+        for (first, start) in [(5, 20_000), (10, 600_000)] {
+            let bucket = served_then_a_burst(first, None, start);
             assert_eq!(bucket.capacity.confirmed, Some(8), "{start}: {bucket:?}");
             assert!(
                 bucket.bounds.lower < Duration::from_secs(1),
@@ -950,6 +953,39 @@ mod tests {
             Some((time(ms(t0)), 5, Some(at(1_000)))),
             "{window:?}"
         );
+    }
+
+    /// A file whose lengths and pause no process could have written (a corrupt
+    /// one) holds a process back for minutes at most (the pause, one the
+    /// server asked for, ten), not for years.
+    #[test]
+    fn a_file_of_endless_lengths_and_pauses_holds_a_process_for_minutes() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = wall();
+        let mut first = Process::new(dir.path());
+        let (end, _) = first.job(24, &mut (t0, 0), t0);
+        let path = &first.store.path;
+        let mut state: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let far = ms(end + Duration::from_secs(10 * 365 * 24 * 3600));
+        let bucket = state["buckets"][DELETE].as_object_mut().unwrap();
+        for field in [
+            "lower_ms",
+            "upper_ms",
+            "period_ms",
+            "paused_until_ms",
+            "paused_at_ms",
+        ] {
+            bucket.insert(field.into(), far.into());
+        }
+        bucket.insert("measured_ms".into(), ms(end).into());
+        std::fs::write(path, state.to_string()).unwrap();
+        let mut second = Process::new(dir.path());
+        let mut now = end;
+        while let Decision::Wait { until, .. } = second.acquire(now) {
+            now = until.expect("one request waits for a time");
+            assert!(now < end + Duration::from_secs(900), "{:?}", now - end);
+        }
     }
 
     #[test]
