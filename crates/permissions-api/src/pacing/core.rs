@@ -568,10 +568,9 @@ impl Bucket {
             return;
         };
         // The successes sent before the pause drop out: this process's, and the
-        // others' known to be (those the store showed without saying when they
-        // were sent may be older too, but they are kept: a budget taken too
-        // large is followed down at the next 429, one taken too small costs
-        // windows).
+        // others' known to be (a batch dated at or after the pause may hold
+        // older ones too, but it is kept whole: a budget taken too large is
+        // followed down at the next 429, one taken too small costs windows).
         let own = self
             .recent
             .iter()
