@@ -725,12 +725,11 @@ mod tests {
             );
         }
         // A count no process wrote is read as the most there is.
-        let text = std::fs::read_to_string(&list.store.path).unwrap();
-        let mut state: serde_json::Value = serde_json::from_str(&text).unwrap();
-        for bucket in state["buckets"].as_object_mut().unwrap().values_mut() {
-            bucket["hold"] = u32::MAX.into();
-        }
-        std::fs::write(&list.store.path, state.to_string()).unwrap();
+        edit(&list.store.path, |state| {
+            for bucket in state["buckets"].as_object_mut().unwrap().values_mut() {
+                bucket["hold"] = u32::MAX.into();
+            }
+        });
         let mut next = Process::of(dir.path(), "delete");
         next.acquire(end + next.length * 3);
         let capacity = next.core.buckets[&BucketId::Endpoint("delete")].capacity;
@@ -794,6 +793,14 @@ mod tests {
         let adopted = second.core.buckets[&BucketId::Endpoint(DELETE)].limit;
         assert_eq!(limit(adopted), limit(learned));
         assert!(learned.is_some());
+    }
+
+    /// Changes the state file at `path` as JSON, as no process would.
+    fn edit(path: &Path, change: impl FnOnce(&mut serde_json::Value)) {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut state: serde_json::Value = serde_json::from_str(&text).unwrap();
+        change(&mut state);
+        std::fs::write(path, state.to_string()).unwrap();
     }
 
     /// Sends a request at each of `times` (ms after `t0`) and returns their
@@ -939,12 +946,10 @@ mod tests {
         for i in 0..5 {
             first.send(at(i * 20), SERVED);
         }
-        let path = &first.store.path;
-        let mut state: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let window = state["buckets"][DELETE]["window"].as_object_mut().unwrap();
-        assert_eq!(window.remove("last_success_ms"), Some(ms(at(80)).into()));
-        std::fs::write(path, state.to_string()).unwrap();
+        edit(&first.store.path, |state| {
+            let window = state["buckets"][DELETE]["window"].as_object_mut().unwrap();
+            assert_eq!(window.remove("last_success_ms"), Some(ms(at(80)).into()));
+        });
         let mut second = Process::new(dir.path());
         second.acquire(at(1_000));
         let window = second.core.buckets[&BucketId::Endpoint(DELETE)].window;
@@ -964,22 +969,20 @@ mod tests {
         let t0 = wall();
         let mut first = Process::new(dir.path());
         let (end, _) = first.job(24, &mut (t0, 0), t0);
-        let path = &first.store.path;
-        let mut state: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let far = ms(end + Duration::from_secs(10 * 365 * 24 * 3600));
-        let bucket = state["buckets"][DELETE].as_object_mut().unwrap();
-        for field in [
-            "lower_ms",
-            "upper_ms",
-            "period_ms",
-            "paused_until_ms",
-            "paused_at_ms",
-        ] {
-            bucket.insert(field.into(), far.into());
-        }
-        bucket.insert("measured_ms".into(), ms(end).into());
-        std::fs::write(path, state.to_string()).unwrap();
+        edit(&first.store.path, |state| {
+            let bucket = state["buckets"][DELETE].as_object_mut().unwrap();
+            for field in [
+                "lower_ms",
+                "upper_ms",
+                "period_ms",
+                "paused_until_ms",
+                "paused_at_ms",
+            ] {
+                bucket.insert(field.into(), far.into());
+            }
+            bucket.insert("measured_ms".into(), ms(end).into());
+        });
         let mut second = Process::new(dir.path());
         let mut now = end;
         while let Decision::Wait { until, .. } = second.acquire(now) {
