@@ -253,14 +253,15 @@ impl Window {
     /// A window as another process recorded it, read at `now`: successes it
     /// did not date (an older process's) were sent by then.
     fn recorded(theirs: SharedWindow, now: Time) -> Self {
-        Self {
+        let mut window = Self {
             sent: theirs.sent,
             served: theirs.served,
             throttled_at: theirs.throttled_at,
-            last_success: (theirs.served > 0)
-                .then(|| theirs.last_success.map_or(now, |at| at.min(now))),
+            last_success: theirs.last_success,
             ..Self::opened_at(theirs.opened)
-        }
+        };
+        window.last_success = (window.served > 0).then(|| window.successes_by(now));
+        window
     }
 
     /// What other processes learn of this window.
