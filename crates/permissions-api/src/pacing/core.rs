@@ -45,11 +45,16 @@
 //!   within one window; successes of that window answered after the 429 (sent
 //!   before it, here or by other processes) raise it. A window whose whole
 //!   budget was used without a 429, with requests left waiting, lets `burst`
-//!   grow by half (after [`Capacity::hold`] such windows: 1, doubled by each
-//!   request refused beyond the known budget while trying more, whatever came
-//!   back first, up to [`HOLD_MAX`]; an opener's 429 that tests the length and
-//!   finds the same budget changes nothing), so that a budget the others stop
-//!   spending is regained within a few windows, at the cost of one 429 per try.
+//!   grow by half, up to the largest budget a window was seen to hold
+//!   ([`Capacity::ceiling`]) while below it: after [`Capacity::hold`] such
+//!   windows (1, doubled by each request refused beyond the known budget while
+//!   trying more, whatever came back first, up to [`HOLD_MAX`]), so that a
+//!   budget the others stop spending is regained within a few windows, at the
+//!   cost of one 429 per try. Beyond it, after [`Capacity::beyond`] windows
+//!   ([`BEYOND_HOLD`], doubled by each such refusal up to [`BEYOND_HOLD_MAX`]):
+//!   no window held more, and a budget others spent from the start is still
+//!   found, but a job alone spends few 429s looking for more. (An opener's 429
+//!   that tests the length and finds the same budget changes nothing.)
 //! - **Length.** Every such 429 is a lower bound of the window's length (the time
 //!   since it opened); a request served after a spent window (one that met a
 //!   429, or served the whole confirmed budget) an upper bound, unless it
@@ -115,8 +120,14 @@ const FIRST_PAUSE: Duration = Duration::from_millis(500);
 const GROWTH: f64 = 1.5;
 /// The most a pause adds to the time since the window opened.
 const LONGEST_PAUSE: Duration = Duration::from_secs(60);
-/// The most clean full windows waited before trying a larger burst again.
+/// The most clean full windows waited before climbing back toward the largest
+/// budget a window was seen to hold ([`Capacity::hold`]).
 pub(crate) const HOLD_MAX: u32 = 2;
+/// The clean full windows waited before a first try beyond the largest budget a
+/// window was seen to hold ([`Capacity::beyond`]).
+pub(crate) const BEYOND_HOLD: u32 = 4;
+/// The most clean full windows waited before trying beyond it again.
+pub(crate) const BEYOND_HOLD_MAX: u32 = 8;
 /// Successes remembered per bucket, for the evidence of a shared budget.
 const RECENT: usize = 256;
 /// The fewest successes after a pause in sending that [`run_start`] takes for
@@ -353,10 +364,34 @@ pub(crate) struct Capacity {
     pub(crate) confirmed: Option<u32>,
     /// When it was measured.
     pub(crate) measured_at: Option<Time>,
+    /// The largest budget a window was seen to hold, here or by the other
+    /// processes. Never lowered: a budget others spent is regained as soon as
+    /// they stop.
+    pub(crate) ceiling: Option<u32>,
     /// Clean full windows since the burst last changed.
     clean: u32,
-    /// Clean full windows to wait before trying a larger burst.
+    /// Clean full windows to wait before climbing back toward `ceiling`.
     pub(crate) hold: u32,
+    /// Clean full windows to wait before trying beyond `ceiling`: no window
+    /// was seen to hold more, so a try is more likely to cost a 429.
+    pub(crate) beyond: u32,
+}
+
+impl Capacity {
+    /// Takes `budget` for the one a window holds now.
+    fn confirm(&mut self, budget: u32) {
+        self.confirmed = Some(budget);
+        self.ceiling = self.ceiling.max(Some(budget));
+    }
+
+    /// The clean full windows to wait before trying more than `burst`.
+    fn windows_before_try(&self, burst: u32) -> u32 {
+        if self.ceiling.is_some_and(|c| burst < c) {
+            self.hold
+        } else {
+            self.beyond
+        }
+    }
 }
 
 /// One budget.
@@ -398,8 +433,10 @@ impl Bucket {
             capacity: Capacity {
                 confirmed: configured.map(|l| l.burst),
                 measured_at: None,
+                ceiling: configured.map(|l| l.burst),
                 clean: 0,
                 hold: 1,
+                beyond: BEYOND_HOLD,
             },
             window: None,
             previous: None,
@@ -422,10 +459,12 @@ impl Bucket {
             upper: shared.upper,
         });
         if let Some((confirmed, at)) = shared.confirmed {
-            bucket.capacity.confirmed = Some(confirmed);
+            bucket.capacity.confirm(confirmed);
             bucket.capacity.measured_at = Some(at);
             bucket.capacity.hold = shared.hold.max(1);
+            bucket.capacity.beyond = shared.beyond.max(1);
         }
+        bucket.capacity.ceiling = bucket.capacity.ceiling.max(shared.ceiling);
         bucket.window = shared
             .window
             .filter(|w| now < closes(w.opened, bucket.bounds.upper))
@@ -498,7 +537,8 @@ impl Bucket {
         self.others_seen.clear();
     }
 
-    /// After a clean window whose whole budget was used: the burst grows by half.
+    /// After a clean window whose whole budget was used: the burst grows by half,
+    /// up to the largest budget seen ([`Capacity::ceiling`]) when below it.
     /// (The period stays the upper bound: a window opened before it is known to
     /// have closed could be the old one with room left, and what is served in it
     /// would be misread. Probes and openers narrow the bounds instead:
@@ -507,20 +547,32 @@ impl Bucket {
         let Some(limit) = self.limit.as_mut() else {
             return;
         };
-        if self.capacity.confirmed.is_some_and(|c| limit.burst > c) {
+        let capacity = &mut self.capacity;
+        if capacity.confirmed.is_some_and(|c| limit.burst > c) {
             // A larger burst went through: it is the budget now (a measurement
-            // other processes take), and the next try comes at once.
-            self.capacity.confirmed = Some(limit.burst);
-            self.capacity.measured_at = Some(now);
-            self.capacity.hold = 1;
-        } else {
-            self.capacity.clean += 1;
-            if self.capacity.clean < self.capacity.hold {
+            // other processes take), and the next try comes at once; unless
+            // it is back at the largest budget seen without passing it: the
+            // next try goes beyond that, and waits for it.
+            let grew = capacity.ceiling.is_none_or(|c| limit.burst > c);
+            capacity.confirm(limit.burst);
+            capacity.measured_at = Some(now);
+            capacity.hold = 1;
+            capacity.clean = 0;
+            if !grew && capacity.ceiling == Some(limit.burst) {
                 return;
             }
-            self.capacity.clean = 0;
+        } else {
+            capacity.clean += 1;
+            if capacity.clean < capacity.windows_before_try(limit.burst) {
+                return;
+            }
+            capacity.clean = 0;
         }
-        limit.burst = limit.burst.saturating_add((limit.burst / 2).max(2));
+        let grown = limit.burst.saturating_add((limit.burst / 2).max(2));
+        limit.burst = match capacity.ceiling {
+            Some(ceiling) if limit.burst < ceiling => grown.min(ceiling),
+            _ => grown,
+        };
         tracing::debug!(
             burst = limit.burst,
             period_ms = millis(limit.period),
@@ -538,7 +590,7 @@ impl Bucket {
         if !self.learns() || self.capacity.confirmed.is_none_or(|c| window.served <= c) {
             return;
         }
-        self.capacity.confirmed = Some(window.served);
+        self.capacity.confirm(window.served);
         if let Some(limit) = self.limit.as_mut() {
             limit.burst = limit.burst.max(window.served);
         }
@@ -835,18 +887,12 @@ impl Core {
         if !bucket.learns() {
             return bucket;
         }
-        let newest = self
+        let learned: Vec<(Limit, Bounds, Capacity)> = self
             .buckets
             .values()
             .filter_map(|b| {
                 let limit = b.limit.filter(|l| l.origin == Origin::Learned)?;
-                Some((
-                    b.capacity.measured_at,
-                    limit,
-                    b.bounds,
-                    b.capacity.confirmed,
-                    b.capacity.hold,
-                ))
+                Some((limit, b.bounds, b.capacity))
             })
             .chain(self.elsewhere.values().filter_map(|e| {
                 let (burst, period) = e.learned?;
@@ -859,23 +905,34 @@ impl Core {
                     lower: e.lower,
                     upper: e.upper,
                 };
-                Some((
-                    e.confirmed.map(|(_, at)| at),
-                    limit,
-                    bounds,
-                    e.confirmed.map(|(c, _)| c),
-                    e.hold.max(1),
-                ))
+                let capacity = Capacity {
+                    confirmed: e.confirmed.map(|(c, _)| c),
+                    measured_at: e.confirmed.map(|(_, at)| at),
+                    ceiling: e.ceiling.max(e.confirmed.map(|(c, _)| c)),
+                    clean: 0,
+                    hold: e.hold.max(1),
+                    beyond: e.beyond.max(1),
+                };
+                Some((limit, bounds, capacity))
             }))
-            .max_by_key(|(at, ..)| *at);
-        if let Some((_, limit, bounds, confirmed, hold)) = newest {
+            .collect();
+        let newest = learned
+            .iter()
+            .max_by_key(|(_, _, capacity)| capacity.measured_at);
+        if let Some(&(limit, bounds, capacity)) = newest {
             // The budget it confirmed, not a larger one it was trying.
-            let burst = confirmed.map_or(limit.burst, |c| c.min(limit.burst)).max(1);
+            let burst = capacity
+                .confirmed
+                .map_or(limit.burst, |c| c.min(limit.burst))
+                .max(1);
             bucket.limit = Some(Limit { burst, ..limit });
             bucket.bounds = bounds;
-            bucket.capacity.confirmed = confirmed;
-            // How often trying more failed there: it would fail here too.
-            bucket.capacity.hold = hold;
+            // With how often trying more failed there: it would fail here too.
+            bucket.capacity = Capacity {
+                measured_at: None,
+                clean: 0,
+                ..capacity
+            };
         }
         bucket
     }
@@ -1185,23 +1242,27 @@ impl Core {
             // trying more (whatever came back first): wait longer before trying
             // again. A budget that shrank (or a first one): follow it back up
             // soon. The same budget again: as before.
-            let tried_more = !of_previous
-                && matches!((before, bucket.limit), (Some(b), Some(limit))
-                    if limit.burst > b && ticket.place > b);
-            bucket.capacity.hold = if tried_more {
-                bucket.capacity.hold.saturating_mul(2).min(HOLD_MAX)
-            } else if before.is_none_or(|b| available < b) {
-                1
-            } else {
-                bucket.capacity.hold
-            };
+            let tried = (!of_previous)
+                .then_some(bucket.limit)
+                .flatten()
+                .filter(|limit| before.is_some_and(|b| limit.burst > b && ticket.place > b));
+            let capacity = &mut bucket.capacity;
+            match tried {
+                // Beyond the largest budget seen: try that again later still.
+                Some(limit) if capacity.ceiling.is_none_or(|c| limit.burst > c) => {
+                    capacity.beyond = capacity.beyond.saturating_mul(2).min(BEYOND_HOLD_MAX);
+                }
+                Some(_) => capacity.hold = capacity.hold.saturating_mul(2).min(HOLD_MAX),
+                None if before.is_none_or(|b| available < b) => capacity.hold = 1,
+                None => {}
+            }
             tracing::debug!(
                 bucket = id.name(),
                 served = available,
                 sent = window.sent,
                 "pacing: a window served this many before its first 429"
             );
-            bucket.capacity.confirmed = Some(available);
+            bucket.capacity.confirm(available);
             bucket.capacity.measured_at = Some(now);
             bucket.capacity.clean = 0;
             if let Some(limit) = bucket.limit.as_mut() {
@@ -1403,7 +1464,10 @@ impl Core {
         for bucket in self.buckets.values().chain(&others) {
             if !measured || bucket.capacity.confirmed.is_some() {
                 merged.bounds.merge(bucket.bounds);
-                merged.capacity.hold = merged.capacity.hold.max(bucket.capacity.hold);
+                let (ours, theirs) = (&mut merged.capacity, bucket.capacity);
+                ours.hold = ours.hold.max(theirs.hold);
+                ours.beyond = ours.beyond.max(theirs.beyond);
+                ours.ceiling = ours.ceiling.max(theirs.ceiling);
             }
             if let Some(window) = bucket.window {
                 opened = Some(opened.map_or(window.opened, |o| o.min(window.opened)));
@@ -1427,7 +1491,7 @@ impl Core {
             });
         }
         if merged.learns() {
-            merged.capacity.confirmed = Some(served);
+            merged.capacity.confirm(served);
             if let Some(upper) = merged.bounds.upper {
                 merged.limit = Some(Limit {
                     burst: served.max(1),
@@ -1504,9 +1568,14 @@ pub(crate) struct Shared {
     pub(crate) upper: Option<Duration>,
     /// The budget a window held at the last 429, and when it was measured.
     pub(crate) confirmed: Option<(u32, Time)>,
-    /// With `confirmed`: the clean full windows to wait before trying more
-    /// ([`Capacity::hold`]; 0 or 1, at once).
+    /// With `confirmed`: the clean full windows to wait before climbing back
+    /// toward `ceiling` ([`Capacity::hold`]; 0 or 1, at once).
     pub(crate) hold: u32,
+    /// The largest budget a window was seen to hold ([`Capacity::ceiling`]).
+    pub(crate) ceiling: Option<u32>,
+    /// With `confirmed`: the clean full windows to wait before trying beyond
+    /// `ceiling` ([`Capacity::beyond`]; 0 or 1, at once).
+    pub(crate) beyond: u32,
     /// The learned limit: burst and period.
     pub(crate) learned: Option<(u32, Duration)>,
 }
@@ -1550,6 +1619,8 @@ impl Core {
             upper: bucket.bounds.upper,
             confirmed: bucket.capacity.confirmed.zip(bucket.capacity.measured_at),
             hold: bucket.capacity.hold,
+            ceiling: bucket.capacity.ceiling,
+            beyond: bucket.capacity.beyond,
             learned: bucket
                 .limit
                 .filter(|l| l.origin == Origin::Learned)
@@ -1688,9 +1759,10 @@ impl Core {
             && let Some((confirmed, at)) = other.confirmed
             && bucket.capacity.measured_at.is_none_or(|ours| at > ours)
         {
-            bucket.capacity.confirmed = Some(confirmed);
+            bucket.capacity.confirm(confirmed);
             bucket.capacity.measured_at = Some(at);
             bucket.capacity.hold = other.hold.max(1);
+            bucket.capacity.beyond = other.beyond.max(1);
             if let Some((burst, period)) = other.learned {
                 bucket.limit = Some(Limit {
                     burst,
@@ -1699,6 +1771,7 @@ impl Core {
                 });
             }
         }
+        bucket.capacity.ceiling = bucket.capacity.ceiling.max(other.ceiling);
         // A limit another process learned, where this one has none yet (its own
         // measurement of the budget, if newer, still counts).
         if bucket.learns()
@@ -2350,6 +2423,51 @@ mod tests {
         );
     }
 
+    /// A budget others spent from the start (the largest a window was seen to
+    /// hold is theirs to share) is still regained once they stop: a try beyond
+    /// it waits for [`BEYOND_HOLD_MAX`] clean windows at most, and each try
+    /// that goes through is followed by the next at once.
+    #[test]
+    fn a_budget_others_spent_from_the_start_is_found_when_they_stop() {
+        let length = Duration::from_secs(3);
+        let mut sim = Sim::new(None);
+        let mut server = Server::new(8, length, false);
+        server.spent = 5;
+        sim.run(&mut server, &[(DELETE, 60, 4)]);
+        let capacity = sim.core.buckets[&BucketId::Endpoint(DELETE)].capacity;
+        assert_eq!(capacity.ceiling, Some(3), "{capacity:?}");
+        server.spent = 0;
+        let start = sim.now;
+        let run = sim.run(&mut server, &[(DELETE, 160, 4)]);
+        let windows = run.per_window(start, stretched(length));
+        let found = BEYOND_HOLD_MAX as usize + 4;
+        assert!(windows.len() > found + 1, "{windows:?}");
+        assert!(
+            windows[found..windows.len() - 1].iter().all(|&n| n >= 7),
+            "{windows:?}"
+        );
+    }
+
+    /// A job alone, once it knows the budget, tries beyond it rarely: after
+    /// [`BEYOND_HOLD`] clean windows, then after twice as many, up to
+    /// [`BEYOND_HOLD_MAX`]. Each try costs a 429 (its requests beyond the
+    /// budget go one at a time): 4 in 40 windows, not one every few.
+    #[test]
+    fn a_job_alone_seldom_tries_beyond_the_budget_it_found() {
+        let length = Duration::from_secs(3);
+        let mut sim = Sim::new(None);
+        let mut server = Server::new(8, length, false);
+        sim.run(&mut server, &[(DELETE, 80, 4)]);
+        let run = sim.run(&mut server, &[(DELETE, 320, 4)]);
+        assert!(run.throttled <= 4, "{run:?}");
+        let minimum = minimum(320, 8, length);
+        assert!(
+            run.wall < minimum.mul_f64(1.1),
+            "{:?} against {minimum:?}",
+            run.wall
+        );
+    }
+
     /// 429s that say when to retry are honoured and teach nothing: with one
     /// request in ten answered so, a job takes hardly longer.
     #[test]
@@ -2484,9 +2602,9 @@ mod tests {
         let mut sim = Sim::new(None);
         let mut server = Server::new(8, Duration::from_secs(3), false);
         // Long enough to find the budget, try more once and fail.
-        let first = sim.run(&mut server, &[(GET, 48, 4)]);
+        let first = sim.run(&mut server, &[(GET, 64, 4)]);
         let get = sim.core.bucket_mut(BucketId::Endpoint(GET));
-        assert!(get.capacity.hold > 1, "{first:?}");
+        assert!(get.capacity.beyond > BEYOND_HOLD, "{first:?}");
         // Caught while trying more again.
         if let Some(limit) = get.limit.as_mut() {
             limit.burst = 12;
@@ -2497,7 +2615,15 @@ mod tests {
         };
         let post = &sim.core.buckets[&BucketId::Endpoint(POST)];
         assert_eq!(post.limit.map(|l| l.burst), found.confirmed, "{post:?}");
-        assert_eq!(post.capacity.hold, found.hold, "{post:?}");
+        assert_eq!(
+            (
+                post.capacity.hold,
+                post.capacity.beyond,
+                post.capacity.ceiling
+            ),
+            (found.hold, found.beyond, found.ceiling),
+            "{post:?}"
+        );
     }
 
     /// A core whose [`GET`] bucket learned a budget of 8 per 3 s (the length
@@ -2511,7 +2637,7 @@ mod tests {
             period: Duration::from_secs(3),
             origin: Origin::Learned,
         });
-        bucket.capacity.confirmed = Some(8);
+        bucket.capacity.confirm(8);
         bucket.capacity.measured_at = Some(START);
         bucket.bounds = Bounds {
             lower: Duration::from_secs(2),
@@ -2527,6 +2653,12 @@ mod tests {
             send(&mut core, START + RTT);
         }
         core
+    }
+
+    /// Notes that a window of [`GET`]'s bucket once held `budget` (others spent
+    /// part of it since): a clean full window climbs back toward it.
+    fn once_held(core: &mut Core, budget: u32) {
+        core.bucket_mut(BucketId::Endpoint(GET)).capacity.ceiling = Some(budget);
     }
 
     /// Opens a window of `endpoint` at `at` with its opener (served), then
@@ -2550,6 +2682,7 @@ mod tests {
     #[test]
     fn an_opener_testing_the_length_is_no_failed_try() {
         let mut core = learned_and_spent(8);
+        once_held(&mut core, 12);
         // A ninth waits for the next window: the whole budget was used.
         let Decision::Wait {
             until: Some(until), ..
@@ -2576,6 +2709,7 @@ mod tests {
     #[test]
     fn a_failed_try_is_known_by_the_refused_request_not_by_arrival_order() {
         let mut core = learned_and_spent(8);
+        once_held(&mut core, 12);
         // A ninth waited: the clean full window lets the next try more.
         assert!(matches!(
             core.acquire(GET, START + RTT * 2),

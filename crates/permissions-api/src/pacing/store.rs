@@ -8,8 +8,9 @@
 //! window (when it opened, what was sent and served in it, when its latest
 //! success was sent, whether it met a 429),
 //! a pause after a 429, the learned bounds of the window's length, the budget a
-//! window last held (and how long to wait before trying more), and the learned
-//! limit; and which requests share a budget.
+//! window last held and the largest one held (and how long to wait before
+//! trying more, up to it and beyond it), and the learned limit; and which
+//! requests share a budget.
 //!
 //! Every acquire and every answer merges the file into the pacer and writes the
 //! pacer back, under an exclusive lock held for the merge only; so does a poll
@@ -31,7 +32,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::core::{
-    BucketId, BudgetScope, Core, HOLD_MAX, LONGEST_RECORDED, Shared, SharedWindow, Time,
+    BEYOND_HOLD, BEYOND_HOLD_MAX, BucketId, BudgetScope, Core, HOLD_MAX, LONGEST_RECORDED, Shared,
+    SharedWindow, Time,
 };
 
 /// The format of the file.
@@ -97,6 +99,12 @@ struct FileBucket {
     /// Absent from files older than it: at once.
     #[serde(default)]
     hold: u32,
+    /// Absent from files older than it: the budget `confirmed`.
+    #[serde(default)]
+    ceiling: Option<u32>,
+    /// Absent from files older than it: [`BEYOND_HOLD`].
+    #[serde(default)]
+    beyond: Option<u32>,
     burst: Option<u32>,
     period_ms: Option<u64>,
 }
@@ -144,6 +152,8 @@ impl FileBucket {
             confirmed: shared.confirmed.map(|(c, _)| c),
             measured_ms: shared.confirmed.map(|(_, at)| ms(at)),
             hold: shared.hold,
+            ceiling: shared.ceiling,
+            beyond: Some(shared.beyond),
             burst: shared.learned.map(|(burst, _)| burst),
             period_ms: shared.learned.map(|(_, period)| ms(period)),
         }
@@ -171,6 +181,10 @@ impl FileBucket {
             confirmed: self.confirmed.zip(self.measured_ms.map(time)),
             // A corrupt count must not stop the burst from ever growing.
             hold: self.hold.clamp(1, HOLD_MAX),
+            ceiling: self.ceiling,
+            beyond: self
+                .beyond
+                .map_or(BEYOND_HOLD, |b| b.clamp(1, BEYOND_HOLD_MAX)),
             learned: self.burst.zip(self.period_ms.map(length)),
         }
     }
@@ -402,7 +416,9 @@ mod tests {
     use std::time::SystemTime;
 
     use super::*;
-    use crate::pacing::core::{Answer, Bucket, Decision, HOLD_MAX, Limit, Ticket};
+    use crate::pacing::core::{
+        Answer, BEYOND_HOLD, BEYOND_HOLD_MAX, Bucket, Decision, HOLD_MAX, Limit, Ticket,
+    };
 
     const DELETE: &str = "deleteFineTuningCheckpointPermission";
     const URL: &str = "http://127.0.0.1:9/v1";
@@ -604,8 +620,8 @@ mod tests {
         );
         // The first discovers the window alone (7 429s: 8 served, then probes).
         // The second finds the budget shared with one 429 (and its probe may
-        // meet one); after that a larger burst is tried every few windows, at one
-        // 429 a try.
+        // meet one); after that a larger burst is tried once in a few windows,
+        // at one 429 a try.
         assert!(first <= 8, "{first} {second} {third}");
         assert!(second + third <= 4, "{first} {second} {third}");
         // 80 requests, 8 per 3 s: at least 27 s; within 1.2x of it.
@@ -712,28 +728,54 @@ mod tests {
         let id = BucketId::Endpoint("list");
         let learned = list.core.buckets[&id].capacity;
         assert_eq!(learned.confirmed, Some(8), "{learned:?}");
-        list.core.bucket_mut(id).capacity.hold = HOLD_MAX;
+        // Others spent part of a budget once seen larger; trying more failed.
+        let capacity = &mut list.core.bucket_mut(id).capacity;
+        capacity.hold = HOLD_MAX;
+        capacity.ceiling = Some(12);
+        capacity.beyond = BEYOND_HOLD_MAX;
         list.store.sync(&mut list.core, end, Some("list"));
-        for endpoint in ["list", "create"] {
+        let read = |endpoint: &'static str, at: Time| {
             let mut next = Process::of(dir.path(), endpoint);
-            next.acquire(end + next.length * 2);
+            next.acquire(at + next.length * 2);
             let capacity = next.core.buckets[&BucketId::Endpoint(endpoint)].capacity;
+            (
+                capacity.confirmed,
+                capacity.hold,
+                capacity.ceiling,
+                capacity.beyond,
+            )
+        };
+        for endpoint in ["list", "create"] {
             assert_eq!(
-                (capacity.confirmed, capacity.hold),
-                (Some(8), HOLD_MAX),
-                "{endpoint}: {capacity:?}"
+                read(endpoint, end),
+                (Some(8), HOLD_MAX, Some(12), BEYOND_HOLD_MAX),
+                "{endpoint}"
             );
         }
-        // A count no process wrote is read as the most there is.
+        // Counts no process wrote are read as the most there are.
         edit(&list.store.path, |state| {
             for bucket in state["buckets"].as_object_mut().unwrap().values_mut() {
                 bucket["hold"] = u32::MAX.into();
+                bucket["beyond"] = u32::MAX.into();
             }
         });
-        let mut next = Process::of(dir.path(), "delete");
-        next.acquire(end + next.length * 3);
-        let capacity = next.core.buckets[&BucketId::Endpoint("delete")].capacity;
-        assert_eq!(capacity.hold, HOLD_MAX, "{capacity:?}");
+        assert_eq!(
+            read("delete", end + Duration::from_secs(3)),
+            (Some(8), HOLD_MAX, Some(12), BEYOND_HOLD_MAX)
+        );
+        // A file older than the largest budget seen: the one it confirmed, and
+        // the first wait beyond it.
+        edit(&list.store.path, |state| {
+            for bucket in state["buckets"].as_object_mut().unwrap().values_mut() {
+                let bucket = bucket.as_object_mut().unwrap();
+                bucket.remove("ceiling");
+                bucket.remove("beyond");
+            }
+        });
+        assert_eq!(
+            read("list", end + Duration::from_secs(6)),
+            (Some(8), HOLD_MAX, Some(8), BEYOND_HOLD)
+        );
     }
 
     /// A process paused after a 429 learns from the file that another one's probe
