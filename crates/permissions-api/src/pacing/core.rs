@@ -60,7 +60,8 @@
 //!   429, or served the whole confirmed budget) an upper bound, unless it
 //!   contradicts the lower one (the window then opened earlier than recorded).
 //!   Without an upper bound, pauses end at `opened + 1.5 × elapsed` (at least
-//!   0.5 s later), so that the bound is found in a few probes. With one, windows
+//!   0.5 s later, and no later than [`LONGEST_WINDOW`] after `opened` while
+//!   that is ahead), so that the bound is found in a few probes. With one, windows
 //!   are paced at the upper bound, but while the bounds are more than 1/16
 //!   apart, the probe after a 429 and the opener after a spent window go halfway
 //!   between them: a 429 costs one request and no time (the window refills by
@@ -696,7 +697,16 @@ impl Bucket {
             .max(elapsed + FIRST_PAUSE)
             .min(elapsed + LONGEST_PAUSE);
         let jitter = 1.0 - 0.1 * random.clamp(0.0, 1.0);
-        opened + grown.mul_f64(jitter).max(elapsed + EARLIEST_PROBE)
+        let grown = grown.mul_f64(jitter);
+        // No window seen lasted longer than LONGEST_WINDOW: the search tests
+        // that length before any longer one.
+        let longest = stretched(LONGEST_WINDOW);
+        let grown = if elapsed < longest {
+            grown.min(longest)
+        } else {
+            grown
+        };
+        opened + grown.max(elapsed + EARLIEST_PROBE)
     }
 
     /// Under a configured limit, when its rate allows the next request at
@@ -2465,6 +2475,24 @@ mod tests {
             run.wall < minimum.mul_f64(1.1),
             "{:?} against {minimum:?}",
             run.wall
+        );
+    }
+
+    /// At the real admin API's window (8 requests a minute), the first 429's
+    /// window is found by the probe that tests [`LONGEST_WINDOW`] (before any
+    /// longer length), no more than 2 % past its end, after 13 refused probes
+    /// at most (the search starts at 0.5 s: windows of any length are found).
+    #[test]
+    fn the_real_api_window_is_found_without_overshooting_it() {
+        let length = Duration::from_secs(60);
+        let mut sim = Sim::new(None);
+        let mut server = Server::new(8, length, false);
+        let run = sim.run(&mut server, &[(GET, 9, 1)]);
+        assert!(run.throttled <= 1 + 13, "{run:?}");
+        let found = run.served_at.last().copied().expect("served") - START;
+        assert!(
+            found >= length && found <= stretched(length) + ms(100),
+            "{found:?}: {run:?}"
         );
     }
 
