@@ -891,7 +891,8 @@ impl Core {
     /// alike; one that differs is corrected by its own answers), so that each
     /// endpoint does not discover the window again with 429s: with the budget
     /// that endpoint confirmed (not a larger burst it was trying) and its
-    /// [`Capacity::hold`].
+    /// [`Capacity::hold`], and with the bounds of the window's length that they
+    /// all found (what one tested, the next does not test again).
     fn prior(&self) -> Bucket {
         let mut bucket = Bucket::new(self.configured);
         if !bucket.learns() {
@@ -929,14 +930,24 @@ impl Core {
         let newest = learned
             .iter()
             .max_by_key(|(_, _, capacity)| capacity.measured_at);
-        if let Some(&(limit, bounds, capacity)) = newest {
+        if let Some(&(limit, _, capacity)) = newest {
             // The budget it confirmed, not a larger one it was trying.
             let burst = capacity
                 .confirmed
                 .map_or(limit.burst, |c| c.min(limit.burst))
                 .max(1);
-            bucket.limit = Some(Limit { burst, ..limit });
-            bucket.bounds = bounds;
+            for (_, bounds, _) in &learned {
+                bucket.bounds.merge(*bounds);
+            }
+            let period = bucket
+                .bounds
+                .upper
+                .map_or(limit.period, |upper| upper.min(limit.period));
+            bucket.limit = Some(Limit {
+                burst,
+                period,
+                ..limit
+            });
             // With how often trying more failed there: it would fail here too.
             bucket.capacity = Capacity {
                 measured_at: None,
@@ -2651,6 +2662,28 @@ mod tests {
             ),
             (found.hold, found.beyond, found.ceiling),
             "{post:?}"
+        );
+    }
+
+    /// An endpoint that starts from the others' limit starts from all that they
+    /// found of the window's length: one tested it halfway between the bounds
+    /// (its 429 raised the lower one) after another measured the budget; a
+    /// third does not spend a 429 to test that again.
+    #[test]
+    fn an_alike_endpoint_starts_from_the_bounds_all_found() {
+        let mut core = learned_and_spent(8);
+        let tested = core.bucket_mut(BucketId::Endpoint(POST));
+        tested.bounds.lower = ms(2_800);
+        let Decision::Send(_) = core.acquire(DELETE, START + Duration::from_secs(10)) else {
+            panic!("the new endpoint waited");
+        };
+        let bounds = core.buckets[&BucketId::Endpoint(DELETE)].bounds;
+        assert_eq!(
+            bounds,
+            Bounds {
+                lower: ms(2_800),
+                upper: Some(Duration::from_secs(3)),
+            }
         );
     }
 
