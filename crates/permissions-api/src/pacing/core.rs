@@ -2437,13 +2437,19 @@ mod tests {
             "{run:?}"
         );
         // The client stops: within 5 windows the pacer sends 8 again.
+        regains_the_whole_budget(&mut sim, &mut server, 5);
+    }
+
+    /// Lets the unseen client of `server` stop spending, and checks that from
+    /// window `within` on (of a job long after) the pacer sends 8 again.
+    fn regains_the_whole_budget(sim: &mut Sim, server: &mut Server, within: usize) {
         server.spent = 0;
         let start = sim.now;
-        let run = sim.run(&mut server, &[(DELETE, 120, 4)]);
-        let windows = run.per_window(start, stretched(length));
-        assert!(windows.len() > 6, "{windows:?}");
+        let run = sim.run(server, &[(DELETE, 160, 4)]);
+        let windows = run.per_window(start, stretched(server.length));
+        assert!(windows.len() > within + 1, "{windows:?}");
         assert!(
-            windows[5..windows.len() - 1].iter().all(|&n| n >= 7),
+            windows[within..windows.len() - 1].iter().all(|&n| n >= 7),
             "{windows:?}"
         );
     }
@@ -2461,16 +2467,7 @@ mod tests {
         sim.run(&mut server, &[(DELETE, 60, 4)]);
         let capacity = sim.core.buckets[&BucketId::Endpoint(DELETE)].capacity;
         assert_eq!(capacity.ceiling, Some(3), "{capacity:?}");
-        server.spent = 0;
-        let start = sim.now;
-        let run = sim.run(&mut server, &[(DELETE, 160, 4)]);
-        let windows = run.per_window(start, stretched(length));
-        let found = BEYOND_HOLD_MAX as usize + 4;
-        assert!(windows.len() > found + 1, "{windows:?}");
-        assert!(
-            windows[found..windows.len() - 1].iter().all(|&n| n >= 7),
-            "{windows:?}"
-        );
+        regains_the_whole_budget(&mut sim, &mut server, BEYOND_HOLD_MAX as usize + 4);
     }
 
     /// A job alone, once it knows the budget, tries beyond it rarely: after
