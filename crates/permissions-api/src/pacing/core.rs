@@ -89,9 +89,9 @@
 //!   means others spend the budget too.
 //! - **Alike endpoints.** A new endpoint starts from the newest budget another
 //!   confirmed (not a larger one it was trying), here or in another process,
-//!   from how often trying more failed there, from the largest budget any of
-//!   them saw, and from the bounds of the length the newest found, with the
-//!   lower bound others raised within them; its own answers correct it.
+//!   from how often trying more failed there and the largest budget it saw,
+//!   and from the bounds of the length it found, with the lower bounds others
+//!   raised within them; its own answers correct it.
 //! - **Other processes** ([`Core::merge`]). A window another process recorded
 //!   is the same server window as this one's, their sends added up, unless the
 //!   earlier of the two is known to have been left: it met a 429, this process
@@ -701,8 +701,8 @@ impl Bucket {
         let jitter = 1.0 - 0.1 * random.clamp(0.0, 1.0);
         let grown = grown.mul_f64(jitter);
         // No window seen lasted longer than LONGEST_WINDOW: the search tests
-        // that length before any longer one (unless this one is known to).
-        let longest = stretched(LONGEST_WINDOW.max(self.bounds.lower));
+        // that length before any longer one (and grows as before past it).
+        let longest = stretched(LONGEST_WINDOW);
         let grown = if elapsed < longest {
             grown.min(longest)
         } else {
@@ -893,10 +893,10 @@ impl Core {
     /// alike; one that differs is corrected by its own answers), so that each
     /// endpoint does not discover the window again with 429s: with the budget
     /// that endpoint confirmed (not a larger burst it was trying) and its
-    /// [`Capacity::hold`], with the largest budget any of them saw, and with
-    /// the bounds of the window's length it found, raised by the lower bounds
-    /// the others found below its period (what one tested, the next does not
-    /// test again; a bound older or contradicted is not taken).
+    /// [`Capacity::hold`] and [`Capacity::ceiling`], and with the bounds of
+    /// the window's length it found, raised by the lower bounds the others
+    /// found below its period (what one tested, the next does not test again;
+    /// a bound older or contradicted is not taken).
     fn prior(&self) -> Bucket {
         let mut bucket = Bucket::new(self.configured);
         if !bucket.learns() {
@@ -931,8 +931,11 @@ impl Core {
                 Some((limit, bounds, capacity))
             }))
             .collect();
+        // Not one whose period its own lower bound contradicts (a 429 past it
+        // dropped its upper bound; its probes are finding the length again).
         let newest = learned
             .iter()
+            .filter(|(limit, bounds, _)| bounds.lower < limit.period)
             .max_by_key(|(_, _, capacity)| capacity.measured_at);
         if let Some(&(limit, bounds, capacity)) = newest {
             // The budget it confirmed, not a larger one it was trying.
@@ -952,10 +955,6 @@ impl Core {
             bucket.capacity = Capacity {
                 measured_at: None,
                 clean: 0,
-                ceiling: learned
-                    .iter()
-                    .map(|(_, _, c)| c.ceiling)
-                    .fold(capacity.ceiling, Option::max),
                 ..capacity
             };
         }
@@ -1244,13 +1243,17 @@ impl Core {
         };
         // Without a length known, a window is open at most LONGEST_WINDOW: a
         // 429 later than that speaks of one opened since, at a time unknown,
-        // which bounds nothing (the search for its end starts at the request).
-        let (opened, elapsed) =
-            if bucket.bounds.upper.is_some() || ticket.sent_at < closes(window.opened, None) {
-                (window.opened, ticket.sent_at.saturating_sub(window.opened))
-            } else {
-                (ticket.sent_at, Duration::ZERO)
-            };
+        // which bounds nothing (the search for its end starts at the request);
+        // unless the window met a 429 before and nothing was served since (a
+        // probe refused again): it is still the same, and longer than that.
+        let (opened, elapsed) = if bucket.bounds.upper.is_some()
+            || window.throttled_at.is_some()
+            || ticket.sent_at < closes(window.opened, None)
+        {
+            (window.opened, ticket.sent_at.saturating_sub(window.opened))
+        } else {
+            (ticket.sent_at, Duration::ZERO)
+        };
         bucket.bounds.lower = bucket.bounds.lower.max(elapsed);
         if bucket.bounds.upper.is_some_and(|upper| elapsed >= upper) {
             // The server's answers contradict the upper bound: drop it.
@@ -2441,7 +2444,8 @@ mod tests {
     }
 
     /// Lets the unseen client of `server` stop spending, and checks that from
-    /// window `within` on (of a job long after) the pacer sends 8 again.
+    /// window `within` on (of a job long after) the pacer sends the whole
+    /// budget again (7 or more of 8 a window, as the windows are cut).
     fn regains_the_whole_budget(sim: &mut Sim, server: &mut Server, within: usize) {
         server.spent = 0;
         let start = sim.now;
@@ -2473,8 +2477,8 @@ mod tests {
     /// A job alone, once it knows the budget, tries beyond it rarely: after
     /// [`BEYOND_HOLD`] clean windows, then after twice as many, up to
     /// [`BEYOND_HOLD_MAX`]. Each try costs a 429 (its requests beyond the
-    /// budget go one at a time): one in 9 windows at most, 5 in 40, not one
-    /// every few.
+    /// budget go one at a time): after the first, one in 9 windows, 4 or 5 in
+    /// 40, not one every few.
     #[test]
     fn a_job_alone_seldom_tries_beyond_the_budget_it_found() {
         let length = Duration::from_secs(3);
@@ -2507,6 +2511,22 @@ mod tests {
             found >= length && found <= stretched(length) + ms(100),
             "{found:?}: {run:?}"
         );
+    }
+
+    /// A window longer than any seen (90 s) is still found by growing steps:
+    /// the probe refused at [`LONGEST_WINDOW`] speaks of the window that met
+    /// the first 429, still closed, and the next goes 1.5 times as far. (It
+    /// was taken to bound nothing: every further probe went about 0.5 s after
+    /// the last, 75 429s in all, against 16.)
+    #[test]
+    fn a_window_longer_than_any_seen_is_found_without_a_flood_of_probes() {
+        let length = Duration::from_secs(90);
+        let mut sim = Sim::new(None);
+        let mut server = Server::new(8, length, false);
+        let run = sim.run(&mut server, &[(GET, 9, 1)]);
+        assert!(run.throttled <= 1 + 15, "{run:?}");
+        let found = run.served_at.last().copied().expect("served") - START;
+        assert!(found >= length && found <= length.mul_f64(1.5), "{found:?}");
     }
 
     /// 429s that say when to retry are honoured and teach nothing: with one
@@ -2671,17 +2691,21 @@ mod tests {
     /// of the length that the newest measurement found, raised by the lower
     /// bounds the others found within them: one endpoint measured the budget,
     /// the next tested the length halfway between the bounds (its 429 raised
-    /// the lower one), and a third does not spend a 429 to test that again. A
-    /// lower bound past the newest's period (an endpoint whose upper bound was
-    /// contradicted) is not taken: it would leave the period shorter than it.
+    /// the lower one), and a third does not spend a 429 to test that again. An
+    /// endpoint whose lower bound is past its period (a 429 past its upper
+    /// bound dropped it), though it measured a budget last, is not started
+    /// from, nor is its lower bound taken: either would leave the period
+    /// shorter than the lower bound.
     #[test]
     fn an_alike_endpoint_starts_from_the_bounds_the_others_found() {
         let mut core = learned_and_spent(8);
         core.bucket_mut(BucketId::Endpoint(POST)).bounds.lower = ms(2_800);
-        core.bucket_mut(BucketId::Endpoint("retrieve")).bounds = Bounds {
+        let contradicted = core.bucket_mut(BucketId::Endpoint("retrieve"));
+        contradicted.bounds = Bounds {
             lower: ms(3_500),
             upper: None,
         };
+        contradicted.capacity.measured_at = Some(START + Duration::from_secs(1));
         let Decision::Send(_) = core.acquire(DELETE, START + Duration::from_secs(10)) else {
             panic!("the new endpoint waited");
         };
@@ -2788,9 +2812,32 @@ mod tests {
         );
     }
 
+    /// A try refused short of the largest budget a window was seen to hold is
+    /// a climb back (others still spend the rest), whatever burst was tried:
+    /// the next climb waits longer, a try beyond it no longer than before.
+    #[test]
+    fn a_try_refused_short_of_the_largest_budget_seen_is_a_climb_back() {
+        // A window once held 10; another process was trying 15 (the state file
+        // told): the ninth goes alone, at once, and is refused short of 10.
+        let mut core = learned_and_spent(8);
+        once_held(&mut core, 10);
+        if let Some(limit) = core.bucket_mut(BucketId::Endpoint(GET)).limit.as_mut() {
+            limit.burst = 15;
+        }
+        let Decision::Send(ninth) = core.acquire(GET, START + RTT * 2) else {
+            panic!("the ninth waited");
+        };
+        assert_eq!((ninth.place, ninth.role), (9, Some(Role::Scout)));
+        core.report(&ninth, THROTTLED, START + RTT * 3, 0.5);
+        let capacity = core.buckets[&BucketId::Endpoint(GET)].capacity;
+        assert_eq!(
+            (capacity.confirmed, capacity.hold, capacity.beyond),
+            (Some(8), 2, BEYOND_HOLD)
+        );
+    }
+
     /// A try beyond the largest budget a window was seen to hold, refused:
-    /// the next one beyond it waits twice as long; a climb back (after others
-    /// spent part of the budget) does not.
+    /// the next one beyond it waits twice as long.
     #[test]
     fn a_try_refused_beyond_the_largest_budget_seen_waits_longer() {
         let mut core = learned_and_spent(8);
@@ -2804,7 +2851,8 @@ mod tests {
 
     /// Lets `core`'s [`GET`] bucket (spent, see [`learned_and_spent`]) try a
     /// larger burst after a clean full window: the ninth request of the next
-    /// window goes alone and is refused, answered before the eight served.
+    /// window goes alone and is refused, answered before the seven served
+    /// after the opener.
     fn fail_a_try(core: &mut Core) -> Capacity {
         // A ninth waited: the clean full window lets the next try more.
         assert!(matches!(
