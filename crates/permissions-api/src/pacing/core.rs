@@ -47,14 +47,15 @@
 //!   budget was used without a 429, with requests left waiting, lets `burst`
 //!   grow by half, up to the largest budget a window was seen to hold
 //!   ([`Capacity::ceiling`]) while below it: after [`Capacity::hold`] such
-//!   windows (1, doubled by each request refused beyond the known budget while
-//!   trying more, whatever came back first, up to [`HOLD_MAX`]), so that a
-//!   budget the others stop spending is regained within a few windows, at the
-//!   cost of one 429 per try. Beyond it, after [`Capacity::beyond`] windows
-//!   ([`BEYOND_HOLD`], doubled by each such refusal up to [`BEYOND_HOLD_MAX`]):
-//!   no window held more, and a budget others spent from the start is still
-//!   found, but a job alone spends few 429s looking for more. (An opener's 429
-//!   that tests the length and finds the same budget changes nothing.)
+//!   windows (1, doubled by each request refused beyond the known budget but
+//!   not beyond the ceiling while trying more, whatever came back first, up to
+//!   [`HOLD_MAX`]), so that a budget the others stop spending is regained
+//!   within a few windows, at the cost of one 429 per try. Beyond it, after
+//!   [`Capacity::beyond`] windows ([`BEYOND_HOLD`], doubled by each request
+//!   refused beyond the ceiling, up to [`BEYOND_HOLD_MAX`]): no window held
+//!   more, and a budget others spent from the start is still found, but a job
+//!   alone spends few 429s looking for more. (An opener's 429 that tests the
+//!   length and finds the same budget changes nothing.)
 //! - **Length.** Every such 429 is a lower bound of the window's length (the time
 //!   since it opened); a request served after a spent window (one that met a
 //!   429, or served the whole confirmed budget) an upper bound, unless it
@@ -72,7 +73,11 @@
 //!   so at the first 429 it is taken to have opened after the last pause in
 //!   everyone's sending ([`run_start`]), not at a request long ago: the
 //!   successes before that pause drop out (other processes' are dated by the
-//!   latest the store records for their window).
+//!   latest the store records for their window). For the same reason, a
+//!   first 429 more than [`LONGEST_WINDOW`] after its window's recorded
+//!   opening bounds nothing (the window opened since, at a time unknown); a
+//!   probe refused again, in a window that met a 429 and served nothing
+//!   since, does bound it.
 //! - **Sharing.** A 429 on an endpoint whose own window had not used the known
 //!   budget while other endpoints (of this process, or of others through the
 //!   store) were served in that window for the rest of it, or, with no budget
