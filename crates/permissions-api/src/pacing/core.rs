@@ -392,6 +392,15 @@ impl Capacity {
         self.ceiling = self.ceiling.max(Some(budget));
     }
 
+    /// Takes the budget another process measured at `at` (recorded in
+    /// `theirs`), with its waits before trying more (a count of 0 read as 1).
+    fn take_measured(&mut self, budget: u32, at: Time, theirs: &Shared) {
+        self.confirm(budget);
+        self.measured_at = Some(at);
+        self.hold = theirs.hold.max(1);
+        self.beyond = theirs.beyond.max(1);
+    }
+
     /// The clean full windows to wait before trying more than `burst`.
     fn windows_before_try(&self, burst: u32) -> u32 {
         if self.ceiling.is_some_and(|c| burst < c) {
@@ -467,10 +476,7 @@ impl Bucket {
             upper: shared.upper,
         });
         if let Some((confirmed, at)) = shared.confirmed {
-            bucket.capacity.confirm(confirmed);
-            bucket.capacity.measured_at = Some(at);
-            bucket.capacity.hold = shared.hold.max(1);
-            bucket.capacity.beyond = shared.beyond.max(1);
+            bucket.capacity.take_measured(confirmed, at, &shared);
         }
         bucket.capacity.ceiling = bucket.capacity.ceiling.max(shared.ceiling);
         bucket.window = shared
@@ -1792,10 +1798,7 @@ impl Core {
             && let Some((confirmed, at)) = other.confirmed
             && bucket.capacity.measured_at.is_none_or(|ours| at > ours)
         {
-            bucket.capacity.confirm(confirmed);
-            bucket.capacity.measured_at = Some(at);
-            bucket.capacity.hold = other.hold.max(1);
-            bucket.capacity.beyond = other.beyond.max(1);
+            bucket.capacity.take_measured(confirmed, at, &other);
             if let Some((burst, period)) = other.learned {
                 bucket.limit = Some(Limit {
                     burst,
