@@ -161,6 +161,11 @@ impl Pacer {
                                 wait_ms = millis(left),
                                 "rate limited: waiting for the pause to end"
                             ),
+                            WaitReason::Answers => tracing::debug!(
+                                endpoint,
+                                "pacing: waiting for the answers to the window's requests \
+                                 before one goes beyond the known budget"
+                            ),
                             _ => tracing::debug!(
                                 endpoint,
                                 wait_ms = millis(left),
