@@ -940,7 +940,8 @@ impl Core {
     /// endpoint learned, here or in another process (the admin endpoints are
     /// alike; one that differs is corrected by its own answers), so that each
     /// endpoint does not discover the window again with 429s: with the budget
-    /// that endpoint confirmed (not a larger burst it was trying) and its
+    /// that endpoint confirmed (not a larger burst it was trying), dated when
+    /// it was measured, and its
     /// [`Capacity::hold`] and [`Capacity::ceiling`], and with the bounds of
     /// the window's length it found, raised by the lower bounds the others
     /// found below its period (what one tested, the next does not test again;
@@ -999,9 +1000,11 @@ impl Core {
                 .fold(bounds.lower, Duration::max);
             bucket.limit = Some(Limit { burst, ..limit });
             bucket.bounds = Bounds { lower, ..bounds };
-            // With how often trying more failed there: it would fail here too.
+            // With how often trying more failed there (it would fail here too),
+            // and when the budget was measured: the file passes it on as a
+            // measured budget, so the next process goes beyond it one request
+            // at a time (see `Bucket::goes_beyond`).
             bucket.capacity = Capacity {
-                measured_at: None,
                 clean: 0,
                 ..capacity
             };

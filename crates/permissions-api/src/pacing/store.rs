@@ -778,6 +778,35 @@ mod tests {
         );
     }
 
+    /// A process that learned the budget on `list` and then used `delete`
+    /// (which started from what `list` learned) records for `delete` the budget
+    /// `list` confirmed, with when it was measured: the next process on
+    /// `delete` takes it as a measured budget, so that its tries of a larger
+    /// burst go beyond it one request at a time. (It was recorded without
+    /// one, and that process took the limit alone: with no budget confirmed,
+    /// the burst it tried was taken for the known one, and requests up to it
+    /// went together.)
+    #[test]
+    fn a_budget_an_endpoint_started_from_reaches_the_next_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let start = wall();
+        let mut window = (start, 0);
+        let mut first = Process::of(dir.path(), "list");
+        let (end, _) = first.job(24, &mut window, start);
+        let measured = first.core.buckets[&BucketId::Endpoint("list")].capacity;
+        assert_eq!(measured.confirmed, Some(8), "{measured:?}");
+        first.endpoint = DELETE;
+        let (end, _) = first.job(1, &mut window, end + first.length * 2);
+        let mut next = Process::new(dir.path());
+        next.acquire(end + first.length * 2);
+        let capacity = next.core.buckets[&BucketId::Endpoint(DELETE)].capacity;
+        // (The file keeps milliseconds.)
+        assert_eq!(
+            (capacity.confirmed, capacity.measured_at.map(ms)),
+            (measured.confirmed, measured.measured_at.map(ms))
+        );
+    }
+
     /// A process paused after a 429 learns from the file that another one's probe
     /// was served, in a window opened after its pause began: its pause is over,
     /// and it goes with the limit the other learned.
