@@ -417,7 +417,7 @@ mod tests {
 
     use super::*;
     use crate::pacing::core::{
-        Answer, BEYOND_HOLD, BEYOND_HOLD_MAX, Bucket, Decision, HOLD_MAX, Limit, Ticket,
+        Answer, BEYOND_HOLD, BEYOND_HOLD_MAX, Bucket, Capacity, Decision, HOLD_MAX, Limit, Ticket,
     };
 
     const DELETE: &str = "deleteFineTuningCheckpointPermission";
@@ -715,19 +715,25 @@ mod tests {
         );
     }
 
+    /// A process that learned the budget on `list` (8 per 3 s), sharing the
+    /// file in `dir`; with when it ended and what it measured.
+    fn learned_on_list(dir: &Path) -> (Process, Time, Capacity) {
+        let start = wall();
+        let mut list = Process::of(dir, "list");
+        let (end, _) = list.job(24, &mut (start, 0), start);
+        let measured = list.core.buckets[&BucketId::Endpoint("list")].capacity;
+        assert_eq!(measured.confirmed, Some(8), "{measured:?}");
+        (list, end, measured)
+    }
+
     /// What a process learned of the budget reaches the next ones, with how
     /// often trying more failed: neither the same endpoint nor another (that
     /// starts from it) spends a 429 to learn that again at once.
     #[test]
     fn how_often_trying_more_failed_reaches_the_next_process() {
         let dir = tempfile::tempdir().unwrap();
-        let start = wall();
-        let mut window = (start, 0);
-        let mut list = Process::of(dir.path(), "list");
-        let (end, _) = list.job(24, &mut window, start);
+        let (mut list, end, _) = learned_on_list(dir.path());
         let id = BucketId::Endpoint("list");
-        let learned = list.core.buckets[&id].capacity;
-        assert_eq!(learned.confirmed, Some(8), "{learned:?}");
         // Others spent part of a budget once seen larger; trying more failed.
         let capacity = &mut list.core.bucket_mut(id).capacity;
         capacity.hold = HOLD_MAX;
@@ -789,14 +795,9 @@ mod tests {
     #[test]
     fn a_budget_an_endpoint_started_from_reaches_the_next_process() {
         let dir = tempfile::tempdir().unwrap();
-        let start = wall();
-        let mut window = (start, 0);
-        let mut first = Process::of(dir.path(), "list");
-        let (end, _) = first.job(24, &mut window, start);
-        let measured = first.core.buckets[&BucketId::Endpoint("list")].capacity;
-        assert_eq!(measured.confirmed, Some(8), "{measured:?}");
+        let (mut first, end, measured) = learned_on_list(dir.path());
         first.endpoint = DELETE;
-        let (end, _) = first.job(1, &mut window, end + first.length * 2);
+        let (end, _) = first.job(1, &mut (end, 0), end + first.length * 2);
         let mut next = Process::new(dir.path());
         next.acquire(end + first.length * 2);
         let capacity = next.core.buckets[&BucketId::Endpoint(DELETE)].capacity;
