@@ -122,7 +122,7 @@ impl Pacer {
     /// Waits until a request to `endpoint` may go. Every wait is logged.
     pub(crate) async fn acquire(&self, endpoint: &'static str) -> Permit<'_> {
         let mut slot_wait = Duration::ZERO;
-        let mut logged: Option<Time> = None;
+        let mut logged: Option<(Time, WaitReason)> = None;
         // After a wait of its own: how often this request polls the file.
         let mut poll: Option<Duration> = None;
         loop {
@@ -153,8 +153,8 @@ impl Pacer {
             match until {
                 Some(until) => {
                     let left = until.saturating_sub(now);
-                    if logged != Some(until) {
-                        logged = Some(until);
+                    if logged != Some((until, reason)) {
+                        logged = Some((until, reason));
                         match reason {
                             WaitReason::Pause => tracing::debug!(
                                 endpoint,
