@@ -940,8 +940,7 @@ impl Core {
     /// endpoint learned, here or in another process (the admin endpoints are
     /// alike; one that differs is corrected by its own answers), so that each
     /// endpoint does not discover the window again with 429s: with the budget
-    /// that endpoint confirmed (not a larger burst it was trying), dated when
-    /// it was measured, and its
+    /// that endpoint confirmed (not a larger burst it was trying) and its
     /// [`Capacity::hold`] and [`Capacity::ceiling`], and with the bounds of
     /// the window's length it found, raised by the lower bounds the others
     /// found below its period (what one tested, the next does not test again;
@@ -1000,11 +999,11 @@ impl Core {
                 .fold(bounds.lower, Duration::max);
             bucket.limit = Some(Limit { burst, ..limit });
             bucket.bounds = Bounds { lower, ..bounds };
-            // With how often trying more failed there (it would fail here too),
-            // and when the budget was measured: the file passes it on as a
-            // measured budget, so the next process goes beyond it one request
-            // at a time (see `Bucket::goes_beyond`).
+            // With how often trying more failed there: it would fail here too.
+            // Undated: this endpoint's own measurement, in the file or to come,
+            // replaces it, however old.
             bucket.capacity = Capacity {
+                measured_at: None,
                 clean: 0,
                 ..capacity
             };
@@ -1716,7 +1715,16 @@ impl Core {
             learned: bucket
                 .limit
                 .filter(|l| l.origin == Origin::Learned)
-                .map(|l| (l.burst, l.period)),
+                .map(|l| {
+                    // A budget it did not measure goes without its date (see
+                    // `merge`): then a larger burst it tries is not passed on
+                    // as the budget.
+                    let burst = match (bucket.capacity.confirmed, bucket.capacity.measured_at) {
+                        (Some(known), None) => l.burst.min(known),
+                        _ => l.burst,
+                    };
+                    (burst, l.period)
+                }),
         })
     }
 
@@ -1862,17 +1870,25 @@ impl Core {
         }
         bucket.capacity.ceiling = bucket.capacity.ceiling.max(other.ceiling);
         // A limit another process learned, where this one has none yet (its own
-        // measurement of the budget, if newer, still counts).
+        // measurement of the budget, if newer, still counts). With no budget
+        // recorded (that process started the endpoint from another's: see
+        // `prior`), its burst is the budget known here, undated, so that a
+        // try beyond it goes one request at a time (`Bucket::goes_beyond`)
+        // and a measurement replaces it.
         if bucket.learns()
             && bucket.limit.is_none()
             && let Some((burst, period)) = other.learned
             && period > bucket.bounds.lower
         {
+            let burst = bucket.capacity.confirmed.unwrap_or(burst).max(1);
             bucket.limit = Some(Limit {
-                burst: bucket.capacity.confirmed.unwrap_or(burst).max(1),
+                burst,
                 period,
                 origin: Origin::Learned,
             });
+            if bucket.capacity.confirmed.is_none() {
+                bucket.capacity.confirm(burst);
+            }
         }
     }
 

@@ -417,7 +417,8 @@ mod tests {
 
     use super::*;
     use crate::pacing::core::{
-        Answer, BEYOND_HOLD, BEYOND_HOLD_MAX, Bucket, Capacity, Decision, HOLD_MAX, Limit, Ticket,
+        Answer, BEYOND_HOLD, BEYOND_HOLD_MAX, Bucket, Capacity, Decision, HOLD_MAX, Limit, Origin,
+        Ticket,
     };
 
     const DELETE: &str = "deleteFineTuningCheckpointPermission";
@@ -785,27 +786,56 @@ mod tests {
     }
 
     /// A process that learned the budget on `list` and then used `delete`
-    /// (which started from what `list` learned) records for `delete` the budget
-    /// `list` confirmed, with when it was measured: the next process on
-    /// `delete` takes it as a measured budget, so that its tries of a larger
-    /// burst go beyond it one request at a time. (It was recorded without
-    /// one, and that process took the limit alone: with no budget confirmed,
-    /// the burst it tried was taken for the known one, and requests up to it
-    /// went together.)
+    /// (which started from what `list` learned) passes that budget on for
+    /// `delete` as the one known, not a larger burst it tries there: the next
+    /// process on `delete` goes beyond it
+    /// one request at a time when it tries a larger burst. (It passed on the
+    /// limit alone, and with no budget known the next process took a burst it
+    /// tried for the budget: requests up to it went together.)
     #[test]
     fn a_budget_an_endpoint_started_from_reaches_the_next_process() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut first, end, measured) = learned_on_list(dir.path());
+        let (mut first, end, _) = learned_on_list(dir.path());
         first.endpoint = DELETE;
         let (end, _) = first.job(1, &mut (end, 0), end + first.length * 2);
+        // Trying a larger burst there, it still passes on the budget it knows.
+        let id = BucketId::Endpoint(DELETE);
+        if let Some(limit) = first.core.bucket_mut(id).limit.as_mut() {
+            limit.burst = 12;
+        }
+        first.store.sync(&mut first.core, end, Some(DELETE));
         let mut next = Process::new(dir.path());
         next.acquire(end + first.length * 2);
-        let capacity = next.core.buckets[&BucketId::Endpoint(DELETE)].capacity;
-        // (The file keeps milliseconds.)
+        let bucket = &next.core.buckets[&id];
         assert_eq!(
-            (capacity.confirmed, capacity.measured_at.map(ms)),
-            (measured.confirmed, measured.measured_at.map(ms))
+            (bucket.capacity.confirmed, bucket.limit.map(|l| l.burst)),
+            (Some(8), Some(8)),
+            "{bucket:?}"
         );
+    }
+
+    /// An endpoint started from another's budget takes the one measured on it
+    /// from the file, even when older: its own answers correct what it
+    /// started from (the admin endpoints are alike, but need not be).
+    #[test]
+    fn an_endpoint_own_budget_outweighs_the_one_it_started_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut first, end, measured) = learned_on_list(dir.path());
+        // Another process measured 5 on `delete`, before `list` measured 8.
+        let mut other = Process::new(dir.path());
+        let bucket = other.core.bucket_mut(BucketId::Endpoint(DELETE));
+        bucket.limit = Some(Limit {
+            burst: 5,
+            period: first.length,
+            origin: Origin::Learned,
+        });
+        bucket.capacity.confirmed = Some(5);
+        bucket.capacity.measured_at = measured.measured_at.map(|at| at - Duration::from_secs(1));
+        other.store.sync(&mut other.core, end, Some(DELETE));
+        first.endpoint = DELETE;
+        first.job(1, &mut (end, 0), end + first.length * 2);
+        let capacity = first.core.buckets[&BucketId::Endpoint(DELETE)].capacity;
+        assert_eq!(capacity.confirmed, Some(5), "{capacity:?}");
     }
 
     /// A process paused after a 429 learns from the file that another one's probe
