@@ -106,7 +106,8 @@
 //!   or with none known than [`LONGEST_WINDOW`] ([`closes`]). A pause ends
 //!   when the file shows a request served in a window opened after the pause
 //!   began (never one the server asked for), and a limit another process
-//!   learned is taken when this one has none. Another process's pause is
+//!   learned is taken when this one has none (its burst as the known budget
+//!   when that process recorded none). Another process's pause is
 //!   waited out for at most [`TAKEN_PAUSE`] after it was decided (one the
 //!   server asked for, [`LONGEST_RESET`]).
 
@@ -391,6 +392,15 @@ impl Capacity {
     fn confirm(&mut self, budget: u32) {
         self.confirmed = Some(budget);
         self.ceiling = self.ceiling.max(Some(budget));
+    }
+
+    /// With no budget known, takes `burst` (a limit taken without one) for the
+    /// known budget, undated: a measurement replaces it, and a try beyond it
+    /// goes one request at a time ([`Bucket::goes_beyond`]).
+    fn know_at_least(&mut self, burst: u32) {
+        if self.confirmed.is_none() {
+            self.confirm(burst);
+        }
     }
 
     /// Takes the budget another process measured at `at` (recorded in
@@ -1007,6 +1017,7 @@ impl Core {
                 clean: 0,
                 ..capacity
             };
+            bucket.capacity.know_at_least(burst);
         }
         bucket
     }
@@ -1581,7 +1592,8 @@ impl Core {
                 ..Window::opened_at(opened)
             });
         }
-        if merged.learns() {
+        // (With no window, nothing was served: no budget is known.)
+        if merged.learns() && merged.window.is_some() {
             merged.capacity.confirm(served);
             if let Some(upper) = merged.bounds.upper {
                 merged.limit = Some(Limit {
@@ -1667,7 +1679,8 @@ pub(crate) struct Shared {
     /// With `confirmed`: the clean full windows to wait before trying beyond
     /// `ceiling` ([`Capacity::beyond`]; at least 1).
     pub(crate) beyond: u32,
-    /// The learned limit: burst and period.
+    /// The learned limit: burst and period (the burst no larger than the
+    /// budget when that budget is undated: see [`Core::shared`]).
     pub(crate) learned: Option<(u32, Duration)>,
 }
 
@@ -1870,11 +1883,9 @@ impl Core {
         }
         bucket.capacity.ceiling = bucket.capacity.ceiling.max(other.ceiling);
         // A limit another process learned, where this one has none yet (its own
-        // measurement of the budget, if newer, still counts). With no budget
-        // recorded (that process started the endpoint from another's: see
-        // `prior`), its burst is the budget known here, undated, so that a
-        // try beyond it goes one request at a time (`Bucket::goes_beyond`)
-        // and a measurement replaces it.
+        // measurement of the budget, if newer, still counts), with its burst
+        // as the known budget when that process recorded none (it started the
+        // endpoint from another's, or it is older).
         if bucket.learns()
             && bucket.limit.is_none()
             && let Some((burst, period)) = other.learned
@@ -1886,9 +1897,7 @@ impl Core {
                 period,
                 origin: Origin::Learned,
             });
-            if bucket.capacity.confirmed.is_none() {
-                bucket.capacity.confirm(burst);
-            }
+            bucket.capacity.know_at_least(burst);
         }
     }
 
@@ -2796,6 +2805,36 @@ mod tests {
             }
         );
         assert_eq!(delete.limit.map(|l| l.period), Some(length));
+    }
+
+    /// A new endpoint started from a limit another process recorded without a
+    /// budget (it had started that endpoint from another's) takes the burst
+    /// for the known budget, so that a try of a larger burst goes beyond it
+    /// one request at a time; undated, so that a measurement replaces it.
+    /// And a budget found shared before any window was seen knows no budget.
+    #[test]
+    fn a_limit_taken_without_a_budget_is_the_known_budget() {
+        let mut core = Core::new(None, BudgetScope::Route);
+        let length = Duration::from_secs(3);
+        core.elsewhere.insert(
+            POST.to_owned(),
+            Shared {
+                lower: Duration::from_secs(2),
+                upper: Some(length),
+                hold: 1,
+                beyond: BEYOND_HOLD,
+                learned: Some((8, length)),
+                ..Shared::default()
+            },
+        );
+        let Decision::Send(_) = core.acquire(DELETE, START) else {
+            panic!("the new endpoint waited");
+        };
+        let capacity = core.buckets[&BucketId::Endpoint(DELETE)].capacity;
+        assert_eq!((capacity.confirmed, capacity.measured_at), (Some(8), None));
+        let mut fresh = Core::new(None, BudgetScope::Route);
+        fresh.share(None, None);
+        assert_eq!(fresh.buckets[&BucketId::Key].capacity.confirmed, None);
     }
 
     /// A core whose [`GET`] bucket learned a budget of 8 per 3 s (the length
