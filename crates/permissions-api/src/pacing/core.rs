@@ -2588,11 +2588,8 @@ mod tests {
     #[test]
     fn the_real_api_window_is_found_without_overshooting_it() {
         let length = Duration::from_secs(60);
-        let mut sim = Sim::new(None);
-        let mut server = Server::new(8, length, false);
-        let run = sim.run(&mut server, &[(GET, 9, 1)]);
+        let (run, found) = first_window_found(length);
         assert!(run.throttled <= 1 + 13, "{run:?}");
-        let found = run.served_at.last().copied().expect("served") - START;
         assert!(
             found >= length && found <= stretched(length) + ms(100),
             "{found:?}: {run:?}"
@@ -2607,12 +2604,20 @@ mod tests {
     #[test]
     fn a_window_longer_than_any_seen_is_found_without_a_flood_of_probes() {
         let length = Duration::from_secs(90);
+        let (run, found) = first_window_found(length);
+        assert!(run.throttled <= 1 + 15, "{run:?}");
+        assert!(found >= length && found <= length.mul_f64(1.5), "{found:?}");
+    }
+
+    /// Sends 9 requests one at a time to a fresh pacer against 8 per `length`:
+    /// the ninth meets the first 429, and the probes search for the window's
+    /// end. Returns the run and when, after the start, the ninth was served.
+    fn first_window_found(length: Duration) -> (Run, Duration) {
         let mut sim = Sim::new(None);
         let mut server = Server::new(8, length, false);
         let run = sim.run(&mut server, &[(GET, 9, 1)]);
-        assert!(run.throttled <= 1 + 15, "{run:?}");
         let found = run.served_at.last().copied().expect("served") - START;
-        assert!(found >= length && found <= length.mul_f64(1.5), "{found:?}");
+        (run, found)
     }
 
     /// 429s that say when to retry are honoured and teach nothing: with one
