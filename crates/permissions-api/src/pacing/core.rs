@@ -3298,9 +3298,10 @@ mod tests {
         /// sends nothing before its pause ends (after a 429 in a window of known
         /// length, the window is known to have refilled by then, but for one
         /// probe that tests halfway between the bounds, alone); a gated one
-        /// sends nothing but the one request; no window holds more than the
-        /// burst in force; and once the answers are in and time has passed, a
-        /// request always goes.
+        /// sends nothing but the one request; a request beyond the known budget
+        /// goes only once this process's requests of its window were answered;
+        /// no window holds more than the burst in force; and once the answers
+        /// are in and time has passed, a request always goes.
         #[test]
         fn the_core_keeps_its_promises(
             configured in proptest::option::of((1..10u32, 100..5_000u64)),
@@ -3329,6 +3330,14 @@ mod tests {
                                     proptest::prop_assert!(false, "sent while another went alone");
                                 }
                                 _ => {}
+                            }
+                            if ticket.role == Some(Role::Scout) {
+                                let id = core.bucket_of(endpoint);
+                                let out = flight
+                                    .iter()
+                                    .filter(|t| core.bucket_of(t.endpoint) == id && t.sent_at >= ticket.window)
+                                    .count();
+                                proptest::prop_assert!(out == 0, "beyond the budget with {} of its window unanswered", out);
                             }
                             let bucket = &core.buckets[&core.bucket_of(endpoint)];
                             if let (Some(limit), Some(window)) = (before.and_then(|b| b.1), bucket.window) {
