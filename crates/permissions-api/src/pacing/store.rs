@@ -19,7 +19,8 @@
 //! was served, or that a window opened sooner. Nothing here may stop a
 //! request: a file that is corrupt, foreign (another format, base URL or key),
 //! stale (untouched for an hour) or locked for long by another process is
-//! skipped, with one warning per process.
+//! skipped, with one warning per process; what a file dates ahead of the clock
+//! (a clock set back since it was written) is not read ([`AHEAD`]).
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -43,6 +44,13 @@ const FORMAT: u32 = 1;
 pub(crate) const STALE: Duration = Duration::from_secs(3600);
 /// How long a sync waits for another process's lock before giving up this time.
 const LOCK_WAIT: Duration = Duration::from_millis(250);
+/// How far ahead of this process's clock a time in the file may be. A process
+/// reads the clock before it waits for the lock ([`LOCK_WAIT`]), so a write
+/// dated a little after its reading is another's, made meanwhile. A time further
+/// ahead was written by a clock that has been set back since (or the file is
+/// corrupt): what it dates is not taken, or it would hold every process until
+/// then.
+const AHEAD: Duration = Duration::from_secs(1);
 /// The largest file read.
 const MAX_BYTES: u64 = 1 << 20;
 
@@ -159,33 +167,39 @@ impl FileBucket {
         }
     }
 
-    fn to_shared(&self) -> Shared {
+    /// What the bucket says, read at `now`: without what it dates after
+    /// [`AHEAD`] of `now`, and without budgets of 0 (no window is measured to
+    /// hold none).
+    fn to_shared(&self, now: Time) -> Shared {
+        let dated = |ms: u64| Some(time(ms)).filter(|&at| at <= now + AHEAD);
+        // `None` when `ms` dates ahead; `Some(None)` when there is none.
+        let maybe_dated = |ms: Option<u64>| ms.map_or(Some(None), |ms| dated(ms).map(Some));
+        let budget = |count: Option<u32>| count.filter(|&c| c > 0);
         Shared {
-            window: self.window.map(|w| SharedWindow {
-                opened: time(w.opened_ms),
-                sent: w.sent,
-                served: w.served,
-                throttled_at: w.throttled_ms.map(time),
-                last_success: w.last_success_ms.map(time),
+            window: self.window.and_then(|w| {
+                Some(SharedWindow {
+                    opened: dated(w.opened_ms)?,
+                    sent: w.sent,
+                    served: w.served,
+                    throttled_at: maybe_dated(w.throttled_ms)?,
+                    last_success: maybe_dated(w.last_success_ms)?,
+                })
             }),
-            paused_until: self.paused_until_ms.map(|until| {
-                (
-                    time(until),
-                    self.probe,
-                    time(self.paused_at_ms.unwrap_or(0)),
-                )
+            paused_until: self.paused_until_ms.and_then(|until| {
+                let decided = dated(self.paused_at_ms.unwrap_or(0))?;
+                Some((time(until), self.probe, decided))
             }),
             // Nor must a corrupt length stop the processes that read it.
             lower: length(self.lower_ms),
             upper: self.upper_ms.map(length),
-            confirmed: self.confirmed.zip(self.measured_ms.map(time)),
+            confirmed: budget(self.confirmed).zip(self.measured_ms.and_then(dated)),
             // A corrupt count must not stop the burst from ever growing.
             hold: self.hold.clamp(1, HOLD_MAX),
-            ceiling: self.ceiling,
+            ceiling: budget(self.ceiling),
             beyond: self
                 .beyond
                 .map_or(BEYOND_HOLD, |b| b.clamp(1, BEYOND_HOLD_MAX)),
-            learned: self.burst.zip(self.period_ms.map(length)),
+            learned: budget(self.burst).zip(self.period_ms.map(length)),
         }
     }
 }
@@ -312,7 +326,7 @@ impl Store {
         let known: Vec<(BucketId, Shared)> = state
             .buckets
             .iter()
-            .filter_map(|(name, bucket)| Some((named(name)?, bucket.to_shared())))
+            .filter_map(|(name, bucket)| Some((named(name)?, bucket.to_shared(now))))
             .filter(|(id, _)| (*id == BucketId::Key) == (scope == BudgetScope::Key))
             .collect();
         // Endpoints only other processes used: evidence of a shared budget.
@@ -320,7 +334,7 @@ impl Store {
             .buckets
             .iter()
             .filter(|(name, _)| *name != BucketId::Key.name() && named(name).is_none())
-            .map(|(name, bucket)| (name.clone(), bucket.to_shared()))
+            .map(|(name, bucket)| (name.clone(), bucket.to_shared(now)))
             .collect();
         for (id, shared) in known {
             core.merge(id, shared, now);
@@ -1091,6 +1105,77 @@ mod tests {
             now = until.expect("one request waits for a time");
             assert!(now < end + Duration::from_secs(900), "{:?}", now - end);
         }
+    }
+
+    /// A file written by a clock ahead of this process's (set back since, or
+    /// corrupt): its window and its budget are not taken, so they stop no one;
+    /// nor does a budget of 0, which no window is measured to hold.
+    #[test]
+    fn a_file_dated_ahead_of_the_clock_holds_no_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = wall();
+        let mut first = Process::new(dir.path());
+        let (end, _) = first.job(24, &mut (t0, 0), t0);
+        let ahead = ms(end + Duration::from_secs(24 * 3600));
+        edit(&first.store.path, |state| {
+            let bucket = state["buckets"][DELETE].as_object_mut().unwrap();
+            let window = serde_json::json!({"opened_ms": ahead, "sent": u32::MAX, "served": 0});
+            bucket.insert("window".into(), window);
+            bucket.insert("measured_ms".into(), ms(end).into());
+            bucket.insert("confirmed".into(), 0.into());
+            bucket.insert("ceiling".into(), 0.into());
+            bucket.insert("burst".into(), 0.into());
+        });
+        let mut second = Process::new(dir.path());
+        let mut now = end + Duration::from_secs(5);
+        second.store.sync(&mut second.core, now, Some(DELETE));
+        let read = &second.core.buckets[&BucketId::Endpoint(DELETE)];
+        assert!(read.capacity.confirmed != Some(0) && read.capacity.ceiling != Some(0));
+        assert!(read.limit.is_none_or(|l| l.burst > 0), "{:?}", read.limit);
+        let mut sent = 0;
+        while sent < 8 {
+            match second.acquire(now) {
+                Decision::Wait { until, .. } => {
+                    now = until.expect("one request at a time waits for a time");
+                }
+                Decision::Send(ticket) => {
+                    sent += 1;
+                    now += Duration::from_millis(20);
+                    second.report(&ticket, SERVED, now);
+                }
+            }
+            assert!(now < end + Duration::from_secs(60), "held {:?}", now - end);
+        }
+    }
+
+    /// What a bucket dates after [`AHEAD`] of the reader's clock is not read;
+    /// what it dates before is.
+    #[test]
+    fn times_ahead_of_the_clock_are_not_read() {
+        let now = wall();
+        let ahead = ms(now + AHEAD + Duration::from_millis(1));
+        let within = ms(now + AHEAD);
+        let bucket = |at: u64| FileBucket {
+            window: Some(FileWindow {
+                opened_ms: ms(now),
+                sent: 3,
+                served: 3,
+                throttled_ms: Some(at),
+                last_success_ms: None,
+            }),
+            paused_until_ms: Some(at + 500),
+            paused_at_ms: Some(at),
+            confirmed: Some(3),
+            measured_ms: Some(at),
+            ..FileBucket::default()
+        };
+        let read = bucket(ahead).to_shared(now);
+        assert!(read.window.is_none() && read.paused_until.is_none() && read.confirmed.is_none());
+        let read = bucket(within).to_shared(now);
+        assert!(read.window.is_some() && read.paused_until.is_some() && read.confirmed.is_some());
+        let mut opened_ahead = bucket(within);
+        opened_ahead.window.as_mut().unwrap().opened_ms = ahead;
+        assert!(opened_ahead.to_shared(now).window.is_none());
     }
 
     #[test]
