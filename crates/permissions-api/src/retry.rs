@@ -11,7 +11,8 @@ use reqwest::header::HeaderMap;
 /// admin API's throttle refills slowly (the `pacing` module's docs,
 /// `src/pacing/mod.rs`, say what is known of it). The waits are the endpoint's
 /// shared pause ([`Pacing`](crate::Pacing)): the server's `retry-after-ms` or
-/// `retry-after` however long, else a backoff growing by half from 0.5 s to 60 s.
+/// `retry-after` up to 10 minutes (a longer one is no admin window's), else a
+/// backoff growing by half from 0.5 s to 60 s.
 ///
 /// **Everything else** follows the official SDKs: connection errors, timeouts, and
 /// responses with status 408, 409 or 5xx are retried [`max_retries`](Self::max_retries)

@@ -6,7 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::{StatusCode, header::HeaderMap};
 
-/// The longest window reset believed from `x-ratelimit-reset-requests`.
+/// The longest wait believed from a response: a window reset from
+/// `x-ratelimit-reset-requests` (a longer one is ignored), or the delay of a 429
+/// (a longer one is waited for this long: the pacer's `Core::told`).
 pub(crate) const LONGEST_RESET: Duration = Duration::from_secs(600);
 
 fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

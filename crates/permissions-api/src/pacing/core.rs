@@ -153,8 +153,8 @@ const LONGEST_WINDOW: Duration = Duration::from_secs(60);
 /// The longest of another process's pauses after a 429 without a delay that
 /// this one waits out: what such a pause lasts at most in a window of
 /// [`LONGEST_WINDOW`]. (Pauses that end with no probe, which the server asked
-/// for, are waited out for at most [`LONGEST_RESET`]: a longer `Retry-After`
-/// the server tells this process itself.) With the lengths the store reads
+/// for, last at most [`LONGEST_RESET`], here too: [`Core::told`].) With the
+/// lengths the store reads
 /// ([`LONGEST_RECORDED`]), a corrupt state file cannot stop a process for
 /// longer.
 const TAKEN_PAUSE: Duration =
@@ -1254,10 +1254,13 @@ impl Core {
         }
     }
 
-    /// A 429 that says when to retry: honoured as said, and no evidence of the
-    /// window (an overloaded proxy answers so too).
+    /// A 429 that says when to retry: honoured as said, up to [`LONGEST_RESET`]
+    /// (a longer delay is no admin window's but a proxy's, or a date gone wrong:
+    /// the request retries then, and its rate-limit budget decides whether it
+    /// gives up), and no evidence of the window (an overloaded proxy answers so
+    /// too).
     fn told(&mut self, id: BucketId, ticket: &Ticket, now: Time, wait: Duration) {
-        let until = now + wait;
+        let until = now + wait.min(LONGEST_RESET);
         let bucket = self.bucket_mut(id);
         bucket.release_gate(ticket.id, now);
         bucket.told_until = bucket.told_until.max(until);
@@ -1275,11 +1278,22 @@ impl Core {
             },
         };
         bucket.phase = phase;
-        tracing::info!(
-            bucket = id.name(),
-            endpoint = ticket.endpoint,
-            "rate limited (429): waiting as long as the server asked"
-        );
+        if wait > LONGEST_RESET {
+            tracing::warn!(
+                bucket = id.name(),
+                endpoint = ticket.endpoint,
+                asked_s = wait.as_secs(),
+                wait_ms = millis(LONGEST_RESET),
+                "rate limited (429): the server asked for a longer wait than any admin \
+                 window lasts; waiting the longest believed"
+            );
+        } else {
+            tracing::info!(
+                bucket = id.name(),
+                endpoint = ticket.endpoint,
+                "rate limited (429): waiting as long as the server asked"
+            );
+        }
     }
 
     /// A 429 without a delay: the window of `ticket` is spent.
@@ -2637,6 +2651,29 @@ mod tests {
             clean.wall
         );
         assert_eq!(sim.core.buckets[&BucketId::Endpoint(POST)].limit, None);
+    }
+
+    /// A delay longer than any admin window (a proxy's, a date years ahead)
+    /// holds the budget for [`LONGEST_RESET`], not for as long as it says.
+    #[test]
+    fn a_told_delay_holds_the_budget_for_minutes_at_most() {
+        let mut core = Core::new(None, BudgetScope::Route);
+        let Decision::Send(ticket) = core.acquire(POST, START) else {
+            panic!("the first request goes");
+        };
+        let years = Duration::from_secs(1_000_000_000);
+        let told = Answer::Throttled {
+            retry_after: Some(years),
+        };
+        let now = START + ms(40);
+        assert_eq!(core.report(&ticket, told, now, 0.5), LONGEST_RESET);
+        assert_eq!(
+            core.acquire(POST, now),
+            Decision::Wait {
+                until: Some(now + LONGEST_RESET),
+                reason: WaitReason::Pause
+            }
+        );
     }
 
     /// The endpoints of a key that share one budget are found out and paced
