@@ -1497,19 +1497,20 @@ impl Core {
             run.max(window.opened.saturating_sub(span))
         };
         let own = bucket.recent.iter().filter(|(t, _)| *t >= since).count();
-        let others: usize = self
+        // In u64: the file's counts are anyone's (a usize may be 32 bits).
+        let others: u64 = self
             .buckets
             .iter()
             .filter(|(other, _)| **other != id)
-            .map(|(_, b)| b.recent.iter().filter(|(t, _)| *t >= since).count())
-            .sum::<usize>()
+            .map(|(_, b)| b.recent.iter().filter(|(t, _)| *t >= since).count() as u64)
+            .sum::<u64>()
             + self
                 .elsewhere
                 .values()
                 .filter_map(|e| e.window)
                 .filter(|w| w.opened >= since && w.opened <= at)
-                .map(|w| w.served as usize)
-                .sum::<usize>();
+                .map(|w| u64::from(w.served))
+                .sum::<u64>();
         let known = window
             .judged_with
             .or(bucket.capacity.confirmed)
@@ -1545,8 +1546,10 @@ impl Core {
             "pacing: is the budget shared?"
         );
         let shared = match known {
-            Some(known) => used < known && others > 0 && used as usize + others >= known as usize,
-            None => others > own,
+            Some(known) => {
+                used < known && others > 0 && u64::from(used) + others >= u64::from(known)
+            }
+            None => others > own as u64,
         };
         (shared, known)
     }
