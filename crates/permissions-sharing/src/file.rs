@@ -19,11 +19,12 @@
 //! unknown `version`, an unknown key, a checkpoint named twice, a project listed
 //! twice under one checkpoint, an id that does not have its type's shape
 //! ([`permissions_api::permissions_types::ids`]), a checkpoint without a list
-//! (`ft:...:` alone), any value of the wrong type, anchors, aliases and tags.
+//! (`ft:...:` alone), any value of the wrong type, anchors, aliases and tags,
+//! and a second YAML document (after `---` or `...`).
 //!
 //! [`json_schema`] is the format as a JSON Schema, for editors.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
 
@@ -229,15 +230,15 @@ impl SharingFile {
                 ));
             }
             let path = format!("checkpoints.{checkpoint}");
-            let mut entries: Vec<Entry> = Vec::new();
+            let mut listed = Listed::default();
             for (index, project) in projects.into_iter().enumerate() {
                 let place = Place {
                     path: format!("{path}[{index}]"),
                     line: None,
                 };
-                check_not_listed(&entries, &project, &place)?;
-                entries.push(Entry { project, place });
+                listed.push(Entry { project, place })?;
             }
+            let mut entries = listed.entries;
             sort(&mut entries);
             file.checkpoints.insert(id, entries);
         }
@@ -246,6 +247,8 @@ impl SharingFile {
 
     /// Parses and checks a sharing file (YAML or JSON).
     pub fn parse(text: &str) -> Result<Self, FileError> {
+        // A byte order mark, which some editors write, is no part of the YAML.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         if text.trim().is_empty() {
             return Err(FileError::new(
                 "the file is empty (expected `version: 1` and `checkpoints:`)",
@@ -256,6 +259,7 @@ impl SharingFile {
             .error_on_duplicate_keys(true)
             .prevent_coercion(true);
         let root = marked_yaml::parse_yaml_with_options(0, text, options).map_err(load_error)?;
+        check_one_document(text)?;
         let root = root.as_mapping().ok_or_else(|| {
             FileError::at(
                 "the file",
@@ -453,6 +457,41 @@ fn load_error(error: LoadError) -> FileError {
     }
 }
 
+/// Refuses a file of more than one YAML document. The tree above is the first
+/// document's only: a `---` or `...` left in a file would hide what follows it,
+/// and `--prune` would revoke the projects listed there.
+fn check_one_document(text: &str) -> Result<(), FileError> {
+    use yaml_rust2::parser::{Event, Parser};
+    let mut parser = Parser::new_from_str(text);
+    let mut documents = 0;
+    loop {
+        match parser.next_token() {
+            Ok((Event::StreamEnd, _)) => return Ok(()),
+            Ok((Event::DocumentStart, marker)) => {
+                documents += 1;
+                if documents > 1 {
+                    let line = marker.line();
+                    return Err(FileError {
+                        message: format!(
+                            "line {line}: a second YAML document (after `---` or `...`); \
+                             a sharing file is one document"
+                        ),
+                        line: Some(line),
+                    });
+                }
+            }
+            Ok(_) => {}
+            Err(error) => {
+                let line = error.marker().line();
+                return Err(FileError {
+                    message: format!("line {line}: not valid YAML: {}", error.info()),
+                    line: Some(line),
+                });
+            }
+        }
+    }
+}
+
 fn check_version(node: &Node) -> Result<(), FileError> {
     let scalar = node
         .as_scalar()
@@ -484,7 +523,7 @@ fn read_entries(path: &str, projects: &Node) -> Result<Vec<Entry>, FileError> {
             "expected a list of projects (`[]` for none)",
         )
     })?;
-    let mut entries: Vec<Entry> = Vec::with_capacity(list.len());
+    let mut listed = Listed::default();
     for (index, item) in list.iter().enumerate() {
         let place = Place {
             path: format!("{path}[{index}]"),
@@ -502,10 +541,9 @@ fn read_entries(path: &str, projects: &Node) -> Result<Vec<Entry>, FileError> {
                 ));
             }
         };
-        check_not_listed(&entries, &project, &place)?;
-        entries.push(Entry { project, place });
+        listed.push(Entry { project, place })?;
     }
-    Ok(entries)
+    Ok(listed.entries)
 }
 
 /// `{id, name}`, `{name}` or `{id}`.
@@ -537,34 +575,44 @@ fn read_named(fields: &MarkedMappingNode) -> Result<ProjectRef, String> {
     }
 }
 
-/// Refuses a project that `entries` already list by the same id or the same name.
-fn check_not_listed(
-    entries: &[Entry],
-    project: &ProjectRef,
-    place: &Place,
-) -> Result<(), FileError> {
-    let same = entries.iter().find(|entry| {
-        let by_id = project.id().is_some() && entry.project.id() == project.id();
-        let by_name = project.id().is_none()
-            && entry.project.id().is_none()
-            && entry.project.name() == project.name();
-        by_id || by_name
-    });
-    match same {
-        None => Ok(()),
-        Some(first) => Err(FileError::at(
-            &place.path,
-            place.line,
-            format_args!(
-                "{} is listed twice under this checkpoint{}",
-                project,
-                first
-                    .place
-                    .line
-                    .map(|l| format!(" (first on line {l})"))
-                    .unwrap_or_default()
-            ),
-        )),
+/// The entries of one checkpoint so far, with where each id and each name
+/// without an id is listed: a project listed twice is refused at once, however
+/// long the list.
+#[derive(Default)]
+struct Listed {
+    entries: Vec<Entry>,
+    ids: HashMap<ProjectId, usize>,
+    names: HashMap<String, usize>,
+}
+
+impl Listed {
+    /// Adds `entry`, unless the list has its id already (or, without an id, its
+    /// name).
+    fn push(&mut self, entry: Entry) -> Result<(), FileError> {
+        let index = self.entries.len();
+        let first = match (entry.project.id(), entry.project.name()) {
+            (Some(id), _) => self.ids.insert(id.clone(), index),
+            (None, Some(name)) => self.names.insert(name.to_owned(), index),
+            (None, None) => None,
+        };
+        if let Some(first) = first {
+            let place = &entry.place;
+            return Err(FileError::at(
+                &place.path,
+                place.line,
+                format_args!(
+                    "{} is listed twice under this checkpoint{}",
+                    entry.project,
+                    self.entries[first]
+                        .place
+                        .line
+                        .map(|l| format!(" (first on line {l})"))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        self.entries.push(entry);
+        Ok(())
     }
 }
 
@@ -820,6 +868,21 @@ mod tests {
             ),
             ("version: 1\ncheckpoints: [ft:a:b]\n", &["mapping"], Some(2)),
             ("version: [\n", &["not valid YAML"], Some(2)),
+            (
+                "version: 1\ncheckpoints:\n  ft:a:b:\n    - proj_x\n...\n    - proj_y\n",
+                &["line 6: a second YAML document"],
+                Some(6),
+            ),
+            (
+                "version: 1\ncheckpoints:\n  ft:a:b: [proj_x]\n---\nversion: 1\n",
+                &["a second YAML document"],
+                Some(4),
+            ),
+            (
+                "version: 1\ncheckpoints: {}\n...\ngarbage: [\n",
+                &["line 4: a second YAML document"],
+                Some(4),
+            ),
             ("- 1\n- 2\n", &["expected a mapping"], Some(1)),
             (
                 "version: 1\ncheckpoints:\n  ft:a:b: &a [proj_x]\n  ft:a:c: *a\n",
@@ -842,6 +905,21 @@ mod tests {
             if line.is_some() {
                 assert_eq!(err.line(), *line, "{text:?}: {message}");
             }
+        }
+    }
+
+    /// A byte order mark is skipped; one document alone, ended by `...` or
+    /// begun by `---`, is read.
+    #[test]
+    fn a_byte_order_mark_and_document_markers_are_read() {
+        let text = format!("version: 1\ncheckpoints:\n  {CKPT}: [proj_x]\n");
+        let file = SharingFile::parse(&text).unwrap();
+        for marked in [
+            format!("\u{feff}{text}"),
+            format!("---\n{text}..."),
+            format!("{text}...\n# the end\n"),
+        ] {
+            assert_eq!(SharingFile::parse(&marked).unwrap(), file, "{marked:?}");
         }
     }
 
