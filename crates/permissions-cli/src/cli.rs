@@ -56,7 +56,8 @@ fn format_parser() -> impl clap::builder::TypedValueParser<Value = OutputFormat>
 /// Exit code of a successful run.
 pub const EXIT_OK: u8 = 0;
 /// Exit code of an API error (an error status from the server), a network error,
-/// an unreadable response or a failure to write the output.
+/// an unreadable response or a failure to write the output (for a closed pipe,
+/// only when the verb grants or revokes).
 pub const EXIT_API: u8 = 1;
 /// Exit code of a usage error: bad flags or values (clap's message), no API key,
 /// bad standard input, an invalid base URL. Nothing was sent.

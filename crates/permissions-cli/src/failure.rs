@@ -7,8 +7,11 @@
 //! prints `METHOD "URL": <what failed>`.
 //!
 //! The exit codes are the `EXIT_*` constants of [`cli`](crate::cli). With 2, a
-//! usage error, nothing was sent. A closed output pipe (`| head`) ends the run
-//! quietly with 0. `plan` and `apply` exit 1 on any error (a bad file or flag
+//! usage error, nothing was sent. A closed output pipe (`| head`) ends a run
+//! that only reads quietly with 0 (`plan` with its own code); a run that changes
+//! something (`create`, `delete`, `apply`) stops sending, says what it did, and
+//! exits 1: its output was lost (but `apply`'s last line, once the checkpoints
+//! match, goes to standard error instead). `plan` and `apply` exit 1 on any error (a bad file or flag
 //! included), as terraform does, so that `plan --detailed-exitcode`'s 2 means only
 //! "changes pending"; `apply` exits 0 only when the checkpoints match the file. A
 //! pending change is an [`Outcome`] a verb returns, not a failure.
@@ -52,7 +55,8 @@ pub(crate) enum Failure {
     /// A request failed: `METHOD "URL": ...` (the client names the request), exit 1
     /// (or 2 when the client refused an argument before sending).
     Request(Error),
-    /// Standard output could not be written (a closed pipe ends the run quietly).
+    /// Standard output could not be written (a closed pipe ends a run that only
+    /// reads quietly).
     Output(io::Error),
     /// Ctrl-C: what was done has been said, exit 130.
     Interrupted,
@@ -104,8 +108,9 @@ impl Failure {
 
 /// Prints a failure on standard error and returns its exit code; a usage error
 /// (nothing sent) exits with `usage`: [`EXIT_USAGE`](crate::cli::EXIT_USAGE) for most verbs, [`EXIT_API`]
-/// for `plan` and `apply`, which exit 1 on any error as terraform does.
-pub(crate) fn report(failure: Failure, usage: u8) -> u8 {
+/// for `plan` and `apply`, which exit 1 on any error as terraform does. A closed
+/// output pipe is a failure only for a verb that `changes` something.
+pub(crate) fn report(failure: Failure, usage: u8, changes: bool) -> u8 {
     match failure {
         Failure::Usage(message) => {
             eprintln!("error: {message}");
@@ -128,7 +133,11 @@ pub(crate) fn report(failure: Failure, usage: u8) -> u8 {
             let _ = error.print();
             usage
         }
-        Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => EXIT_OK,
+        Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe && !changes => EXIT_OK,
+        Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => {
+            eprintln!("error: standard output was closed before the end; its output is lost");
+            EXIT_API
+        }
         Failure::Interrupted => EXIT_INTERRUPTED,
         Failure::Unexpected(message) => {
             eprintln!("error: {message}");

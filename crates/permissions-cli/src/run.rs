@@ -20,10 +20,11 @@ use crate::verbs::{create, delete, list, projects, retrieve};
 /// [`crate::cli::EXIT_USAGE`].
 pub fn run(cli: Cli) -> ExitCode {
     let usage = usage_exit_code(&cli.command);
+    let changes = changes_something(&cli.command);
     let code = match execute(cli) {
         Ok(Outcome::Done | Outcome::ChangesPending { detailed: false }) => EXIT_OK,
         Ok(Outcome::ChangesPending { detailed: true }) => EXIT_CHANGES,
-        Err(failure) => report(failure, usage),
+        Err(failure) => report(failure, usage, changes),
     };
     ExitCode::from(code)
 }
@@ -37,6 +38,20 @@ pub(crate) fn usage_exit_code(command: &Command) -> u8 {
     } else {
         EXIT_USAGE
     }
+}
+
+/// Whether `command` grants or revokes: its output (what it did) must not be
+/// lost silently.
+fn changes_something(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Create(_)
+            | Command::Delete(_)
+            | Command::Apply(_)
+            | Command::Official {
+                verb: OfficialVerb::Create(_) | OfficialVerb::Delete(_)
+            }
+    )
 }
 
 enum Job {

@@ -104,7 +104,11 @@ pub(crate) async fn run(ctx: &Context, job: Job) -> Result<Outcome, Failure> {
         } => {
             let (desired, current) = prepare(ctx, &file).await?;
             let changes = plan(&desired, &current, prune);
-            print_plan(ctx, &changes, &desired)?;
+            // A closed pipe (`| head`) cuts the plan short, not its exit code.
+            match print_plan(ctx, &changes, &desired) {
+                Err(Failure::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => {}
+                printed => printed?,
+            }
             Ok(if changes.is_empty() {
                 Outcome::Done
             } else {
@@ -120,7 +124,10 @@ pub(crate) async fn run(ctx: &Context, job: Job) -> Result<Outcome, Failure> {
             // Planned again from what the API holds now, never from a saved plan.
             let (desired, current) = prepare(ctx, &file).await?;
             let changes = plan(&desired, &current, prune);
-            print_text(&changes)?;
+            if let Err(failure) = print_text(&changes) {
+                eprintln!("the plan could not be shown: nothing was changed");
+                return Err(failure);
+            }
             if changes.is_empty() {
                 return Ok(Outcome::Done);
             }
@@ -386,7 +393,12 @@ async fn apply_plan(ctx: &Context, changes: &Plan, concurrency: usize) -> Result
         }
     );
     if report.is_complete() && !interrupted {
-        println!("Applied {applied} request(s): {summary}. The checkpoints match the file.");
+        let done =
+            format!("Applied {applied} request(s): {summary}. The checkpoints match the file.");
+        // Said on standard error when standard output is closed: it is done.
+        if writeln!(io::stdout(), "{done}").is_err() {
+            eprintln!("{done}");
+        }
         return Ok(());
     }
     let what = if interrupted {

@@ -119,19 +119,25 @@ pub(crate) async fn run(ctx: &Context, job: CreateJob) -> Result<(), Failure> {
         }
         Ok::<(), Failure>(())
     };
-    let outcome = drive(job, &progress, &tally).await;
-    if streamed {
-        writer.into_inner().finish()?;
-    }
+    let mut outcome = drive(job, &progress, &tally).await;
     let gathered = gathered.into_inner();
     let finished = matches!(outcome, Ok(Ok(())));
-    if !streamed && (finished || !gathered.is_empty()) {
+    let written = if streamed {
+        writer.into_inner().finish().map(drop)
+    } else if finished || !gathered.is_empty() {
         write_page(
             BufWriter::new(io::stdout()),
             ctx.format,
             ctx.transform.as_ref(),
             &PermissionList::new(gathered, false),
-        )?;
+        )
+        .map(drop)
+    } else {
+        Ok(())
+    };
+    // Output that could not be written is a failure too, said with the rest.
+    if let (Ok(Ok(())), Err(error)) = (&outcome, written) {
+        outcome = Ok(Err(error.into()));
     }
     let granted = tally.done();
     if matches!(outcome, Ok(Ok(()))) {

@@ -83,6 +83,9 @@ pub(crate) async fn run(ctx: &Context, job: DeleteJob) -> Result<(), Failure> {
             .buffered(concurrency.max(1));
         while let Some((id, response)) = results.try_next().await.map_err(Failure::Request)? {
             log_response(&ctx.client, &*response);
+            // Revoked, whether or not it can be said on standard output.
+            revoked.borrow_mut().insert(id);
+            tally.add(1);
             progress.clear();
             write_deleted(
                 BufWriter::new(io::stdout()),
@@ -90,8 +93,6 @@ pub(crate) async fn run(ctx: &Context, job: DeleteJob) -> Result<(), Failure> {
                 ctx.transform.as_ref(),
                 &response,
             )?;
-            revoked.borrow_mut().insert(id);
-            tally.add(1);
         }
         Ok::<(), Failure>(())
     };

@@ -78,7 +78,12 @@ impl Server {
 
     /// The binary with a clean environment pointing at this emulator.
     pub fn cmd(&self) -> Command {
-        let mut cmd = bare();
+        with_timeout(Command::from_std(self.std_cmd()))
+    }
+
+    /// [`Server::cmd`] as a `std` command, whose standard streams the test sets.
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut cmd = bare_std();
         cmd.env("OPENAI_ADMIN_KEY", KEY)
             .env("OPENAI_BASE_URL", &self.url);
         cmd
@@ -106,7 +111,17 @@ pub fn seeds(count: usize) -> Vec<SeedPermission> {
 
 /// The binary without any OPENAI_ variable.
 pub fn bare() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ckpt-perms"));
+    with_timeout(Command::from_std(bare_std()))
+}
+
+fn with_timeout(mut cmd: Command) -> Command {
+    cmd.timeout(Duration::from_secs(30));
+    cmd
+}
+
+/// [`bare`] as a `std` command.
+fn bare_std() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ckpt-perms"));
     for name in [
         "OPENAI_ADMIN_KEY",
         "OPENAI_API_KEY",
@@ -122,7 +137,6 @@ pub fn bare() -> Command {
     }
     // The pacing state goes to this test run's own cache directory.
     cmd.env("XDG_CACHE_HOME", cache_dir());
-    cmd.timeout(Duration::from_secs(30));
     cmd
 }
 

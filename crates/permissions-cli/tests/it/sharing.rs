@@ -157,6 +157,84 @@ fn plan_apply_plan_again_then_prune() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Runs `ckpt-perms ARGS` with standard output closed from the start (a pipe
+/// whose reader is gone, as after `| head`).
+fn with_stdout_closed(server: &Server, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut child = server
+        .std_cmd()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A closed output pipe ends a read quietly, keeps `plan`'s exit code, and is
+/// a failure that says what was done for the verbs that change something.
+#[test]
+fn a_closed_output_never_passes_for_success() {
+    let server = Server::seeded(3);
+    let dir = tempfile_dir();
+    let file = write(
+        &dir,
+        "sharing.yaml",
+        &sharing(&[(CKPT, vec![project(0), "proj_newA".into()])]),
+    );
+    let plan = with_stdout_closed(
+        &server,
+        &["plan", arg(&file), "--prune", "--detailed-exitcode"],
+        "",
+    );
+    assert_eq!(plan.status.code(), Some(2), "{}", stderr(&plan));
+    let list = with_stdout_closed(&server, &["list", CKPT], "");
+    assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
+
+    let before = writes(&server);
+    let apply = with_stdout_closed(&server, &["apply", arg(&file), "--prune", "--yes"], "");
+    assert_eq!(apply.status.code(), Some(1), "{}", stderr(&apply));
+    assert!(
+        stderr(&apply).contains("nothing was changed"),
+        "{}",
+        stderr(&apply)
+    );
+    assert_eq!(writes(&server), before, "apply sent nothing");
+
+    let projects = "proj_newB\nproj_newC\nproj_newD\n";
+    let create = with_stdout_closed(
+        &server,
+        &["create", CKPT, "--batch-size", "1", "--concurrency", "1"],
+        projects,
+    );
+    assert_eq!(create.status.code(), Some(1), "{}", stderr(&create));
+    let said = stderr(&create);
+    assert!(said.contains("granted 1 of 3 project(s)"), "{said}");
+    assert!(said.contains("standard output was closed"), "{said}");
+    assert_eq!(
+        writes(&server),
+        before + 1,
+        "create stopped at its first answer"
+    );
+
+    let delete = with_stdout_closed(
+        &server,
+        &["delete", CKPT, "cp_000000000000000000000001"],
+        "",
+    );
+    assert_eq!(delete.status.code(), Some(1), "{}", stderr(&delete));
+}
+
 #[test]
 fn apply_refuses_without_a_terminal_or_yes() {
     let server = Server::seeded(0);
