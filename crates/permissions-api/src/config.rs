@@ -304,6 +304,8 @@ impl ClientBuilder {
     }
 
     /// Sends requests with your own `reqwest::Client` (proxies, TLS roots, ...).
+    /// Its redirect policy applies: the default client follows no redirect out
+    /// of the base URL, where the key would go too.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
@@ -370,6 +372,7 @@ impl ClientBuilder {
             Some(http) => http,
             None => reqwest::Client::builder()
                 .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+                .redirect(within(&base_url))
                 .build()
                 .map_err(ConfigError::HttpClient)?,
         };
@@ -388,6 +391,24 @@ impl ClientBuilder {
             crate::generated::Client::new_with_client(&base_url, http, transport),
         ))
     }
+}
+
+/// The redirects followed: those that stay under `base_url` (reqwest's limit of
+/// 10). A request carries the key, and reqwest keeps it on a redirect to the
+/// same host, whatever the path: a redirect out of the base URL is not followed,
+/// and its 3xx is the answer.
+fn within(base_url: &str) -> reqwest::redirect::Policy {
+    const MOST: usize = 10;
+    let prefix = format!("{base_url}/");
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= MOST {
+            attempt.error(format!("more than {MOST} redirects"))
+        } else if attempt.url().as_str().starts_with(&prefix) {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 /// Checks a base URL and returns it without a trailing slash.

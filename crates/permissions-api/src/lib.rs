@@ -79,7 +79,8 @@
 //!   fields and the `x-request-id`. Bodies that are not the API's envelope (a plain
 //!   string, HTML) still give a message and keep their status.
 //! - **Security**: the key is sent only to the base URL, is never in `Debug` output,
-//!   logs or errors, and reqwest drops it on a redirect to another host. A server
+//!   logs or errors, and a redirect out of the base URL (to another path of
+//!   the same host too) is not followed: its 3xx is the answer. A server
 //!   that echoes it back (in any field of an error body, in a body that is not
 //!   JSON, in a header) does not change that: every text kept from a response for
 //!   an error or a log goes through a redactor that masks any run of 8 or more of
