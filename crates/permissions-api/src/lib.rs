@@ -151,6 +151,7 @@ pub use pagination::{ItemStream, Page, PageStream, PermissionStream, ProjectStre
 pub use permissions::{Checkpoints, FineTuning, ListParams, Permissions, RETRIEVE_DEPRECATION};
 pub use permissions_types;
 pub use projects::{Organization, ProjectListParams, Projects};
+pub use redact::redact_keys;
 pub use response::ApiResponse;
 pub use retry::{DEFAULT_RATE_LIMIT_BUDGET, RetryPolicy};
 pub use transport::Transport;

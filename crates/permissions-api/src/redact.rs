@@ -95,9 +95,15 @@ fn mask_fragments(text: &str, key: &str) -> String {
     out
 }
 
-/// Masks every token that looks like an OpenAI key (`sk-...`), keeping its last four
-/// characters, as the API itself does in its messages.
-pub(crate) fn redact_keys(text: &str) -> String {
+/// Masks every token that looks like an OpenAI key (`sk-...`, 12 characters or
+/// more), keeping its last four characters, as the API itself does in its
+/// messages: for text that may quote a key given in the wrong place.
+///
+/// ```
+/// let text = "unexpected argument 'sk-admin-0123456789abcdef'";
+/// assert_eq!(permissions_api::redact_keys(text), "unexpected argument 'sk-****cdef'");
+/// ```
+pub fn redact_keys(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("sk-") {

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use permissions_api::ApiKey;
 use permissions_api::permissions_types::ListOrder;
 
 use crate::output::Format;
@@ -138,17 +139,22 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// A key given as a flag, held as [`ApiKey`] so that `Debug` never shows it.
+fn key(text: &str) -> Result<ApiKey, std::convert::Infallible> {
+    Ok(ApiKey::new(text))
+}
+
 /// Options every verb accepts, before or after the verb.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// API key [env: OPENAI_API_KEY]; used when no admin key is given.
     // The environment is read once, by the client's `ClientBuilder::from_env`, not
     // by clap's `env`: a flag wins over a variable, and help never shows a value.
-    #[arg(long, global = true, value_name = "KEY")]
-    pub api_key: Option<String>,
+    #[arg(long, global = true, value_name = "KEY", value_parser = key)]
+    pub api_key: Option<ApiKey>,
     /// Admin API key, sk-admin-... [env: OPENAI_ADMIN_KEY].
-    #[arg(long, global = true, value_name = "KEY")]
-    pub admin_api_key: Option<String>,
+    #[arg(long, global = true, value_name = "KEY", value_parser = key)]
+    pub admin_api_key: Option<ApiKey>,
     /// Base URL of the API (default: the official API's).
     #[arg(
         long,

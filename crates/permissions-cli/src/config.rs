@@ -17,7 +17,9 @@
 
 use std::io;
 
-use permissions_api::{Client, ClientBuilder, ConfigError, DEFAULT_RATE_LIMIT_BUDGET, Error};
+use permissions_api::{
+    ApiKey, Client, ClientBuilder, ConfigError, DEFAULT_RATE_LIMIT_BUDGET, Error,
+};
 
 use crate::cli::{Budget, GlobalArgs};
 use crate::failure::Failure;
@@ -53,7 +55,8 @@ pub(crate) fn build_client(global: &GlobalArgs) -> Result<Client, Failure> {
         env!("CARGO_PKG_VERSION"),
         permissions_api::USER_AGENT
     ));
-    if let Some(key) = given(&global.admin_api_key).or_else(|| given(&global.api_key)) {
+    let given_key = |k: &Option<ApiKey>| k.clone().filter(|k| !k.expose().trim().is_empty());
+    if let Some(key) = given_key(&global.admin_api_key).or_else(|| given_key(&global.api_key)) {
         builder = builder.api_key(key);
     }
     if let Some(url) = given(&global.base_url) {

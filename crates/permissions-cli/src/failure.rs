@@ -106,6 +106,19 @@ impl Failure {
     }
 }
 
+/// Prints clap's message (help and version on standard output, errors on
+/// standard error), without a key it quotes: an error that quotes an argument
+/// may quote a key given in the wrong place. Such a message is printed plain.
+pub(crate) fn print_clap(error: &clap::Error) {
+    let plain = error.render().to_string();
+    let clean = permissions_api::redact_keys(&plain);
+    if clean == plain {
+        let _ = error.print();
+    } else {
+        eprint!("{clean}");
+    }
+}
+
 /// Prints a failure on standard error and returns its exit code; a usage error
 /// (nothing sent) exits with `usage`: [`EXIT_USAGE`](crate::cli::EXIT_USAGE) for most verbs, [`EXIT_API`]
 /// for `plan` and `apply`, which exit 1 on any error as terraform does. A closed
@@ -130,7 +143,7 @@ pub(crate) fn report(failure: Failure, usage: u8, changes: bool) -> u8 {
             EXIT_API
         }
         Failure::Clap(error) => {
-            let _ = error.print();
+            print_clap(&error);
             usage
         }
         Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe && !changes => EXIT_OK,

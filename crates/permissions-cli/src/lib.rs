@@ -83,7 +83,7 @@ pub fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
-            let _ = error.print();
+            failure::print_clap(&error);
             return ExitCode::from(if error.use_stderr() {
                 refused_verb_exit_code(std::env::args_os())
             } else {

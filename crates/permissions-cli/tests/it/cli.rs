@@ -667,6 +667,37 @@ fn bad_usage_exits_2_with_clap_messages() {
     assert_eq!(server.requests(), 0);
 }
 
+/// A key given in the wrong place is not quoted back by clap's messages, nor
+/// shown by the parsed command line's `Debug`.
+#[test]
+fn a_misplaced_key_is_never_printed_back() {
+    const SECRET: &str = "sk-admin-misplaced-SECRET-0123456789";
+    let server = Server::seeded(0);
+    for args in [
+        &["list", CKPT, SECRET][..],
+        &["list", CKPT, "--limit", SECRET],
+        &["--format", SECRET, "list", CKPT],
+    ] {
+        let output = server.cmd().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let said = stderr(&output);
+        assert!(!said.contains("SECRET"), "{said}");
+        assert!(said.contains("sk-****6789"), "{said}");
+    }
+    let cli = <permissions_cli::cli::Cli as clap::Parser>::try_parse_from([
+        "ckpt-perms",
+        "--admin-api-key",
+        SECRET,
+        "--api-key",
+        SECRET,
+        "list",
+        CKPT,
+    ])
+    .unwrap();
+    assert!(!format!("{cli:?}").contains("SECRET"), "{cli:?}");
+    assert_eq!(server.requests(), 0);
+}
+
 #[test]
 fn network_errors_and_server_errors_exit_1() {
     // A port that was just free: nothing listens there.
