@@ -13,7 +13,7 @@ use futures::StreamExt;
 use permissions_api::permissions_types::CheckpointId;
 use permissions_sharing::{
     Desired, Ledger, Organization, Plan, SharingFile, State, StepError, apply, plan,
-    read_organization, read_state, resolve,
+    read_organization, read_state, resolve_against,
 };
 
 use crate::args::checkpoint_id;
@@ -143,11 +143,14 @@ pub(crate) async fn run(ctx: &Context, job: Job) -> Result<Outcome, Failure> {
 }
 
 /// What `plan` and `apply` compare: the file resolved against the organization's
-/// projects (read once), and the state of its checkpoints. Refusals and warnings
-/// are said on standard error; nothing is written.
+/// projects (read once) and the state of its checkpoints (read first: an
+/// archived project keeps the access it holds), and that state. Refusals and
+/// warnings are said on standard error; nothing is written.
 async fn prepare(ctx: &Context, file: &SharingFile) -> Result<(Desired, State), Failure> {
     let organization = read_projects(ctx).await?;
-    let resolution = resolve(file, &organization).map_err(Failure::Refused)?;
+    let checkpoints: Vec<CheckpointId> = file.checkpoints().map(|(c, _)| c.clone()).collect();
+    let state = read(ctx, &checkpoints).await?;
+    let resolution = resolve_against(file, &organization, &state).map_err(Failure::Refused)?;
     for warning in &resolution.warnings {
         eprintln!("warning: {warning}");
     }
@@ -157,8 +160,6 @@ async fn prepare(ctx: &Context, file: &SharingFile) -> Result<(Desired, State), 
              ids were not checked against the organization"
         );
     }
-    let checkpoints: Vec<CheckpointId> = file.checkpoints().map(|(c, _)| c.clone()).collect();
-    let state = read(ctx, &checkpoints).await?;
     Ok((resolution.desired, state))
 }
 

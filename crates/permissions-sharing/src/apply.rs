@@ -9,8 +9,9 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use permissions_api::permissions_types::CheckpointId;
 use permissions_api::{Error, ListParams, Permissions, ProjectListParams, Projects, StatusKind};
 
-use crate::plan::{GRANT_BATCH, Plan, Revoke, State};
-use crate::resolve::{Directory, Organization};
+use crate::organization::{Directory, Organization};
+use crate::plan::{GRANT_BATCH, Plan, Revoke};
+use crate::state::State;
 
 /// Items per list request when reading the state or the organization: the API's
 /// maximum.

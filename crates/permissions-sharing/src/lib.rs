@@ -28,7 +28,8 @@
 //!    and [`resolve`] turns every name into the one project it names and checks
 //!    every id, refusing, with the key path and line of each entry, what the API
 //!    would refuse (an unknown or archived project) and a name that names none or
-//!    several: before anything is written.
+//!    several: before anything is written. [`resolve_against`], given the state
+//!    read next, lets an archived project keep the access it holds.
 //! 3. [`read_state`] reads what the API holds for the checkpoints the file names,
 //!    in pages of 100 (checkpoints absent from the file are never read or touched).
 //! 4. [`plan`] computes the changes, a pure function of (desired, current): the
@@ -46,15 +47,19 @@
 
 mod apply;
 pub mod file;
+mod organization;
 mod plan;
 mod resolve;
+mod state;
 
 pub use apply::{
     Done, Ledger, READ_PAGE, Report, Step, StepError, apply, apply_all, read_organization,
     read_state,
 };
 pub use file::{Entry, FileError, Place, ProjectRef, SharingFile};
-pub use plan::{CheckpointPlan, GRANT_BATCH, Grant, Plan, Revoke, State, Totals, plan};
+pub use organization::{Directory, Organization};
+pub use plan::{CheckpointPlan, GRANT_BATCH, Grant, Plan, Revoke, Totals, plan};
 pub use resolve::{
-    Desired, Directory, Organization, Refusal, RefusalReason, Refused, Resolution, Warning, resolve,
+    Desired, Refusal, RefusalReason, Refused, Resolution, Warning, resolve, resolve_against,
 };
+pub use state::State;

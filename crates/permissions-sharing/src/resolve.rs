@@ -5,112 +5,14 @@
 //! [`resolve`] is a pure function of (file, organization); the organization is read
 //! once per run by [`read_organization`](crate::read_organization).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use permissions_api::permissions_types::{CheckpointId, Project, ProjectId};
 
 use crate::file::{Entry, Place, ProjectRef, SharingFile};
-
-/// The organization's projects, archived ones included, by id and by name.
-#[derive(Clone, Debug, Default)]
-pub struct Directory {
-    projects: Vec<Project>,
-    by_id: HashMap<String, usize>,
-    by_name: HashMap<String, Vec<usize>>,
-}
-
-impl Directory {
-    /// A directory of `projects` (a project listed twice counts once).
-    ///
-    /// ```
-    /// use permissions_api::permissions_types::Project;
-    /// use permissions_sharing::Directory;
-    ///
-    /// let directory = Directory::new([
-    ///     Project::new("proj_a", Some("Research"), 1),
-    ///     Project::new("proj_b", Some("Research"), 2),
-    /// ]);
-    /// assert_eq!(directory.named("Research").count(), 2);
-    /// assert_eq!(directory.name_of("proj_a"), Some("Research"));
-    /// ```
-    pub fn new(projects: impl IntoIterator<Item = Project>) -> Self {
-        let mut directory = Self::default();
-        for project in projects {
-            if directory.by_id.contains_key(&project.id) {
-                continue;
-            }
-            let index = directory.projects.len();
-            directory.by_id.insert(project.id.clone(), index);
-            if let Some(name) = &project.name {
-                directory
-                    .by_name
-                    .entry(name.clone())
-                    .or_default()
-                    .push(index);
-            }
-            directory.projects.push(project);
-        }
-        directory
-    }
-
-    /// The project `id`, if the organization has it.
-    pub fn get(&self, id: &str) -> Option<&Project> {
-        self.by_id.get(id).map(|&i| &self.projects[i])
-    }
-
-    /// The projects named exactly `name` (names are not unique).
-    pub fn named(&self, name: &str) -> impl Iterator<Item = &Project> {
-        self.by_name
-            .get(name)
-            .into_iter()
-            .flatten()
-            .map(|&i| &self.projects[i])
-    }
-
-    /// The name of project `id`, when it has one.
-    pub fn name_of(&self, id: &str) -> Option<&str> {
-        self.get(id).and_then(|p| p.name.as_deref())
-    }
-
-    /// Every project, in the order they were listed.
-    pub fn projects(&self) -> &[Project] {
-        &self.projects
-    }
-
-    /// A name that differs from `name` only in case or surrounding spaces, for a
-    /// hint when nothing is named exactly `name`.
-    fn similar(&self, name: &str) -> Option<&str> {
-        let wanted = name.trim().to_lowercase();
-        self.by_name
-            .keys()
-            .find(|known| known.trim().to_lowercase() == wanted)
-            .map(String::as_str)
-    }
-}
-
-/// What is known of the organization's projects for a run.
-#[derive(Clone, Debug)]
-pub enum Organization {
-    /// Its projects, archived ones included: every name and id is checked.
-    Listed(Directory),
-    /// They could not be listed (the key may not: 401 or 403). Ids are taken
-    /// unchecked; names cannot be resolved and are refused with `reason`.
-    Unlisted {
-        /// Why, as the API said it.
-        reason: String,
-    },
-}
-
-impl Organization {
-    /// The directory, when the projects could be listed.
-    pub fn directory(&self) -> Option<&Directory> {
-        match self {
-            Self::Listed(directory) => Some(directory),
-            Self::Unlisted { .. } => None,
-        }
-    }
-}
+use crate::organization::{Directory, Organization};
+use crate::state::State;
 
 /// The sharing a file asks for, every project an id: what [`plan`](crate::plan)
 /// compares with the API's state. It also keeps the organization's project names,
@@ -195,7 +97,8 @@ pub enum RefusalReason {
         /// The projects that have it.
         ids: Vec<String>,
     },
-    /// The project is archived: it can no longer be used.
+    /// The project is archived: it can no longer be granted access (one that
+    /// holds access keeps it: [`resolve_against`]).
     Archived {
         /// The project.
         id: String,
@@ -244,7 +147,7 @@ impl fmt::Display for RefusalReason {
                 if let Some(name) = name {
                     write!(f, " ({name:?})")?;
                 }
-                write!(f, " is archived: it can no longer be used")
+                write!(f, " is archived: it can no longer be granted access")
             }
             Self::UnknownId { id } => write!(f, "the organization has no project {id}"),
             Self::Twice { id, first } => write!(f, "{id} is listed twice (first at {first})"),
@@ -332,11 +235,24 @@ pub struct Resolution {
 /// With [`Organization::Listed`], every id must be a project of the organization
 /// and none may be archived; a name must name exactly one project. With
 /// [`Organization::Unlisted`], ids are taken as they are and every name is refused.
+/// [`resolve_against`] also knows what the checkpoints hold.
 pub fn resolve(file: &SharingFile, organization: &Organization) -> Result<Resolution, Refused> {
+    resolve_against(file, organization, &State::new())
+}
+
+/// [`resolve`], where an archived project that holds access on a checkpoint
+/// already (in `current`) keeps it: the API refuses only to grant it. A file
+/// that `export` wrote then plans without changes, whatever was archived since.
+pub fn resolve_against(
+    file: &SharingFile,
+    organization: &Organization,
+    current: &State,
+) -> Result<Resolution, Refused> {
     let mut refusals = Vec::new();
     let mut warnings = Vec::new();
     let mut checkpoints = BTreeMap::new();
     for (checkpoint, entries) in file.checkpoints() {
+        let held = current.projects(checkpoint.as_str());
         let mut projects: BTreeMap<ProjectId, &Place> = BTreeMap::new();
         // In the file's order, so that a project named twice is reported where it
         // is named the second time.
@@ -344,7 +260,9 @@ pub fn resolve(file: &SharingFile, organization: &Organization) -> Result<Resolu
         in_order.sort_by_key(|entry| entry.place.line);
         for entry in in_order {
             let id = match organization {
-                Organization::Listed(directory) => find(directory, entry, &mut warnings),
+                Organization::Listed(directory) => {
+                    find(directory, entry, &mut warnings).and_then(|p| usable(p, held))
+                }
                 Organization::Unlisted { reason } => match &entry.project {
                     ProjectRef::Id(id) | ProjectRef::IdAndName { id, .. } => Ok(id.clone()),
                     ProjectRef::Name(name) => Err(RefusalReason::Unlisted {
@@ -397,12 +315,32 @@ pub fn resolve(file: &SharingFile, organization: &Organization) -> Result<Resolu
     })
 }
 
-/// The project `entry` names in `directory`, usable (not archived).
-fn find(
-    directory: &Directory,
+/// The id of `project`, unless the API would refuse to grant it access and it
+/// holds none already (`held`: the projects that hold access on the checkpoint).
+fn usable(
+    project: &Project,
+    held: Option<&BTreeMap<String, BTreeSet<String>>>,
+) -> Result<ProjectId, RefusalReason> {
+    // The directory's ids are the server's: one that is not a valid id cannot be
+    // granted, and says so.
+    let id = ProjectId::parse(project.id.as_str()).map_err(|_| RefusalReason::UnknownId {
+        id: project.id.clone(),
+    })?;
+    if project.is_archived() && !held.is_some_and(|h| h.contains_key(id.as_str())) {
+        return Err(RefusalReason::Archived {
+            id: project.id.clone(),
+            name: project.name.clone(),
+        });
+    }
+    Ok(id)
+}
+
+/// The project `entry` names in `directory`.
+fn find<'a>(
+    directory: &'a Directory,
     entry: &Entry,
     warnings: &mut Vec<Warning>,
-) -> Result<ProjectId, RefusalReason> {
+) -> Result<&'a Project, RefusalReason> {
     let project = match &entry.project {
         ProjectRef::Id(id) | ProjectRef::IdAndName { id, .. } => directory
             .get(id.as_str())
@@ -431,12 +369,6 @@ fn find(
             }
         }
     };
-    if project.is_archived() {
-        return Err(RefusalReason::Archived {
-            id: project.id.clone(),
-            name: project.name.clone(),
-        });
-    }
     if let ProjectRef::IdAndName { id, name } = &entry.project
         && project.name.as_deref() != Some(name.as_str())
     {
@@ -447,11 +379,7 @@ fn find(
             actual: project.name.clone(),
         });
     }
-    // The directory's ids are the server's: one that is not a valid id cannot be
-    // granted, and says so.
-    ProjectId::parse(project.id.as_str()).map_err(|_| RefusalReason::UnknownId {
-        id: project.id.clone(),
-    })
+    Ok(project)
 }
 
 #[cfg(test)]
@@ -504,6 +432,26 @@ mod tests {
         assert!(resolution.desired.is_checked());
         assert_eq!(resolution.desired.name_of("proj_support"), Some("Support"));
         assert_eq!(resolution.desired.name_of("proj_unnamed"), None);
+    }
+
+    /// An archived project passes where it holds access already, and only there.
+    #[test]
+    fn an_archived_project_keeps_the_access_it_holds() {
+        let mut current = State::new();
+        current.add(CKPT, "proj_old", "cp_1");
+        let entries = "    - name: Old\n    - proj_research\n";
+        let resolution = resolve_against(&file(entries), &organization(), &current).unwrap();
+        let projects = resolution.desired.projects(CKPT).unwrap();
+        assert!(
+            projects.iter().any(|p| p.as_str() == "proj_old"),
+            "{projects:?}"
+        );
+        let archived = RefusalReason::Archived {
+            id: "proj_old".into(),
+            name: Some("Old".into()),
+        };
+        // Without the state (`resolve`), it holds nothing.
+        assert_eq!(refusals(entries, &organization()), [(Some(4), archived)]);
     }
 
     #[test]

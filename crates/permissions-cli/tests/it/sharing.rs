@@ -618,8 +618,17 @@ fn apply_asks_on_a_terminal() {
 }
 
 /// An emulator that knows the organization: Research, Support, two projects named
-/// Twin, an archived Old, an unnamed one, and the owner of both checkpoints.
+/// Twin, an archived Old, an unnamed one, and the owner of both checkpoints;
+/// Support holds access to [`OTHER`].
 fn organization(keys: Option<Vec<ApiKey>>) -> Server {
+    organization_holding(keys, [])
+}
+
+/// [`organization`], with the permissions of `seed` too.
+fn organization_holding(
+    keys: Option<Vec<ApiKey>>,
+    seed: impl IntoIterator<Item = SeedPermission>,
+) -> Server {
     let projects = [
         SeedProject::new("proj_research", Some("Research")),
         SeedProject::new("proj_support", Some("Support")),
@@ -632,7 +641,11 @@ fn organization(keys: Option<Vec<ApiKey>>) -> Server {
     let mut builder = Emulator::builder()
         .projects(projects)
         .checkpoints([CKPT, OTHER].map(|c| SeedCheckpoint::new(c, "proj_owner")))
-        .seed([SeedPermission::new(OTHER, "proj_support")]);
+        .seed(
+            [SeedPermission::new(OTHER, "proj_support")]
+                .into_iter()
+                .chain(seed),
+        );
     if let Some(keys) = keys {
         builder = builder.keys(keys);
     }
@@ -808,6 +821,43 @@ fn export_with_names_round_trips_a_file_of_ids_and_names() {
         plain.contains("  - proj_research\n  - proj_twin_b\n  - proj_unnamed\n"),
         "{plain}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A project archived after it was granted access keeps it: the file `export`
+/// wrote plans without changes, with the name too; it cannot be granted
+/// anywhere else.
+#[test]
+fn an_archived_project_keeps_the_access_it_holds() {
+    let server = organization_holding(None, [SeedPermission::new(CKPT, "proj_old")]);
+    let dir = tempfile_dir();
+    for names in [false, true] {
+        let exported = dir.join("exported.yaml");
+        let mut args = vec!["export", CKPT, "-o", arg(&exported)];
+        if names {
+            args.push("--names");
+        }
+        let output = run(&server, &args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let plan = run(
+            &server,
+            &["plan", arg(&exported), "--prune", "--detailed-exitcode"],
+        );
+        assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    }
+    let elsewhere = write(
+        &dir,
+        "elsewhere.yaml",
+        &sharing(&[(OTHER, vec!["proj_support".into(), "proj_old".into()])]),
+    );
+    let output = run(&server, &["plan", arg(&elsewhere)]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("project proj_old (\"Old\") is archived"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(writes(&server), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
