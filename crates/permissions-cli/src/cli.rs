@@ -173,7 +173,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FORMAT", default_value = "auto",
           value_parser = format_parser())]
     pub format: OutputFormat,
-    /// Retries of a failed request (connection errors, 408, 409, 429, 5xx) [default: 2].
+    /// Retries of a failed request (connection errors, 408, 409, 5xx; a 429 is
+    /// retried for --rate-limit-budget) [default: 2].
     #[arg(long, global = true, value_name = "N")]
     pub max_retries: Option<u32>,
     /// Time limit of each request attempt, in seconds [default: 600].
