@@ -401,7 +401,7 @@ fn within(base_url: &str) -> reqwest::redirect::Policy {
     const MOST: usize = 10;
     let prefix = format!("{base_url}/");
     reqwest::redirect::Policy::custom(move |attempt| {
-        if attempt.previous().len() >= MOST {
+        if attempt.previous().len() > MOST {
             attempt.error(format!("more than {MOST} redirects"))
         } else if attempt.url().as_str().starts_with(&prefix) {
             attempt.follow()
@@ -436,15 +436,15 @@ fn parse_base_url(text: &str) -> Result<String> {
 }
 
 /// A base URL as an error shows it: a password or a query, which may hold a
-/// secret, is masked.
+/// secret, is masked, and so is a key given in its place.
 fn shown(text: &str) -> String {
     const MASK: &str = "***";
     let Ok(mut url) = reqwest::Url::parse(text.trim()) else {
         // Unparsed: whatever comes before an `@` may be credentials.
-        return match text.rsplit_once('@') {
+        return crate::redact_keys(&match text.rsplit_once('@') {
             Some((_, rest)) => format!("{MASK}@{rest}"),
             None => text.to_owned(),
-        };
+        });
     };
     if url.password().is_some() {
         // Cannot fail: a URL with a password has a host.
@@ -453,7 +453,7 @@ fn shown(text: &str) -> String {
     if url.query().is_some() {
         url.set_query(Some(MASK));
     }
-    url.to_string()
+    crate::redact_keys(url.as_str())
 }
 
 #[cfg(test)]

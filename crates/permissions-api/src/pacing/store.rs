@@ -45,12 +45,14 @@ pub(crate) const STALE: Duration = Duration::from_secs(3600);
 /// How long a sync waits for another process's lock before giving up this time.
 const LOCK_WAIT: Duration = Duration::from_millis(250);
 /// How far ahead of this process's clock a time in the file may be. A process
-/// reads the clock before it waits for the lock ([`LOCK_WAIT`]), so a write
-/// dated a little after its reading is another's, made meanwhile. A time further
-/// ahead was written by a clock that has been set back since (or the file is
-/// corrupt): what it dates is not taken, or it would hold every process until
-/// then.
-const AHEAD: Duration = Duration::from_secs(1);
+/// reads the clock before it waits for its pacer and for the file's lock, so a
+/// write dated after its reading may be another's, made meanwhile; and clocks
+/// that processes read at different times (or hosts sharing the directory) may
+/// differ by seconds. A time further ahead than this was written by a clock set
+/// back since, or the file is corrupt: what it dates is not taken (nor kept in
+/// the file), or it would hold every process until then. What is taken holds a
+/// process back this much longer at most.
+const AHEAD: Duration = Duration::from_secs(60);
 /// The largest file read.
 const MAX_BYTES: u64 = 1 << 20;
 
