@@ -11,6 +11,7 @@
 //! connections; logs go to standard error (filter with `RUST_LOG`). Stops gracefully
 //! on SIGINT and SIGTERM.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -154,7 +155,9 @@ async fn run(args: Args) -> Result<(), permissions_emulator::Error> {
         builder = builder.seed_file(seed);
     }
     let emulator = builder.start().await?;
-    println!("listening on {}", emulator.base_url());
+    // Said for whoever started it (scripts read the URL); with standard output
+    // closed, the server runs on all the same.
+    let _ = writeln!(std::io::stdout(), "listening on {}", emulator.base_url());
     let state = emulator.state().clone();
     shutdown_signal().await;
     tracing::info!("shutting down");
