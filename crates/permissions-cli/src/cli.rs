@@ -113,6 +113,8 @@ Exit codes:
   1  API error (error status), network error or timeout; the failed request is
      printed as METHOD \"URL\": <status> <reason> followed by the error JSON.
      For `plan` and `apply`, every error (a bad file or flag too), as terraform
+     does. For `create`, `delete` and `apply`, a closed output pipe too (a verb
+     that only reads ends quietly with 0)
   2  usage error: bad flags, a malformed id, no API key, bad standard input;
      nothing was sent. For `plan --detailed-exitcode`: changes are pending
   130  stopped by Ctrl-C; standard error says what was done and what was not
@@ -287,7 +289,8 @@ The sharing file (YAML; the same structure as JSON is accepted):
 Checkpoints absent from the file are never touched. `plan` and `apply` read the
 organization's projects once (pages of 100) and refuse, with the key path and line,
 exit 1 and nothing sent: a bad file, a name that no project or several projects
-have, an archived project, a project the organization does not have. A name beside
+have, an archived project that does not hold access already (one that does keeps
+it), a project the organization does not have. A name beside
 an id that no longer matches is a warning. `ckpt-perms schema` prints the file's
 JSON Schema for editors.";
 

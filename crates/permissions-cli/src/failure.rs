@@ -9,8 +9,9 @@
 //! The exit codes are the `EXIT_*` constants of [`cli`](crate::cli). With 2, a
 //! usage error, nothing was sent. A closed output pipe (`| head`) ends a run
 //! that only reads quietly with 0 (`plan` with its own code); a run that changes
-//! something (`create`, `delete`, `apply`) stops sending, says what it did, and
-//! exits 1: its output was lost (but `apply`'s last line, once the checkpoints
+//! something (`create`, `delete`, `apply`) says what it did and exits 1: its
+//! output was lost (it stops sending when it writes as it goes; `create` with a
+//! document format writes once, at the end) (but `apply`'s last line, once the checkpoints
 //! match, goes to standard error instead). `plan` and `apply` exit 1 on any error (a bad file or flag
 //! included), as terraform does, so that `plan --detailed-exitcode`'s 2 means only
 //! "changes pending"; `apply` exits 0 only when the checkpoints match the file. A
@@ -119,6 +120,14 @@ pub(crate) fn print_clap(error: &clap::Error) {
     }
 }
 
+/// `eprintln!`, without a key the text quotes: a message may quote an
+/// argument, a path or a URL, where a key may have been given by mistake.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        eprintln!("{}", permissions_api::redact_keys(&format!($($arg)*)))
+    };
+}
+
 /// Prints a failure on standard error and returns its exit code; a usage error
 /// (nothing sent) exits with `usage`: [`EXIT_USAGE`](crate::cli::EXIT_USAGE) for most verbs, [`EXIT_API`]
 /// for `plan` and `apply`, which exit 1 on any error as terraform does. A closed
@@ -126,20 +135,20 @@ pub(crate) fn print_clap(error: &clap::Error) {
 pub(crate) fn report(failure: Failure, usage: u8, changes: bool) -> u8 {
     match failure {
         Failure::Usage(message) => {
-            eprintln!("error: {message}");
+            say!("error: {message}");
             usage
         }
         Failure::InvalidId { argument, source } => {
-            eprintln!("error: {argument}: {source}");
+            say!("error: {argument}: {source}");
             usage
         }
         Failure::File(error) => {
-            eprintln!("error: {error}");
+            say!("error: {error}");
             usage
         }
         Failure::Refused(refused) => {
-            eprintln!("error: {refused}");
-            eprintln!("nothing was sent");
+            say!("error: {refused}");
+            say!("nothing was sent");
             EXIT_API
         }
         Failure::Clap(error) => {
@@ -148,16 +157,16 @@ pub(crate) fn report(failure: Failure, usage: u8, changes: bool) -> u8 {
         }
         Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe && !changes => EXIT_OK,
         Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => {
-            eprintln!("error: standard output was closed before the end; its output is lost");
+            say!("error: standard output was closed before the end; its output is lost");
             EXIT_API
         }
         Failure::Interrupted => EXIT_INTERRUPTED,
         Failure::Unexpected(message) => {
-            eprintln!("error: {message}");
+            say!("error: {message}");
             EXIT_API
         }
         Failure::Output(error) => {
-            eprintln!("error: cannot write the output: {error}");
+            say!("error: cannot write the output: {error}");
             EXIT_API
         }
         Failure::Request(error) => report_request(&error, usage),
@@ -171,25 +180,25 @@ fn report_request(error: &Error, usage: u8) -> u8 {
         .map_or_else(|| "request".to_owned(), ToString::to_string);
     match error {
         Error::Status(status) => {
-            eprintln!("{request}: {} {}", status.status, status.reason());
-            eprintln!("{}", error_json(status));
+            say!("{request}: {} {}", status.status, status.reason());
+            say!("{}", error_json(status));
             if let Some(id) = &status.request_id {
-                eprintln!("request id: {id}");
+                say!("request id: {id}");
             }
             EXIT_API
         }
         Error::InvalidArgument(message) => {
-            eprintln!("error: {message}");
+            say!("error: {message}");
             usage
         }
         Error::Config(error) => {
-            eprintln!("error: {error}");
+            say!("error: {error}");
             usage
         }
         Error::InvalidId {
             argument, source, ..
         } => {
-            eprintln!("error: `{argument}`: {source}");
+            say!("error: `{argument}`: {source}");
             usage
         }
         Error::Connection { source, .. } | Error::Timeout { source, .. } => {
@@ -203,11 +212,11 @@ fn report_request(error: &Error, usage: u8) -> u8 {
             while let Some(next) = cause.source() {
                 cause = next;
             }
-            eprintln!("{request}: {what}: {cause}");
+            say!("{request}: {what}: {cause}");
             EXIT_API
         }
         other => {
-            eprintln!("{request}: {other}");
+            say!("{request}: {other}");
             EXIT_API
         }
     }

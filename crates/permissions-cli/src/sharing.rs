@@ -12,8 +12,8 @@ use std::pin::pin;
 use futures::StreamExt;
 use permissions_api::permissions_types::CheckpointId;
 use permissions_sharing::{
-    Desired, Ledger, Organization, Plan, SharingFile, State, StepError, apply, plan,
-    read_organization, read_state, resolve_against,
+    Desired, Ledger, Organization, Plan, RefusalReason, SharingFile, State, StepError, apply, plan,
+    read_organization, read_state, resolve, resolve_against,
 };
 
 use crate::args::checkpoint_id;
@@ -124,12 +124,19 @@ pub(crate) async fn run(ctx: &Context, job: Job) -> Result<Outcome, Failure> {
             // Planned again from what the API holds now, never from a saved plan.
             let (desired, current) = prepare(ctx, &file).await?;
             let changes = plan(&desired, &current, prune);
-            if let Err(failure) = print_text(&changes) {
+            let shown = print_text(&changes);
+            if changes.is_empty() {
+                // The checkpoints match the file, shown or not.
+                return match shown {
+                    Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
+                        Ok(Outcome::Done)
+                    }
+                    shown => shown.map(|()| Outcome::Done),
+                };
+            }
+            if let Err(failure) = shown {
                 eprintln!("the plan could not be shown: nothing was changed");
                 return Err(failure);
-            }
-            if changes.is_empty() {
-                return Ok(Outcome::Done);
             }
             if !yes && !confirmed(&changes)? {
                 return Err(Failure::Unexpected(
@@ -143,14 +150,27 @@ pub(crate) async fn run(ctx: &Context, job: Job) -> Result<Outcome, Failure> {
 }
 
 /// What `plan` and `apply` compare: the file resolved against the organization's
-/// projects (read once) and the state of its checkpoints (read first: an
-/// archived project keeps the access it holds), and that state. Refusals and
-/// warnings are said on standard error; nothing is written.
+/// projects (read once) and the state of its checkpoints. A file refused for
+/// anything but an archived project is refused before the checkpoints are read;
+/// an archived project is judged against the state (it keeps the access it
+/// holds). Refusals and warnings are said on standard error; nothing is written.
 async fn prepare(ctx: &Context, file: &SharingFile) -> Result<(Desired, State), Failure> {
     let organization = read_projects(ctx).await?;
+    let resolved = resolve(file, &organization);
+    if let Err(refused) = &resolved
+        && !refused
+            .0
+            .iter()
+            .any(|r| matches!(r.reason, RefusalReason::Archived { .. }))
+    {
+        return Err(Failure::Refused(refused.clone()));
+    }
     let checkpoints: Vec<CheckpointId> = file.checkpoints().map(|(c, _)| c.clone()).collect();
     let state = read(ctx, &checkpoints).await?;
-    let resolution = resolve_against(file, &organization, &state).map_err(Failure::Refused)?;
+    let resolution = match resolved {
+        Ok(resolution) => resolution,
+        Err(_) => resolve_against(file, &organization, &state).map_err(Failure::Refused)?,
+    };
     for warning in &resolution.warnings {
         eprintln!("warning: {warning}");
     }

@@ -3,17 +3,19 @@
 //! against the API, applied safely, and checked for drift.
 //!
 //! ```no_run
-//! use permissions_sharing::{SharingFile, apply_all, plan, read_organization, read_state, resolve};
+//! use permissions_sharing::{
+//!     SharingFile, apply_all, plan, read_organization, read_state, resolve_against,
+//! };
 //!
 //! # async fn demo(client: permissions_api::Client) -> Result<(), Box<dyn std::error::Error>> {
 //! let file = SharingFile::read("sharing.yaml".as_ref())?;
 //! let organization = read_organization(&client.organization().projects()).await?;
-//! let resolution = resolve(&file, &organization)?;
+//! let permissions = client.fine_tuning().checkpoints().permissions();
+//! let current = read_state(&permissions, file.checkpoints().map(|(c, _)| c)).await?;
+//! let resolution = resolve_against(&file, &organization, &current)?;
 //! for warning in &resolution.warnings {
 //!     eprintln!("warning: {warning}");
 //! }
-//! let permissions = client.fine_tuning().checkpoints().permissions();
-//! let current = read_state(&permissions, file.checkpoints().map(|(c, _)| c)).await?;
 //! let changes = plan(&resolution.desired, &current, false);
 //! println!("{} requests to apply", changes.totals().requests);
 //! let report = apply_all(permissions, &changes, 4).await;
@@ -24,14 +26,17 @@
 //!
 //! 1. [`SharingFile`] parses and checks the file ([`file`](mod@file) has the format):
 //!    projects by id, by name, or both.
-//! 2. [`read_organization`] reads the organization's projects once (pages of 100),
-//!    and [`resolve`] turns every name into the one project it names and checks
-//!    every id, refusing, with the key path and line of each entry, what the API
-//!    would refuse (an unknown or archived project) and a name that names none or
-//!    several: before anything is written. [`resolve_against`], given the state
-//!    read next, lets an archived project keep the access it holds.
-//! 3. [`read_state`] reads what the API holds for the checkpoints the file names,
-//!    in pages of 100 (checkpoints absent from the file are never read or touched).
+//! 2. [`read_organization`] reads the organization's projects once (pages of
+//!    100), and [`read_state`] what the API holds for the checkpoints the file
+//!    names, in pages of 100 (checkpoints absent from the file are never read or
+//!    touched).
+//! 3. [`resolve_against`] turns every name into the one project it names and
+//!    checks every id, refusing, with the key path and line of each entry, what
+//!    the API would refuse (an unknown project, an archived one that does not
+//!    hold access already) and a name that names none or several: before
+//!    anything is written. ([`resolve`] judges without the state: every archived
+//!    project is refused, and a bad file is refused before any checkpoint is
+//!    read.)
 //! 4. [`plan`] computes the changes, a pure function of (desired, current): the
 //!    projects to grant and, only with `prune`, the permissions to revoke, each
 //!    with the project's name.

@@ -110,8 +110,8 @@ pub(crate) async fn run(ctx: &Context, job: DeleteJob) -> Result<(), Failure> {
             left.join(" ")
         );
     };
-    // The error of a single delete says it all.
-    if total == 1 && matches!(outcome, Ok(Err(_))) {
+    // The error of a single delete says it all (a closed output does not).
+    if total == 1 && matches!(outcome, Ok(Err(Failure::Request(_)))) {
         return outcome.unwrap_or(Ok(()));
     }
     conclude(outcome, unfinished)

@@ -677,9 +677,11 @@ fn a_misplaced_key_is_never_printed_back() {
         &["list", CKPT, SECRET][..],
         &["list", CKPT, "--limit", SECRET],
         &["--format", SECRET, "list", CKPT],
+        &["list", CKPT, "--base-url", SECRET],
+        &["plan", SECRET],
     ] {
         let output = server.cmd().args(args).output().unwrap();
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(matches!(output.status.code(), Some(1 | 2)), "{args:?}");
         let said = stderr(&output);
         assert!(!said.contains("SECRET"), "{said}");
         assert!(said.contains("sk-****6789"), "{said}");

@@ -233,6 +233,35 @@ fn a_closed_output_never_passes_for_success() {
         "",
     );
     assert_eq!(delete.status.code(), Some(1), "{}", stderr(&delete));
+    assert!(
+        stderr(&delete).contains("revoked 1 of 1"),
+        "{}",
+        stderr(&delete)
+    );
+    // A permission revoked is said so, though its line could not be written.
+    let two = [
+        CKPT,
+        "cp_000000000000000000000000",
+        "cp_000000000000000000000002",
+    ];
+    let mut args = vec!["delete", "--concurrency", "1"];
+    args.extend(two);
+    let delete = with_stdout_closed(&server, &args, "");
+    assert_eq!(delete.status.code(), Some(1), "{}", stderr(&delete));
+    let said = stderr(&delete);
+    assert!(
+        said.contains("revoked 1 of 2 permission(s); not revoked: cp_000000000000000000000002\n"),
+        "{said}"
+    );
+
+    // Nothing to change: the checkpoints match the file, shown or not.
+    let matching = write(
+        &dir,
+        "matching.yaml",
+        &sharing(&[(CKPT, vec![project(2), "proj_newB".into()])]),
+    );
+    let apply = with_stdout_closed(&server, &["apply", arg(&matching), "--prune", "--yes"], "");
+    assert_eq!(apply.status.code(), Some(0), "{}", stderr(&apply));
 }
 
 #[test]
@@ -760,6 +789,12 @@ fn every_entry_the_api_would_refuse_exits_1_with_its_line_and_writes_nothing() {
         }
     }
     assert_eq!(writes(&server), 0, "a refused file wrote something");
+    // Only an archived project needs the checkpoints read to be judged.
+    let (reads, _) = server.counted_on("GET", "/permissions");
+    assert_eq!(
+        reads, 4,
+        "the checkpoint read twice for each of the two archived cases"
+    );
     // A name beside an id that no longer matches is a warning, not an error.
     let stale = write(
         &dir,
