@@ -301,7 +301,18 @@ impl Error {
                     ),
                     Ok(body) => Self::Decode {
                         status: Some(status),
-                        message: "the API does not describe this status".into(),
+                        message: match headers
+                            .get(reqwest::header::LOCATION)
+                            .and_then(|to| to.to_str().ok())
+                            .filter(|_| (300..400).contains(&status))
+                        {
+                            // Only one out of the base URL reaches here: config.rs.
+                            Some(to) => format!(
+                                "a redirect to {to}, out of the base URL, not followed \
+                                 (the key goes only to the base URL)"
+                            ),
+                            None => "the API does not describe this status".into(),
+                        },
                         excerpt: redactor.clean(&excerpt(&body)),
                         request: request.map(Box::new),
                     },

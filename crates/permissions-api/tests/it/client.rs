@@ -1112,6 +1112,11 @@ async fn the_key_follows_no_redirect_out_of_the_base_url() {
     permissions.delete(CHECKPOINT, "cp_1").await.unwrap();
     let error = permissions.delete(CHECKPOINT, "cp_3").await.unwrap_err();
     assert_eq!(error.status(), Some(307), "{error}");
+    let said = error.to_string();
+    assert!(
+        said.contains("a redirect to /elsewhere/collect, out of the base URL"),
+        "{said}"
+    );
     let seen = server.requests();
     let paths: Vec<&str> = seen.iter().map(|s| s.path.as_str()).collect();
     assert!(paths[1].ends_with("/cp_2"), "{paths:?}");
