@@ -8,11 +8,12 @@
 //!
 //! The exit codes are the `EXIT_*` constants of [`cli`](crate::cli). With 2, a
 //! usage error, nothing was sent. A closed output pipe (`| head`) ends a run
-//! that only reads quietly with 0 (`plan` with its own code); a run that changes
+//! that only reads quietly with 0 (`plan` with its own code). A run that changes
 //! something (`create`, `delete`, `apply`) says what it did and exits 1: its
-//! output was lost (it stops sending when it writes as it goes; `create` with a
-//! document format writes once, at the end) (but `apply`'s last line, once the checkpoints
-//! match, goes to standard error instead). `plan` and `apply` exit 1 on any error (a bad file or flag
+//! output was lost. It stops sending when it writes as it goes (`create` with a
+//! document format writes once, at the end); `apply`'s last line, once the
+//! checkpoints match, goes to standard error instead. `plan` and `apply` exit 1
+//! on any error (a bad file or flag
 //! included), as terraform does, so that `plan --detailed-exitcode`'s 2 means only
 //! "changes pending"; `apply` exits 0 only when the checkpoints match the file. A
 //! pending change is an [`Outcome`] a verb returns, not a failure.
@@ -105,6 +106,21 @@ impl Failure {
             source,
         }
     }
+
+    /// Whether standard output was closed (`| head`): a broken pipe.
+    pub(crate) fn is_closed_output(&self) -> bool {
+        matches!(self, Self::Output(error) if error.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// `written`, except that a closed standard output is no failure: for output
+/// whose loss changes nothing the run decides (`plan`'s exit code, an `apply`
+/// with nothing to do).
+pub(crate) fn unless_closed(written: Result<(), Failure>) -> Result<(), Failure> {
+    match written {
+        Err(failure) if failure.is_closed_output() => Ok(()),
+        other => other,
+    }
 }
 
 /// Prints clap's message (help and version on standard output, errors on
@@ -133,6 +149,13 @@ macro_rules! say {
 /// for `plan` and `apply`, which exit 1 on any error as terraform does. A closed
 /// output pipe is a failure only for a verb that `changes` something.
 pub(crate) fn report(failure: Failure, usage: u8, changes: bool) -> u8 {
+    if failure.is_closed_output() {
+        if !changes {
+            return EXIT_OK;
+        }
+        say!("error: standard output was closed before the end; its output is lost");
+        return EXIT_API;
+    }
     match failure {
         Failure::Usage(message) => {
             say!("error: {message}");
@@ -154,11 +177,6 @@ pub(crate) fn report(failure: Failure, usage: u8, changes: bool) -> u8 {
         Failure::Clap(error) => {
             print_clap(&error);
             usage
-        }
-        Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe && !changes => EXIT_OK,
-        Failure::Output(error) if error.kind() == io::ErrorKind::BrokenPipe => {
-            say!("error: standard output was closed before the end; its output is lost");
-            EXIT_API
         }
         Failure::Interrupted => EXIT_INTERRUPTED,
         Failure::Unexpected(message) => {

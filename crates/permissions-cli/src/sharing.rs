@@ -19,7 +19,7 @@ use permissions_sharing::{
 use crate::args::checkpoint_id;
 use crate::cli::{ApplyArgs, ExportArgs, PlanArgs};
 use crate::context::Context;
-use crate::failure::{Failure, Outcome};
+use crate::failure::{Failure, Outcome, unless_closed};
 use crate::output::{Format, write_document};
 use crate::progress::{Tally, drive};
 
@@ -105,10 +105,7 @@ pub(crate) async fn run(ctx: &Context, job: Job) -> Result<Outcome, Failure> {
             let (desired, current) = prepare(ctx, &file).await?;
             let changes = plan(&desired, &current, prune);
             // A closed pipe (`| head`) cuts the plan short, not its exit code.
-            match print_plan(ctx, &changes, &desired) {
-                Err(Failure::Output(error)) if error.kind() == io::ErrorKind::BrokenPipe => {}
-                printed => printed?,
-            }
+            unless_closed(print_plan(ctx, &changes, &desired))?;
             Ok(if changes.is_empty() {
                 Outcome::Done
             } else {
@@ -127,12 +124,7 @@ pub(crate) async fn run(ctx: &Context, job: Job) -> Result<Outcome, Failure> {
             let shown = print_text(&changes);
             if changes.is_empty() {
                 // The checkpoints match the file, shown or not.
-                return match shown {
-                    Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
-                        Ok(Outcome::Done)
-                    }
-                    shown => shown.map(|()| Outcome::Done),
-                };
+                return unless_closed(shown).map(|()| Outcome::Done);
             }
             if let Err(failure) = shown {
                 eprintln!("the plan could not be shown: nothing was changed");
