@@ -427,11 +427,16 @@ fn scalar_line(node: &MarkedScalarNode) -> Option<usize> {
     node.span().start().map(|m| m.line())
 }
 
+/// A refusal of what the YAML parser found on `line`.
+fn on_line(line: usize, why: impl fmt::Display) -> FileError {
+    FileError {
+        message: format!("line {line}: {why}"),
+        line: Some(line),
+    }
+}
+
 fn load_error(error: LoadError) -> FileError {
-    let at = |marker: &marked_yaml::Marker, why: &str| FileError {
-        message: format!("line {}: {why}", marker.line()),
-        line: Some(marker.line()),
-    };
+    let at = |marker: &marked_yaml::Marker, why: &str| on_line(marker.line(), why);
     match &error {
         LoadError::TopLevelMustBeMapping(m) | LoadError::TopLevelMustBeSequence(m) => {
             at(m, "expected a mapping with `version` and `checkpoints`")
@@ -470,23 +475,17 @@ fn check_one_document(text: &str) -> Result<(), FileError> {
             Ok((Event::DocumentStart, marker)) => {
                 documents += 1;
                 if documents > 1 {
-                    let line = marker.line();
-                    return Err(FileError {
-                        message: format!(
-                            "line {line}: a second YAML document (after `---` or `...`); \
-                             a sharing file is one document"
-                        ),
-                        line: Some(line),
-                    });
+                    return Err(on_line(
+                        marker.line(),
+                        "a second YAML document (after `---` or `...`); a sharing file is \
+                         one document",
+                    ));
                 }
             }
             Ok(_) => {}
             Err(error) => {
-                let line = error.marker().line();
-                return Err(FileError {
-                    message: format!("line {line}: not valid YAML: {}", error.info()),
-                    line: Some(line),
-                });
+                let why = format!("not valid YAML: {}", error.info());
+                return Err(on_line(error.marker().line(), why));
             }
         }
     }
